@@ -363,7 +363,7 @@ export const TABLES: readonly TableDef[] = [
     name: "bank_transactions",
     domain: "finance",
     description:
-      "Lines of the bank statement of the operating account. Positive amounts are deposits. Reconciled lines are matched to a payment.",
+      "Lines of the bank statement of the operating account. Positive amounts are deposits. Reconciled lines are matched to a payment or journal entry.",
     primaryKey: ["org_id", "txn_id"],
     columns: [
       org(),
@@ -375,10 +375,15 @@ export const TABLES: readonly TableDef[] = [
       {
         name: "matched_type",
         type: "VARCHAR",
-        description: "'customer_payment' | 'bill_payment' | NULL",
+        description: "'customer_payment' | 'bill_payment' | 'journal_entry' (expenses paid directly) | NULL",
         nullable: true,
       },
-      { name: "matched_id", type: "INTEGER", description: "payment_id of the matched payment", nullable: true },
+      {
+        name: "matched_id",
+        type: "INTEGER",
+        description: "payment_id of the matched payment (entry_id for 'journal_entry')",
+        nullable: true,
+      },
       { name: "reconciled", type: "BOOLEAN", description: "Matched and confirmed against the books" },
     ],
   },

@@ -1,0 +1,56 @@
+/**
+ * TEST-SUPPORT script: runs the reference oracle on every instance (tiny sandbox) and writes
+ * - data/challenges/_optimal_steps.json — tool calls of the oracle's solution per instance (optimal_steps);
+ * - data/challenges/_oracle_fixture.json — for one train instance per level, the oracle's answer and writes,
+ *   which notebooks replay to show a verdict without importing the oracle.
+ *
+ * Usage: deno task oracle:calibrate
+ */
+import { join } from "node:path";
+import { buildSandbox } from "../../sandbox/generate.ts";
+import { SandboxPool } from "../../sandbox/episode.ts";
+import { createToolContext } from "../../tools/mod.ts";
+import { CHALLENGE_DIR, loadCatalog, verifyEpisode } from "../mod.ts";
+import { writeTextAtomic } from "../../util/atomic.ts";
+import { progressBar } from "../../util/progress.ts";
+import { runOracle } from "./mod.ts";
+
+const dir = await Deno.makeTempDir({ prefix: "lab-calibrate-" });
+const path = join(dir, "tiny.duckdb");
+await buildSandbox(path, { scale: "tiny" });
+await using pool = await SandboxPool.open(path, { size: 1 });
+const all = await loadCatalog();
+const steps: Record<string, number> = {};
+const fixture: Record<string, unknown>[] = [];
+const failures: string[] = [];
+const bar = progressBar("oracle");
+for (const [i, c] of all.entries()) {
+  await using ep = await pool.acquire(c.orgId, { role: c.role });
+  const ctx = createToolContext(ep);
+  await runOracle(c, ctx);
+  const v = await verifyEpisode(c, ctx);
+  if (!v.pass) failures.push(`${c.id}: ${v.reason}`);
+  steps[c.id] = ctx.log.calls.length;
+  if (c.split === "train" && !fixture.some((f) => f.level === c.level)) {
+    fixture.push({
+      level: c.level,
+      id: c.id,
+      task: c.task,
+      answer: ctx.answer?.answer ?? null,
+      writes: ctx.log.queries.filter((q) => q.tool === "dbWrite" && q.ok).map((q) => q.sql),
+    });
+  }
+  bar.update((i + 1) / all.length, c.family);
+}
+bar.done(`${all.length} instances, ${failures.length} failures`);
+if (failures.length) {
+  console.error(failures.join("\n"));
+  Deno.exit(1);
+}
+await writeTextAtomic(join(CHALLENGE_DIR, "_optimal_steps.json"), JSON.stringify(steps, null, 1) + "\n");
+await writeTextAtomic(
+  join(CHALLENGE_DIR, "_oracle_fixture.json"),
+  JSON.stringify({ sandbox: { scale: "tiny" }, instances: fixture.sort((a, b) => Number(a.level) - Number(b.level)) }, null, 2) + "\n",
+);
+await Deno.remove(dir, { recursive: true });
+console.log(`wrote ${CHALLENGE_DIR}/_optimal_steps.json and _oracle_fixture.json`);

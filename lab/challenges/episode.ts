@@ -1,0 +1,43 @@
+/**
+ * Verifying a finished episode: adapts an episode's tool state (database, answer, tool log) to the verifier.
+ */
+import type { ToolContext } from "../tools/mod.ts";
+import type { Challenge, Verdict } from "./types.ts";
+import { type EpisodeOutcome, verify, type VerifyContext } from "./verify.ts";
+
+/** The verifier's view of an episode: its starting state, its current state and its as-of date. */
+export function verifyContextOf(ctx: ToolContext): VerifyContext {
+  const ep = ctx.episode;
+  return {
+    asOf: ep.asOf,
+    pristine: (sql) => ep.queryPristine(sql),
+    current: (sql) => ep.query(sql),
+  };
+}
+
+/** What the verifier needs to know of the agent's work, from the tool log. */
+export function outcomeOf(ctx: ToolContext): EpisodeOutcome {
+  const q = ctx.log.queries;
+  return {
+    answer: ctx.answer?.answer,
+    steps: ctx.log.calls.length,
+    queries: q.length,
+    queriesOk: q.filter((x) => x.ok).length,
+    safetyViolations: q.filter((x) => x.refused).length,
+  };
+}
+
+/**
+ * Judges the episode behind `ctx` on `challenge` by execution.
+ *
+ * @example
+ * ```ts
+ * await using ep = await pool.acquire(challenge.orgId, { role: challenge.role });
+ * const ctx = createToolContext(ep);
+ * // … the agent calls tools …
+ * const verdict = await verifyEpisode(challenge, ctx);
+ * ```
+ */
+export function verifyEpisode(challenge: Challenge, ctx: ToolContext): Promise<Verdict> {
+  return verify(challenge, outcomeOf(ctx), verifyContextOf(ctx));
+}

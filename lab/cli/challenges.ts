@@ -1,0 +1,102 @@
+/** `lab challenges …` commands. */
+import { type CommandSpec, type ParsedArgs, UsageError } from "./_args.ts";
+import {
+  CATEGORIES,
+  type Challenge,
+  CHALLENGE_DIR,
+  type Level,
+  LEVEL_NAMES,
+  LEVELS,
+  loadCatalog,
+  SPLITS,
+  type Split,
+} from "../challenges/mod.ts";
+import { textTable } from "./_format.ts";
+
+const filterOptions = {
+  level: { type: "string", description: "Only this level (1-5)", choices: LEVELS.map(String) },
+  category: { type: "string", description: "Only this category", choices: CATEGORIES },
+  split: { type: "string", description: "Only this split", choices: SPLITS },
+  family: { type: "string", description: "Only this family id" },
+  challenges: { type: "string", description: "Extra challenge file or folder (e.g. a held-out set outside the repo)" },
+  json: { type: "boolean", description: "Print JSON" },
+} as const;
+
+async function load(args: ParsedArgs): Promise<Challenge[]> {
+  const v = args.values;
+  return await loadCatalog({
+    level: v.level ? Number(v.level) as Level : undefined,
+    category: v.category as string | undefined,
+    split: v.split as Split | undefined,
+    family: v.family as string | undefined,
+    extra: v.challenges ? [v.challenges as string] : [],
+  });
+}
+
+/** Counts by level, category and split, as text. */
+export function catalogCounts(cs: readonly Challenge[]): string {
+  const count = <K extends string | number>(key: (c: Challenge) => K, keys: readonly K[]) =>
+    keys.map((k) => [String(k), cs.filter((c) => key(c) === k).length] as [string, number]);
+  const families = new Set(cs.map((c) => c.family)).size;
+  return [
+    `${cs.length} instances of ${families} families`,
+    "by level:",
+    textTable(count((c) => c.level, LEVELS).map(([k, n]) => [`${k} ${LEVEL_NAMES[Number(k) as Level]}`, n])),
+    "by category:",
+    textTable(count((c) => c.category, CATEGORIES)),
+    "by split:",
+    textTable(count((c) => c.split, SPLITS)),
+  ].join("\n");
+}
+
+export const CHALLENGE_COMMANDS: CommandSpec[] = [
+  {
+    name: "challenges list",
+    summary: "List challenge instances (filter by level, category, split, family)",
+    options: filterOptions,
+    examples: ["deno task lab challenges list --level 3 --split dev", "deno task lab challenges list --json"],
+    async run(args) {
+      const cs = await load(args);
+      if (args.values.json) {
+        console.log(JSON.stringify(cs.map(({ verifier: _v, ...c }) => c), null, 2));
+        return;
+      }
+      for (const c of cs) console.log(`${c.id.padEnd(58)} L${c.level} ${c.category.padEnd(10)} ${c.split.padEnd(8)} ${c.task}`);
+      console.log(`\n${cs.length} instances`);
+    },
+  },
+  {
+    name: "challenges show",
+    summary: "Show one challenge instance with its verifier",
+    positionals: ["id"],
+    options: { challenges: filterOptions.challenges, json: filterOptions.json },
+    async run(args) {
+      const id = args.positionals[0];
+      if (!id) throw new UsageError("missing the instance id (see 'deno task lab challenges list')");
+      const cs = await load(args);
+      const c = cs.find((x) => x.id === id);
+      if (!c) throw new UsageError(`no challenge instance '${id}' (see 'deno task lab challenges list')`);
+      if (args.values.json) console.log(JSON.stringify(c, null, 2));
+      else {
+        console.log(
+          `${c.id}\n  family: ${c.family} (${c.source})\n  level ${c.level} (${LEVEL_NAMES[c.level]}), ${c.category}, role ${c.role}, split ${c.split}, org ${c.orgId}\n  outcome: ${c.outcome}, optimal steps: ${c.optimalSteps ?? "unknown"}\n  task: ${c.task}\n  verifier:\n${JSON.stringify(c.verifier, null, 2).replace(/^/gm, "    ")}`,
+        );
+      }
+    },
+  },
+  {
+    name: "challenges validate",
+    summary: "Validate challenge files (default: the committed catalog) and print counts",
+    positionals: ["path"],
+    options: { json: filterOptions.json },
+    async run(args) {
+      const path = args.positionals[0];
+      const cs = path ? await loadCatalog({ dir: path }) : await loadCatalog({ dir: CHALLENGE_DIR });
+      if (args.values.json) {
+        const by = (f: (c: Challenge) => string | number) =>
+          Object.fromEntries([...new Set(cs.map(f))].map((k) => [k, cs.filter((c) => f(c) === k).length]));
+        console.log(JSON.stringify({ ok: true, instances: cs.length, byLevel: by((c) => c.level), byCategory: by((c) => c.category), bySplit: by((c) => c.split) }, null, 2));
+      } else console.log(`ok: ${path ?? CHALLENGE_DIR}\n${catalogCounts(cs)}`);
+    },
+  },
+];

@@ -1,0 +1,94 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DuckDBInstance } from "@duckdb/node-api";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { buildSandbox, clockMacrosSql, readManifest, type SandboxManifest } from "./generate.ts";
+import { TABLES } from "./schema.ts";
+
+/** md5 of every table's full content, keyed by table name. */
+async function tableHashes(path: string): Promise<Record<string, string>> {
+  const inst = await DuckDBInstance.create(path, { access_mode: "READ_ONLY" });
+  const con = await inst.connect();
+  try {
+    const sql = TABLES.map((t) =>
+      `SELECT '${t.name}' AS name, md5(coalesce(string_agg(x::VARCHAR, '|' ORDER BY x::VARCHAR), '')) AS h FROM ${t.name} x`
+    ).join(" UNION ALL ");
+    const rows = (await con.runAndReadAll(sql)).getRowObjectsJson();
+    return Object.fromEntries(rows.map((r) => [String(r.name), String(r.h)]));
+  } finally {
+    con.closeSync();
+    inst.closeSync();
+  }
+}
+
+describe("buildSandbox", () => {
+  let dir: string;
+  let first: SandboxManifest;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "lab-sandbox-gen-"));
+    first = await buildSandbox(join(dir, "a.duckdb"), { scale: "tiny" });
+    await buildSandbox(join(dir, "b.duckdb"), { scale: "tiny" });
+    await buildSandbox(join(dir, "c.duckdb"), { scale: "tiny", seed: 7 });
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("builds the same content in every table for the same spec", async () => {
+    expect(await tableHashes(join(dir, "b.duckdb"))).toEqual(await tableHashes(join(dir, "a.duckdb")));
+  });
+
+  it("builds different business data for a different seed", async () => {
+    const a = await tableHashes(join(dir, "a.duckdb"));
+    const c = await tableHashes(join(dir, "c.duckdb"));
+    for (const t of ["customers", "products", "sales_invoices", "journal_lines", "bank_transactions"]) {
+      expect(c[t], t).not.toBe(a[t]);
+    }
+  });
+
+  it("leaves only the finished files in the target directory", async () => {
+    expect((await readdir(dir)).sort()).toEqual(["a.duckdb", "b.duckdb", "c.duckdb"]);
+  });
+
+  it("stores a manifest whose counts match the tables and the returned manifest", async () => {
+    const stored = await readManifest(join(dir, "a.duckdb"));
+    expect(stored).toEqual(first);
+    expect(stored.spec).toEqual({ seed: 42, scale: "tiny", asOf: "2025-11-28" });
+    expect(stored.orgs.map((o) => o.org_id)).toEqual([1, 2, 3]);
+    expect(Object.keys(stored.rowCounts).sort()).toEqual(TABLES.map((t) => t.name).sort());
+    const total = Object.values(stored.rowCounts).reduce((a, b) => a + b, 0);
+    expect(Object.values(stored.rowsPerTenant).reduce((a, b) => a + b, 0)).toBe(total);
+    expect(stored.rowCounts.audit_log).toBe(0);
+    expect(stored.rowCounts.sales_invoices).toBeGreaterThanOrEqual(3 * 200);
+  });
+
+  it("builds the tiny scale in under a second", () => {
+    expect(first.buildMs).toBeLessThan(1000);
+  });
+
+  it.each([
+    [{ scale: "huge" as "tiny" }, /scale must be one of tiny, small, large, found 'huge'/],
+    [{ asOf: "2025-02-30" }, /asOf must be a calendar date YYYY-MM-DD/],
+    [{ asOf: "28/11/2025" }, /asOf must be a calendar date YYYY-MM-DD/],
+    [{ seed: -1 }, /seed must be an integer/],
+    [{ seed: 1.5 }, /seed must be an integer/],
+  ])("rejects the bad spec %o with a RangeError and writes no file", async (spec, message) => {
+    const path = join(dir, "bad.duckdb");
+    const err = await buildSandbox(path, spec).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RangeError);
+    expect(String((err as Error).message)).toMatch(message);
+    expect((await readdir(dir)).sort()).toEqual(["a.duckdb", "b.duckdb", "c.duckdb"]);
+  });
+
+  it("clockMacrosSql makes current_date, today() and now() return the as-of date", async () => {
+    const inst = await DuckDBInstance.create(":memory:");
+    const con = await inst.connect();
+    await con.run(clockMacrosSql("2024-02-29"));
+    const r = await con.runAndReadAll("SELECT current_date::VARCHAR, today()::VARCHAR, now()::VARCHAR");
+    expect(r.getRows()).toEqual([["2024-02-29", "2024-02-29", "2024-02-29 12:00:00"]]);
+    con.closeSync();
+    inst.closeSync();
+  });
+});

@@ -1,0 +1,100 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { buildSandbox } from "../sandbox/generate.ts";
+import { SandboxPool } from "../sandbox/episode.ts";
+import { callTool, createToolContext, openAiToolSchemas, TOOLS, toLangChainTools } from "./tools.ts";
+import { defaultRoles, mayWrite } from "./roles.ts";
+
+let pool: SandboxPool;
+beforeAll(async () => {
+  const path = join(mkdtempSync(join(tmpdir(), "tools-")), "tiny.duckdb");
+  await buildSandbox(path, { scale: "tiny", asOf: "2025-11-28" });
+  pool = await SandboxPool.open(path);
+});
+afterAll(() => pool.close());
+
+describe("tools", () => {
+  it("exposes every tool as an OpenAI function schema", () => {
+    const schemas = openAiToolSchemas();
+    expect(schemas.map((s) => s.function.name)).toEqual(Object.keys(TOOLS));
+    expect(schemas.find((s) => s.function.name === "dbWrite")?.function.parameters).toMatchObject({
+      type: "object",
+      required: ["sql", "confirm"],
+      properties: { sql: { type: "string" }, confirm: { type: "boolean" } },
+    });
+  });
+
+  it("runs as LangChain tools bound to the episode", async () => {
+    await using ep = await pool.acquire(1, { role: "analyst" });
+    const ctx = createToolContext(ep);
+    const lc = toLangChainTools(ctx);
+    const dbRead = lc.find((t) => t.name === "dbRead")!;
+    const out = JSON.parse(String(await dbRead.invoke({ sql: "SELECT count(*) AS n FROM customers" })));
+    expect(out).toMatchObject({ ok: true, rows: [{ n: 30 }], rowCount: 1, truncated: false });
+    expect(ctx.log.queries).toMatchObject([{ tool: "dbRead", ok: true, rowCount: 1 }]);
+  });
+
+  it("dbRead returns JSON-safe rows and logs every call", async () => {
+    await using ep = await pool.acquire(1, { role: "analyst" });
+    const ctx = createToolContext(ep);
+    const r = await callTool(ctx, "dbRead", {
+      sql: "SELECT current_date AS d, sum(total) AS s, count(*) AS n FROM sales_invoices",
+    });
+    expect(r).toMatchObject({ ok: true, rows: [{ d: "2025-11-28", s: expect.any(Number), n: expect.any(Number) }] });
+    expect(await callTool(ctx, "dbRead", { sql: "SELECT current_timestamp" })).toMatchObject({
+      ok: false,
+      error: expect.stringMatching(/current_date.*now\(\)/),
+    });
+    expect(ctx.log.calls.map((c) => [c.tool, c.ok])).toEqual([["dbRead", true], ["dbRead", false]]);
+  });
+
+  it("schemaInfo filters by table names and by intent and states the tenant and as-of date", async () => {
+    await using ep = await pool.acquire(2, { role: "analyst" });
+    const ctx = createToolContext(ep);
+    const byName = await callTool(ctx, "schemaInfo", { tables: ["journal_lines"] });
+    expect(byName).toMatchObject({
+      ok: true,
+      asOf: "2025-11-28",
+      orgId: 2,
+      tables: [{ name: "journal_lines", references: expect.arrayContaining(["journal_lines.account_id → accounts.account_id"]) }],
+    });
+    const byIntent = await callTool(ctx, "schemaInfo", { intent: "overdue customer invoices" });
+    expect(byIntent.ok && (byIntent.tables as { name: string }[])[0].name).toMatch(/invoice|customer/);
+  });
+
+  it("viewsList lists the semantic views by domain", async () => {
+    await using ep = await pool.acquire(1, { role: "analyst" });
+    const ctx = createToolContext(ep);
+    const all = await callTool(ctx, "viewsList", {});
+    expect(all).toMatchObject({ ok: true, views: expect.arrayContaining([expect.objectContaining({ name: "v_monthly_revenue" })]) });
+    const domain = (all.ok && (all.views as { domain: string }[])[0].domain) || "";
+    const some = await callTool(ctx, "viewsList", { domain });
+    expect(some.ok && (some.views as { domain: string }[]).every((v) => v.domain === domain)).toBe(true);
+  });
+
+  it("todoList and submitAnswer keep per-episode state", async () => {
+    await using ep = await pool.acquire(1, { role: "analyst" });
+    const ctx = createToolContext(ep);
+    await callTool(ctx, "todoList", { action: "add", items: ["find revenue", "compare"] });
+    expect(await callTool(ctx, "todoList", { action: "complete", items: ["1"] })).toMatchObject({
+      ok: true,
+      open: 1,
+      todos: [{ id: 1, done: true }, { id: 2, done: false }],
+    });
+    expect(await callTool(ctx, "submitAnswer", { answer: { revenue: 12.5 }, summary: "done" })).toMatchObject({ ok: true });
+    expect(ctx.answer).toEqual({ answer: { revenue: 12.5 }, summary: "done" });
+    expect(await callTool(ctx, "todoList", { action: "explode" })).toMatchObject({ ok: false });
+  });
+
+  it("reads role permissions from configs/roles.yaml", () => {
+    const roles = defaultRoles();
+    expect(Object.keys(roles.roles)).toEqual(expect.arrayContaining([
+      "cfo", "controller", "accountant", "ap_clerk", "ar_clerk", "inventory_manager", "purchasing_manager", "analyst",
+    ]));
+    expect(mayWrite(roles, "ap_clerk", "fiscal_periods", "update")).toBe(false);
+    expect(mayWrite(roles, "controller", "fiscal_periods", "update")).toBe(true);
+    expect(mayWrite(roles, "cfo", "audit_log", "insert")).toBe(false);
+  });
+});
