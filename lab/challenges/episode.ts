@@ -1,7 +1,8 @@
 /**
  * Verifying a finished episode: adapts an episode's tool state (database, answer, tool log) to the verifier.
  */
-import type { ToolContext } from "../tools/mod.ts";
+import { callTool, createToolContext, type ToolContext, type ToolResult } from "../tools/mod.ts";
+import type { SandboxPool } from "../sandbox/mod.ts";
 import type { Challenge, Verdict } from "./types.ts";
 import { type EpisodeOutcome, verify, type VerifyContext } from "./verify.ts";
 
@@ -40,4 +41,34 @@ export function outcomeOf(ctx: ToolContext): EpisodeOutcome {
  */
 export function verifyEpisode(challenge: Challenge, ctx: ToolContext): Promise<Verdict> {
   return verify(challenge, outcomeOf(ctx), verifyContextOf(ctx));
+}
+
+/** A recorded solution: the writes an agent made (in order) and the answer it submitted. */
+export interface RecordedSolution {
+  writes: string[];
+  answer: unknown;
+}
+
+/**
+ * Replays a recorded solution through the tools (each write via `dbWrite`, then `submitAnswer`), so a stored
+ * episode or fixture can be judged again by execution. Returns the tool results of the writes.
+ */
+export async function replaySolution(ctx: ToolContext, solution: RecordedSolution): Promise<ToolResult[]> {
+  const results: ToolResult[] = [];
+  for (const sql of solution.writes) results.push(await callTool(ctx, "dbWrite", { sql, confirm: true }));
+  if (solution.answer !== undefined && solution.answer !== null) {
+    await callTool(ctx, "submitAnswer", { answer: solution.answer });
+  }
+  return results;
+}
+
+/**
+ * Judges a recorded solution of `challenge` on a fresh episode from `pool`: replays it through the tools, then
+ * verifies by execution.
+ */
+export async function judgeSolution(pool: SandboxPool, challenge: Challenge, solution: RecordedSolution): Promise<Verdict> {
+  await using ep = await pool.acquire(challenge.orgId, { role: challenge.role });
+  const ctx = createToolContext(ep);
+  await replaySolution(ctx, solution);
+  return await verifyEpisode(challenge, ctx);
 }

@@ -47,8 +47,9 @@ async function oracleAnswer(c: Challenge): Promise<unknown> {
 
 /** Verifies a given answer (and no writes) against `c`. */
 async function judgeAnswer(c: Challenge, answer: unknown): Promise<Verdict> {
-  return (await episode(c, async (ctx) => {
+  return (await episode(c, (ctx) => {
     if (answer !== undefined) ctx.answer = { answer: answer as never };
+    return Promise.resolve();
   })).verdict;
 }
 

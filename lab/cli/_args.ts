@@ -42,7 +42,7 @@ export interface ParsedArgs {
 /** Parses argv for one command, applying defaults and checking choices. */
 export function parseCommandArgs(cmd: CommandSpec, argv: string[]): ParsedArgs {
   const options: Record<string, { type: "string" | "boolean"; short?: string }> = {};
-  for (const [name, o] of Object.entries(cmd.options)) options[name] = { type: o.type, short: o.short };
+  for (const [name, o] of Object.entries(cmd.options)) options[name] = o.short ? { type: o.type, short: o.short } : { type: o.type };
   options.help = { type: "boolean", short: "h" };
   let parsed;
   try {

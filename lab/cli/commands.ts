@@ -5,9 +5,11 @@ import type { CommandSpec } from "./_args.ts";
 import { intOption, UsageError } from "./_args.ts";
 import { ensureJupyter } from "./_jupyter.ts";
 import { runDemo } from "./demo.ts";
-import { ensureSandbox, readManifest, sandboxPath, type Scale, TABLES, VIEWS } from "../sandbox/mod.ts";
+import { buildSandbox, ensureSandbox, readManifest, SANDBOX_DIR, sandboxPath, type Scale, TABLES, VIEWS } from "../sandbox/mod.ts";
 import { openAiToolSchemas, TOOLS } from "../tools/mod.ts";
 import { progressBar } from "../util/progress.ts";
+import { displayPath, repoPath } from "../util/paths.ts";
+import { executeNotebook, formatNotebookFailure, listNotebooks } from "../report/_notebook.ts";
 import { formatManifest } from "./_format.ts";
 import { CHALLENGE_COMMANDS } from "./challenges.ts";
 
@@ -17,6 +19,7 @@ const specOptions = {
   scale: { type: "string", description: "Sandbox size", choices: SCALES, default: "small" },
   seed: { type: "string", description: "Generator seed", default: "42" },
   "as-of": { type: "string", description: "The sandbox's as-of date (YYYY-MM-DD)", default: "2025-11-28" },
+  dir: { type: "string", description: "Folder of built sandboxes", default: displayPath(SANDBOX_DIR) },
 } as const;
 
 function specFrom(values: Record<string, string | boolean | undefined>) {
@@ -59,7 +62,12 @@ export const COMMANDS: CommandSpec[] = [
     examples: ["deno task demo", "deno task lab demo --scale tiny"],
     async run(args) {
       const spec = specFrom(args.values);
-      return await runDemo({ spec, orgId: intOption(args, "org", 1), json: Boolean(args.values.json) });
+      return await runDemo({
+        spec,
+        orgId: intOption(args, "org", 1),
+        json: Boolean(args.values.json),
+        dir: args.values.dir as string,
+      });
     },
   },
   {
@@ -75,13 +83,11 @@ export const COMMANDS: CommandSpec[] = [
       const spec = specFrom(args.values);
       const bar = progressBar(`build ${spec.scale}`);
       const out = args.values.out as string | undefined;
-      const dir = out ? out.replace(/\/[^/]*$/, "") || "." : undefined;
+      const dir = args.values.dir as string;
+      const onProgress = (m: string, f: number) => bar.update(f, m);
       const r = out
-        ? await (async () => {
-          const { buildSandbox } = await import("../sandbox/generate.ts");
-          return { path: out, manifest: await buildSandbox(out, spec, { onProgress: (m, f) => bar.update(f, m) }), built: true };
-        })()
-        : await ensureSandbox(spec, { dir, rebuild: Boolean(args.values.force), onProgress: (m, f) => bar.update(f, m) });
+        ? { path: out, manifest: await buildSandbox(out, spec, { onProgress }), built: true }
+        : await ensureSandbox(spec, { dir, rebuild: Boolean(args.values.force), onProgress });
       bar.done(r.built ? `built ${r.path}` : `up to date: ${r.path}`);
       console.log(formatManifest(r.manifest));
     },
@@ -95,7 +101,7 @@ export const COMMANDS: CommandSpec[] = [
       json: { type: "boolean", description: "Print JSON" },
     },
     async run(args) {
-      const path = (args.values.file as string | undefined) ?? sandboxPath(specFrom(args.values));
+      const path = (args.values.file as string | undefined) ?? sandboxPath(specFrom(args.values), args.values.dir as string);
       let manifest;
       try {
         manifest = await readManifest(path);
@@ -114,6 +120,24 @@ export const COMMANDS: CommandSpec[] = [
       if (args.values.json) console.log(JSON.stringify(openAiToolSchemas(), null, 2));
       else for (const t of Object.values(TOOLS)) console.log(`${t.name.padEnd(13)} ${t.description.split("\n")[0]}`);
       return Promise.resolve();
+    },
+  },
+  {
+    name: "notebooks run",
+    summary: "Execute notebooks headless (all of notebooks/ by default) and write their HTML",
+    positionals: ["notebook…"],
+    usage: "notebooks run [notebook.ipynb …] [options]",
+    options: { out: { type: "string", description: "Folder for the rendered HTML", default: displayPath(repoPath("data/reports/notebooks")) } },
+    async run(args) {
+      const paths = args.positionals.length ? args.positionals : await listNotebooks(repoPath("notebooks"));
+      let failed = 0;
+      for (const p of paths) {
+        if (!p.endsWith(".ipynb")) throw new UsageError(`${p} is not a notebook (.ipynb)`);
+        const run = await executeNotebook(p, { outputDir: String(args.values.out) });
+        console.log(run.ok ? `${p}: ok in ${run.seconds.toFixed(1)} s → ${run.outputPath}` : formatNotebookFailure(run));
+        if (!run.ok) failed++;
+      }
+      return failed ? 1 : 0;
     },
   },
   ...CHALLENGE_COMMANDS,

@@ -111,7 +111,8 @@ function xyChart(
   const xType = options.xType ?? inferType(xValues, fallbackXType);
   const x: Record<string, unknown> = { field: options.x, type: xType };
   if (xType === "nominal" || xType === "ordinal") {
-    x.axis = { labelAngle: 0 }; // Vega-Lite turns discrete labels vertical by default
+    // Vega-Lite turns discrete labels vertical by default; keep a few horizontal, slant many so they don't overlap.
+    x.axis = { labelAngle: new Set(xValues.map(String)).size > 8 ? -40 : 0 };
     if (mark.type === "bar") x.sort = null; // data order: callers sort rows the way they mean it
   } else if (xType === "quantitative" && xValues.every((v) => v === null || v === undefined || isInteger(v))) {
     // Generations and levels: no "1.5" ticks. tickMinStep alone is only a hint to d3's tick generator (it still

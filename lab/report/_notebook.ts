@@ -139,7 +139,10 @@ export async function executeNotebook(notebook: string, options: ExecuteNotebook
     result = await new Deno.Command(options.jupyter ?? "jupyter", {
       args,
       cwd: dirname(path),
-      env: { PYTHONPATH: [PLUGIN_DIR, Deno.env.get("PYTHONPATH")].filter(Boolean).join(delimiter) },
+      env: {
+        PYTHONPATH: [PLUGIN_DIR, Deno.env.get("PYTHONPATH")].filter(Boolean).join(delimiter),
+        PYTHONDONTWRITEBYTECODE: "1", // no __pycache__ next to the plug-in in the source tree
+      },
       stdin: "null",
       stdout: "piped",
       stderr: "piped",

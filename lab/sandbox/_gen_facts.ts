@@ -65,28 +65,33 @@ SELECT org_id, (first_invoice_id + k)::INTEGER AS invoice_id, period_id,
        start_date + (k * days_avail // n_invoices)::INTEGER AS invoice_date
 FROM (SELECT *, unnest(range(n_invoices)) AS k FROM _org_month);
 
+-- Random picks are computed first and joined on plain columns: a join on an expression spanning two inputs
+-- defeats the hash join.
 CREATE TEMP TABLE _inv1 AS
-SELECT i.org_id, i.invoice_id, i.period_id, i.invoice_date, c.customer_id,
-       i.invoice_date + c.payment_terms_days AS due_date,
-       CASE WHEN u(i.org_id, i.invoice_id, 0, 'void') < 0.006 THEN 'void'
-            WHEN i.invoice_date > ${ASOF} - 10 AND u(i.org_id, i.invoice_id, 0, 'draft') < 0.25 THEN 'draft'
-       END AS pre_status
-FROM _inv0 i JOIN _org o USING (org_id)
-JOIN customers c ON c.org_id = i.org_id
-  AND c.customer_id = pick_n(o.n_customers, pow(u(i.org_id, i.invoice_id, 0, 'cust'), 1.6));
+SELECT i.* EXCLUDE (pick_customer), c.customer_id, i.invoice_date + c.payment_terms_days AS due_date
+FROM (
+  SELECT i.org_id, i.invoice_id, i.period_id, i.invoice_date,
+         pick_n(o.n_customers, pow(u(i.org_id, i.invoice_id, 0, 'cust'), 1.6)) AS pick_customer,
+         CASE WHEN u(i.org_id, i.invoice_id, 0, 'void') < 0.006 THEN 'void'
+              WHEN i.invoice_date > ${ASOF} - 10 AND u(i.org_id, i.invoice_id, 0, 'draft') < 0.25 THEN 'draft'
+         END AS pre_status
+  FROM _inv0 i JOIN _org o USING (org_id)
+) i JOIN customers c ON c.org_id = i.org_id AND c.customer_id = i.pick_customer;
 
 -- Discontinued products (ids above n_active) only sold in the first year.
 CREATE TEMP TABLE _lines AS
-SELECT i.org_id, i.invoice_id, l.line_no, p.product_id,
-       pick_n(o.n_warehouses, u(i.org_id, i.invoice_id, l.line_no, 'wh')) AS warehouse_id,
-       (1 + floor(24 * pow(u(i.org_id, i.invoice_id, l.line_no, 'qty'), 2)))::INTEGER AS quantity,
+SELECT l.org_id, l.invoice_id, l.line_no, l.product_id, l.warehouse_id, l.quantity,
        p.unit_price, p.unit_cost, p.preferred_vendor_id AS vendor_id
-FROM _inv1 i JOIN _org o USING (org_id)
-CROSS JOIN (SELECT unnest([1, 2, 3, 4]) AS line_no) l
-JOIN products p ON p.org_id = i.org_id
-  AND p.product_id = pick_n(CASE WHEN i.period_id <= ${LAST / 2} THEN o.n_products ELSE o.n_active END,
-                            pow(u(i.org_id, i.invoice_id, l.line_no, 'prod'), 1.5))
-WHERE l.line_no <= 1 + floor(4 * u(i.org_id, i.invoice_id, 0, 'nlines'));
+FROM (
+  SELECT i.org_id, i.invoice_id, l.line_no,
+         pick_n(CASE WHEN i.period_id <= ${LAST / 2} THEN o.n_products ELSE o.n_active END,
+                pow(u(i.org_id, i.invoice_id, l.line_no, 'prod'), 1.5)) AS product_id,
+         pick_n(o.n_warehouses, u(i.org_id, i.invoice_id, l.line_no, 'wh')) AS warehouse_id,
+         (1 + floor(24 * pow(u(i.org_id, i.invoice_id, l.line_no, 'qty'), 2)))::INTEGER AS quantity
+  FROM _inv1 i JOIN _org o USING (org_id)
+  CROSS JOIN (SELECT unnest([1, 2, 3, 4]) AS line_no) l
+  WHERE l.line_no <= 1 + floor(4 * u(i.org_id, i.invoice_id, 0, 'nlines'))
+) l JOIN products p USING (org_id, product_id);
 
 CREATE TEMP TABLE _inv AS
 SELECT *, (subtotal + tax)::DECIMAL(14,2) AS total FROM (

@@ -6,10 +6,10 @@
  * as-of clock macros (`current_date`, `today()`, `now()`), the semantic views of `views.ts`, and the
  * manifest in `_lab_meta`.
  *
- * Sizes (seed 42, as-of 2025-11-28):
- * - `tiny`: 3 orgs, ~300 invoices and ~6.5k business rows per org, builds in well under a second.
- * - `small`: 4 orgs, ~2–3k invoices and ~45–60k business rows per org (the demo size).
- * - `large`: 40 orgs, ~10k invoices and ~250k rows per org, > 10 M rows in total (benchmarks).
+ * Sizes (seed 42, as-of 2025-11-28; every org has 24 monthly periods):
+ * - `tiny`: 3 orgs, ~340 invoices and ~9–10k business rows per org (~29k rows in all); builds in ~0.5 s.
+ * - `small`: 4 orgs, ~2.4–3.2k invoices and ~47–59k business rows per org (~204k rows in all); ~1–2 s.
+ * - `large`: 64 orgs, ~10k invoices and ~180k rows per org, ~11.4 M rows in all; ~35 s (benchmarks only).
  *
  * @example
  * ```ts
@@ -108,7 +108,8 @@ export function clockMacrosSql(asOf: string): string {
  * Builds the sandbox DuckDB file at `path`. The file is built in a temporary directory next to `path` and
  * renamed into place, so `path` is never a partial file; on failure nothing is left behind.
  *
- * At `small` scale (the default) each of the 4 orgs has ~45–60k business rows (~2–3k invoices).
+ * At `small` scale (the default) each of the 4 orgs has ~47–59k business rows (~2.4–3.2k invoices, ~28k journal
+ * lines); `manifest.rowsPerTenant` has the exact counts.
  */
 export async function buildSandbox(
   path: string,

@@ -12,6 +12,7 @@
  * @module
  */
 import { join } from "node:path";
+import { repoPath } from "../util/paths.ts";
 import { buildSandbox, DEFAULT_SPEC, readManifest, type SandboxManifest, type SandboxSpec } from "./generate.ts";
 
 export * from "./schema.ts";
@@ -20,7 +21,7 @@ export * from "./views.ts";
 export * from "./episode.ts";
 
 /** Directory where built sandboxes are cached (gitignored). */
-export const SANDBOX_DIR = "data/sandbox";
+export const SANDBOX_DIR: string = repoPath("data/sandbox");
 
 /** The file a sandbox spec is built into: one file per (scale, seed, as-of date). */
 export function sandboxPath(spec: Partial<SandboxSpec> = {}, dir = SANDBOX_DIR): string {

@@ -4,7 +4,8 @@
  * - data/challenges/_oracle_fixture.json — for one train instance per level, the oracle's answer and writes,
  *   which notebooks replay to show a verdict without importing the oracle.
  *
- * Usage: deno task oracle:calibrate
+ * Usage: deno task oracle:calibrate [--level N]   (with --level, only that level's instances are run and their
+ * entries merged into the files; without it, the files are rewritten from scratch)
  */
 import { join } from "node:path";
 import { buildSandbox } from "../../sandbox/generate.ts";
@@ -19,15 +20,40 @@ const dir = await Deno.makeTempDir({ prefix: "lab-calibrate-" });
 const path = join(dir, "tiny.duckdb");
 await buildSandbox(path, { scale: "tiny" });
 await using pool = await SandboxPool.open(path, { size: 1 });
-const all = await loadCatalog();
-const steps: Record<string, number> = {};
-const fixture: Record<string, unknown>[] = [];
+const levelArg = Deno.args.indexOf("--level");
+const level = levelArg >= 0 ? Number(Deno.args[levelArg + 1]) : undefined;
+if (level !== undefined && ![1, 2, 3, 4, 5].includes(level)) {
+  console.error("calibrate: --level must be 1..5");
+  Deno.exit(2);
+}
+const stepsPath = join(CHALLENGE_DIR, "_optimal_steps.json");
+const fixturePath = join(CHALLENGE_DIR, "_oracle_fixture.json");
+const readJson = async <T>(p: string, fallback: T): Promise<T> => {
+  try {
+    return JSON.parse(await Deno.readTextFile(p));
+  } catch {
+    return fallback;
+  }
+};
+const all = (await loadCatalog()).filter((c) => level === undefined || c.level === level);
+const families = new Set(all.map((c) => c.family));
+const steps: Record<string, number> = level === undefined ? {} : Object.fromEntries(
+  Object.entries(await readJson<Record<string, number>>(stepsPath, {})).filter(([id]) => !families.has(id.split("/")[0])),
+);
+const fixture: Record<string, unknown>[] = level === undefined
+  ? []
+  : (await readJson<{ instances: Record<string, unknown>[] }>(fixturePath, { instances: [] })).instances.filter((f) => f.level !== level);
 const failures: string[] = [];
 const bar = progressBar("oracle");
 for (const [i, c] of all.entries()) {
   await using ep = await pool.acquire(c.orgId, { role: c.role });
   const ctx = createToolContext(ep);
-  await runOracle(c, ctx);
+  try {
+    await runOracle(c, ctx);
+  } catch (e) {
+    failures.push(`${c.id}: ${(e as Error).message}`);
+    continue;
+  }
   const v = await verifyEpisode(c, ctx);
   if (!v.pass) failures.push(`${c.id}: ${v.reason}`);
   steps[c.id] = ctx.log.calls.length;
@@ -47,9 +73,10 @@ if (failures.length) {
   console.error(failures.join("\n"));
   Deno.exit(1);
 }
-await writeTextAtomic(join(CHALLENGE_DIR, "_optimal_steps.json"), JSON.stringify(steps, null, 1) + "\n");
+const sorted = Object.fromEntries(Object.entries(steps).sort(([a], [b]) => (a < b ? -1 : 1)));
+await writeTextAtomic(stepsPath, JSON.stringify(sorted, null, 1) + "\n");
 await writeTextAtomic(
-  join(CHALLENGE_DIR, "_oracle_fixture.json"),
+  fixturePath,
   JSON.stringify({ sandbox: { scale: "tiny" }, instances: fixture.sort((a, b) => Number(a.level) - Number(b.level)) }, null, 2) + "\n",
 );
 await Deno.remove(dir, { recursive: true });

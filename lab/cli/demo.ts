@@ -1,0 +1,81 @@
+/**
+ * The main job, for now: build the sandbox, print its shape, list the tools, and walk one scripted episode
+ * through the tools (schemaInfo → dbRead → submitAnswer), judged by the challenge's verifier.
+ */
+import { ensureSandbox, type SandboxSpec, SandboxPool } from "../sandbox/mod.ts";
+import { callTool, createToolContext, type ToolResult, TOOLS } from "../tools/mod.ts";
+import { loadCatalog, verifyEpisode } from "../challenges/mod.ts";
+import { progressBar } from "../util/progress.ts";
+import { LabError } from "../util/errors.ts";
+import { formatManifest } from "./_format.ts";
+
+/** Options of {@linkcode runDemo}. */
+export interface DemoOptions {
+  spec: SandboxSpec;
+  orgId: number;
+  /** Print one JSON document instead of text. */
+  json?: boolean;
+  /** Where sandboxes are cached. @default "data/sandbox" */
+  dir?: string;
+}
+
+/** The scripted episode's steps: what a competent agent does for "revenue this month". */
+const SCRIPT: { tool: string; args: Record<string, unknown> }[] = [
+  { tool: "schemaInfo", args: { intent: "monthly revenue from sales invoices" } },
+  {
+    tool: "dbRead",
+    args: { sql: "SELECT month, invoice_count, revenue FROM v_monthly_revenue WHERE month = date_trunc('month', current_date)" },
+  },
+];
+
+function summarize(r: ToolResult): string {
+  if (!r.ok) return `error: ${r.error}`;
+  if (Array.isArray(r.rows)) return `${r.rowCount} row(s): ${JSON.stringify(r.rows).slice(0, 160)}`;
+  if (Array.isArray(r.tables)) return `${r.tables.length} table(s) described (as-of ${r.asOf}): ${(r.tables as { name: string }[]).map((t) => t.name).join(", ")}`;
+  return "ok";
+}
+
+/** Runs the demo and returns the exit code (0 when the scripted episode passes its verifier). */
+export async function runDemo(options: DemoOptions): Promise<number> {
+  const log = options.json ? () => {} : (s = "") => console.log(s);
+  const bar = progressBar(`sandbox ${options.spec.scale}`, { quiet: options.json });
+  const { path, manifest, built } = await ensureSandbox(options.spec, {
+    dir: options.dir,
+    onProgress: (m, f) => bar.update(f, m),
+  });
+  bar.done(built ? `built ${path}` : `cached ${path}`);
+  if (!manifest.orgs.some((o) => o.org_id === options.orgId)) {
+    throw new LabError(`--org ${options.orgId} is not a tenant of this sandbox; tenants: ${manifest.orgs.map((o) => o.org_id).join(", ")}`);
+  }
+  log(`\n== The ERP sandbox ==\n${formatManifest(manifest)}`);
+
+  log(`\n== Agent tools ==`);
+  for (const t of Object.values(TOOLS)) log(`  ${t.name.padEnd(13)} ${t.description.split(". ")[0]}`);
+
+  const challenge = (await loadCatalog({ family: "revenue_for_period" }))
+    .find((c) => c.params.period === "current_month" && c.orgId === options.orgId);
+  if (!challenge) throw new LabError(`no 'revenue for this month' challenge for org ${options.orgId} in data/challenges`);
+
+  log(`\n== A scripted episode ==\nchallenge ${challenge.id} (level ${challenge.level}, ${challenge.category}, role ${challenge.role})\ntask: ${challenge.task}`);
+  await using pool = await SandboxPool.open(path, { size: 1 });
+  await using ep = await pool.acquire(challenge.orgId, { role: challenge.role });
+  const ctx = createToolContext(ep);
+  const steps: { tool: string; args: unknown; result: string; ms: number }[] = [];
+  let revenue: unknown;
+  for (const [i, step] of SCRIPT.entries()) {
+    const r = await callTool(ctx, step.tool, step.args);
+    if (step.tool === "dbRead" && r.ok) revenue = (r.rows as Record<string, unknown>[])[0]?.revenue ?? 0;
+    steps.push({ tool: step.tool, args: step.args, result: summarize(r), ms: r.elapsedMs });
+    log(`  ${i + 1}. ${step.tool}(${JSON.stringify(step.args)})\n     → ${summarize(r)} (${r.elapsedMs} ms)`);
+  }
+  const submit = await callTool(ctx, "submitAnswer", { answer: revenue ?? null, summary: "Revenue of the current month" });
+  steps.push({ tool: "submitAnswer", args: { answer: revenue }, result: summarize(submit), ms: submit.elapsedMs });
+  log(`  ${SCRIPT.length + 1}. submitAnswer(${JSON.stringify({ answer: revenue })})\n     → ${summarize(submit)}`);
+  const verdict = await verifyEpisode(challenge, ctx);
+  log(`\nverdict (by execution against the episode's starting state): ${verdict.pass ? "PASS" : "FAIL"} · score ${verdict.score.toFixed(2)}\n  ${verdict.reason}`);
+  log(`  steps ${steps.length} vs optimal ${challenge.optimalSteps ?? "?"}; queries ${ctx.log.queries.length}, ok ${ctx.log.queries.filter((q) => q.ok).length}`);
+  if (options.json) {
+    console.log(JSON.stringify({ sandbox: { path, ...manifest }, tools: Object.keys(TOOLS), challenge: { id: challenge.id, task: challenge.task }, steps, verdict }, null, 2));
+  }
+  return verdict.pass ? 0 : 1;
+}
