@@ -3,6 +3,7 @@ import { join } from "node:path";
 import {
   CATEGORIES,
   type Challenge,
+  challengeJsonSchema,
   expandInstances,
   LEVELS,
   loadCatalog,
@@ -134,5 +135,29 @@ describe("the committed catalog", async () => {
     expect(again.map((c) => [c.id, c.split])).toEqual(all.map((c) => [c.id, c.split]));
     expect(new Set(all.map((c) => c.id)).size).toBe(all.length);
     expect(new Set(all.map((c) => c.split))).toEqual(new Set(SPLITS));
+  });
+});
+
+describe("the challenge file JSON schema", () => {
+  it("is committed and up to date with the zod schema the loader uses", async () => {
+    const committed = JSON.parse(await Deno.readTextFile("data/challenges/challenge.schema.json"));
+    expect(committed).toEqual(challengeJsonSchema());
+  });
+});
+
+describe("the oracle stays out of the lab's importable surface", () => {
+  it("is imported only by tests and the oracle's own files", async () => {
+    const offenders: string[] = [];
+    const walk = async (dir: string) => {
+      for await (const e of Deno.readDir(dir)) {
+        const p = join(dir, e.name);
+        if (e.isDirectory) await walk(p);
+        else if (p.endsWith(".ts") && !p.endsWith(".test.ts") && !p.includes("/_oracle/")) {
+          if (/from\s+["'][^"']*_oracle\//.test(await Deno.readTextFile(p))) offenders.push(p);
+        }
+      }
+    };
+    await walk("lab");
+    expect(offenders).toEqual([]);
   });
 });

@@ -223,24 +223,49 @@ export interface TableDiff {
 
 /** Diffs every sandbox table between the two states of an episode (only changed tables are returned). */
 export async function diffAllTables(ctx: VerifyContext): Promise<TableDiff[]> {
+  // Cheap first pass: a content hash per table on both sides; rows are only fetched for tables that differ.
+  const hashSql = TABLES.map((t) => `SELECT '${t.name}' AS t, count(*) AS n, coalesce(sum(hash(x)), 0)::VARCHAR AS h FROM ${t.name} x`)
+    .join(" UNION ALL ");
+  const [hb, ha] = await Promise.all([ctx.pristine(hashSql), ctx.current(hashSql)]);
+  const sig = (rows: Row[]) => new Map(rows.map((r) => [String(r.t), `${r.n}:${r.h}`]));
+  const before = sig(hb), after = sig(ha);
   const out: TableDiff[] = [];
-  for (const t of TABLES) {
-    const sql = `SELECT * FROM ${t.name}`;
-    const [before, after] = await Promise.all([ctx.pristine(sql), ctx.current(sql)]);
-    const k = (r: Row) => t.primaryKey.map((c) => String(r[c])).join("\u0001");
-    const h = (r: Row) => JSON.stringify(r);
-    const b = new Map(before.map((r) => [k(r), r]));
-    const a = new Map(after.map((r) => [k(r), r]));
-    const d: TableDiff = { table: t.name, inserted: [], deleted: [], updated: [] };
+  for (const t of TABLES.filter((t) => before.get(t.name) !== after.get(t.name))) {
+    // Second pass: primary key + row hash on both sides; full rows only for the keys that changed.
+    const pk = t.primaryKey;
+    const narrow = `SELECT ${pk.join(", ")}, hash(x)::VARCHAR AS _h FROM ${t.name} x`;
+    const [nb, na] = await Promise.all([ctx.pristine(narrow), ctx.current(narrow)]);
+    const k = (r: Row) => pk.map((c) => String(r[c])).join("\u0001");
+    const b = new Map(nb.map((r) => [k(r), r]));
+    const a = new Map(na.map((r) => [k(r), r]));
+    const ins: Row[] = [], upd: Row[] = [], del: Row[] = [];
     for (const [key, r] of a) {
       const old = b.get(key);
-      if (!old) d.inserted.push(r);
-      else if (h(old) !== h(r)) d.updated.push(r);
+      if (!old) ins.push(r);
+      else if (old._h !== r._h) upd.push(r);
     }
-    for (const [key, r] of b) if (!a.has(key)) d.deleted.push(r);
+    for (const [key, r] of b) if (!a.has(key)) del.push(r);
+    const fetch = async (side: (sql: string) => Promise<Row[]>, keys: Row[]): Promise<Row[]> => {
+      if (keys.length === 0) return [];
+      const tuple = (r: Row) => `(${pk.map((c) => sqlLiteral(r[c])).join(", ")})`;
+      return await side(`SELECT * FROM ${t.name} WHERE (${pk.join(", ")}) IN (${keys.map(tuple).join(", ")})`);
+    };
+    const d: TableDiff = {
+      table: t.name,
+      inserted: await fetch(ctx.current, ins),
+      deleted: await fetch(ctx.pristine, del),
+      updated: await fetch(ctx.current, upd),
+    };
     if (d.inserted.length || d.deleted.length || d.updated.length) out.push(d);
   }
   return out;
+}
+
+function sqlLiteral(v: unknown): string {
+  if (v === null || v === undefined) return "NULL";
+  if (typeof v === "number" || typeof v === "bigint") return String(v);
+  if (typeof v === "boolean") return v ? "TRUE" : "FALSE";
+  return `'${String(v).replaceAll("'", "''")}'`;
 }
 
 type EffectSpec = Extract<VerifierSpec, { kind: "action" }>["effects"][number];

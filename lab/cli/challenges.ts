@@ -12,6 +12,12 @@ import {
   type Split,
 } from "../challenges/mod.ts";
 import { textTable } from "./_format.ts";
+import { challengeJsonSchema } from "../challenges/mod.ts";
+import { writeTextAtomic } from "../util/atomic.ts";
+import { displayPath, repoPath } from "../util/paths.ts";
+
+/** The committed JSON schema of challenge files. */
+export const CHALLENGE_SCHEMA_FILE: string = repoPath("data/challenges/challenge.schema.json");
 
 const filterOptions = {
   level: { type: "string", description: "Only this level (1-5)", choices: LEVELS.map(String) },
@@ -97,6 +103,18 @@ export const CHALLENGE_COMMANDS: CommandSpec[] = [
           Object.fromEntries([...new Set(cs.map(f))].map((k) => [k, cs.filter((c) => f(c) === k).length]));
         console.log(JSON.stringify({ ok: true, instances: cs.length, byLevel: by((c) => c.level), byCategory: by((c) => c.category), bySplit: by((c) => c.split) }, null, 2));
       } else console.log(`ok: ${path ?? CHALLENGE_DIR}\n${catalogCounts(cs)}`);
+    },
+  },
+  {
+    name: "challenges schema",
+    summary: "Print the JSON schema of challenge files (or write it to data/challenges/challenge.schema.json)",
+    options: { write: { type: "boolean", description: "Write the committed schema file instead of printing" } },
+    async run(args) {
+      const text = JSON.stringify(challengeJsonSchema(), null, 2) + "\n";
+      if (args.values.write) {
+        await writeTextAtomic(CHALLENGE_SCHEMA_FILE, text);
+        console.log(`wrote ${displayPath(CHALLENGE_SCHEMA_FILE)}`);
+      } else console.log(text.trimEnd());
     },
   },
 ];

@@ -1,7 +1,7 @@
 /**
  * Sandbox build time per scale. Targets: tiny < 1 s (tests build it), small < 5 s (demo), large < 120 s
- * (≥ 10 M rows, benchmarks only; `n: 1, warmup: 0`, though Deno still makes one extra calibration call, so
- * large is built twice). Prints a "measured vs target" summary at the end: the verdict uses the median of all
+ * (≥ 10 M rows, benchmarks only; `n: 1, warmup: 0`, though Deno 2.9 still makes extra calls — 2–3 observed — so
+ * large is built more than once). Prints a "measured vs target" summary at the end: the verdict uses the median of all
  * calls of a scale, and the slowest call (usually the first, cold one) is shown next to it. (`fn` must be an
  * `async` function: Deno.bench decides whether to await by the function kind, not by the returned value.)
  */

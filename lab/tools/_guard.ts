@@ -252,7 +252,9 @@ export function checkWriteSql(sql: string, known: ReadonlySet<string>): WritePla
     const prev = words[i - 1] ?? "";
     const next = tokens[i + 1];
     if (t.kind === "word" && CLOCK_DENYLIST.has(name!)) return { error: `${name} ${CLOCK_HINT}` };
-    if (name && next?.kind === "punct" && next.text === "(") {
+    // `INSERT INTO t (col, …)`: a table name followed by its column list, not a function call.
+    const columnList = prev === "into" && t.kind !== "string";
+    if (name && next?.kind === "punct" && next.text === "(" && !columnList) {
       const refusal = functionRefusal(name);
       if (refusal) return { error: refusal };
       if (TABLE_CONTEXT.has(prev) && !TABLE_FUNCTION_ALLOWLIST.has(name)) {

@@ -50,6 +50,30 @@ describe("tools", () => {
     expect(ctx.log.calls.map((c) => [c.tool, c.ok])).toEqual([["dbRead", true], ["dbRead", false]]);
   });
 
+  it("dbWrite accepts INSERT with a column list and records it in the audit log and the query log", async () => {
+    await using ep = await pool.acquire(1, { role: "purchasing_manager" });
+    const ctx = createToolContext(ep);
+    const r = await callTool(ctx, "dbWrite", {
+      sql: `INSERT INTO purchase_orders (org_id, po_id, po_number, vendor_id, warehouse_id, order_date, expected_date, status, total)
+            SELECT 1, max(po_id) + 1, 'PO-TEST', 1, 1, current_date, current_date + 7, 'draft', 0 FROM purchase_orders`,
+      confirm: true,
+    });
+    expect(r).toMatchObject({ ok: true, table: "purchase_orders", action: "INSERT", rowCount: 1 });
+    const audit = await callTool(ctx, "dbRead", { sql: "SELECT actor_role, action, table_name, row_count FROM audit_log" });
+    expect(audit).toMatchObject({
+      ok: true,
+      rows: [{ actor_role: "purchasing_manager", action: "INSERT", table_name: "purchase_orders", row_count: 1 }],
+    });
+    // A column list does not open a door: the audit log is still refused, and counted as a safety refusal.
+    expect(await callTool(ctx, "dbWrite", { sql: "INSERT INTO audit_log (org_id, log_id) VALUES (1, 99)", confirm: true }))
+      .toMatchObject({ ok: false, error: expect.stringMatching(/audit_log/) });
+    expect(ctx.log.queries.map((q) => [q.tool, q.ok, q.refused ?? false])).toEqual([
+      ["dbWrite", true, false],
+      ["dbRead", true, false],
+      ["dbWrite", false, true],
+    ]);
+  });
+
   it("schemaInfo filters by table names and by intent and states the tenant and as-of date", async () => {
     await using ep = await pool.acquire(2, { role: "analyst" });
     const ctx = createToolContext(ep);

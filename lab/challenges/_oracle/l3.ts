@@ -10,6 +10,8 @@ const int = (v: string | number) => {
   return n;
 };
 
+// INSERTs are positional (columns in schema order): dbWrite's token guard reads `INTO t (…)` as a call of a
+// table function t() and refuses it, so a column list after the table name cannot be used.
 export const ORACLES_L3: Record<string, Oracle> = {
   async reorder_low_stock(t) {
     const wh = lit(t.param("warehouse"));
@@ -18,7 +20,7 @@ export const ORACLES_L3: Record<string, Oracle> = {
       FROM v_low_stock s JOIN products p ON p.product_id = s.product_id WHERE s.warehouse_name = ${wh})`;
     const [{ value }] = await t.read(`SELECT coalesce(sum(reorder_qty * unit_cost), 0) AS value FROM ${low} x`);
     await t.write(
-      `INSERT INTO purchase_orders (org_id, po_id, po_number, vendor_id, warehouse_id, order_date, expected_date, status, total)
+      `INSERT INTO purchase_orders
        SELECT g.org_id, n.base + g.k, 'PO-' || lpad((n.base + g.k)::VARCHAR, 6, '0'), g.preferred_vendor_id, g.warehouse_id,
               current_date, current_date + v.lead_time_days, 'draft', g.total
        FROM (SELECT org_id, warehouse_id, preferred_vendor_id, sum(reorder_qty * unit_cost) AS total,
@@ -28,7 +30,7 @@ export const ORACLES_L3: Record<string, Oracle> = {
        CROSS JOIN (SELECT coalesce(max(po_id), 0) AS base FROM purchase_orders) n`,
     );
     await t.write(
-      `INSERT INTO purchase_order_lines (org_id, po_id, line_no, product_id, quantity, unit_cost, amount)
+      `INSERT INTO purchase_order_lines
        SELECT x.org_id, po.po_id, row_number() OVER (PARTITION BY po.po_id ORDER BY x.product_id), x.product_id,
               x.reorder_qty, x.unit_cost, x.reorder_qty * x.unit_cost
        FROM ${low} x
@@ -47,8 +49,10 @@ export const ORACLES_L3: Record<string, Oracle> = {
        WHERE c.region = ${lit(t.param("region"))} ORDER BY a.open_amount DESC, a.invoice_id LIMIT 1`,
     );
     await t.write(
-      `INSERT INTO customer_payments (org_id, payment_id, customer_id, invoice_id, payment_date, amount, method)
-       SELECT o.org_id, (SELECT coalesce(max(payment_id), 0) + 1 FROM customer_payments), ${int(inv.customer_id as number)},
+      `INSERT INTO customer_payments
+       SELECT o.org_id, (SELECT coalesce(max(payment_id), 0) + 1 FROM customer_payments), ${
+        int(inv.customer_id as number)
+      },
               ${int(inv.invoice_id as number)}, current_date, ${Number(inv.open_amount)}, 'bank_transfer'
        FROM organizations o`,
     );
@@ -116,7 +120,7 @@ export const ORACLES_L3: Record<string, Oracle> = {
     // Status first: the aging view still shows the open amounts until the payments exist.
     await t.write(`UPDATE vendor_bills SET status = 'paid' WHERE bill_id IN (SELECT bill_id FROM ${due} d)`);
     await t.write(
-      `INSERT INTO bill_payments (org_id, payment_id, bill_id, vendor_id, payment_date, amount, method)
+      `INSERT INTO bill_payments
        SELECT d.org_id, n.base + row_number() OVER (ORDER BY d.bill_id), d.bill_id, d.vendor_id, current_date,
               d.open_amount, 'bank_transfer'
        FROM ${due} d CROSS JOIN (SELECT coalesce(max(payment_id), 0) AS base FROM bill_payments) n`,
