@@ -254,7 +254,9 @@ export function checkWriteSql(sql: string, known: ReadonlySet<string>): WritePla
     if (t.kind === "word" && CLOCK_DENYLIST.has(name!)) return { error: `${name} ${CLOCK_HINT}` };
     // `INSERT INTO t (col, …)`: a table name followed by its column list, not a function call.
     const columnList = prev === "into" && t.kind !== "string";
-    if (name && next?.kind === "punct" && next.text === "(" && !columnList) {
+    // `JOIN LATERAL (…)` and `FROM (VALUES …)`: keywords before a parenthesis, not table functions.
+    const keyword = t.kind === "word" && (name === "lateral" || name === "values");
+    if (name && next?.kind === "punct" && next.text === "(" && !columnList && !keyword) {
       const refusal = functionRefusal(name);
       if (refusal) return { error: refusal };
       if (TABLE_CONTEXT.has(prev) && !TABLE_FUNCTION_ALLOWLIST.has(name)) {
@@ -263,6 +265,8 @@ export function checkWriteSql(sql: string, known: ReadonlySet<string>): WritePla
       continue;
     }
     if (name && words[i + 1] === "as" && tokens[i + 2]?.text === "(") ctes.add(name);
+    // `ON CONFLICT … DO UPDATE SET`: the word after UPDATE is SET, not a table.
+    if (prev === "update" && words[i - 2] === "do") continue;
     if (!TABLE_CONTEXT.has(prev) || !(t.kind === "word" || t.kind === "quoted" || t.kind === "string")) continue;
     if (t.kind === "string") return { error: `'${t.text}' looks like a file path: file access is not allowed` };
     // Qualified name: a.b or a.b.c

@@ -74,6 +74,25 @@ describe("tools", () => {
     ]);
   });
 
+  it("dbWrite accepts upserts (ON CONFLICT DO UPDATE) and LATERAL joins", async () => {
+    await using ep = await pool.acquire(1, { role: "inventory_manager" });
+    const ctx = createToolContext(ep);
+    const upsert = await callTool(ctx, "dbWrite", {
+      sql: `INSERT INTO inventory_levels (org_id, product_id, warehouse_id, qty_on_hand, qty_reserved, updated_at)
+            SELECT org_id, product_id, warehouse_id, qty_on_hand + 1, qty_reserved, current_date
+            FROM inventory_levels WHERE product_id = 1 AND warehouse_id = 1
+            ON CONFLICT (org_id, product_id, warehouse_id) DO UPDATE SET qty_on_hand = excluded.qty_on_hand`,
+      confirm: true,
+    });
+    expect(upsert).toMatchObject({ ok: true, table: "inventory_levels", rowCount: 1 });
+    const lateral = await callTool(ctx, "dbWrite", {
+      sql: `UPDATE inventory_levels SET qty_reserved = 0 FROM inventory_levels i CROSS JOIN LATERAL (VALUES (1)) v(x)
+            WHERE inventory_levels.product_id = i.product_id AND i.product_id = 2 AND inventory_levels.warehouse_id = 1 AND i.warehouse_id = 1`,
+      confirm: true,
+    });
+    expect(lateral).toMatchObject({ ok: true, table: "inventory_levels" });
+  });
+
   it("schemaInfo filters by table names and by intent and states the tenant and as-of date", async () => {
     await using ep = await pool.acquire(2, { role: "analyst" });
     const ctx = createToolContext(ep);
