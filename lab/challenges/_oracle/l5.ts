@@ -149,4 +149,103 @@ export const ORACLES_L5: Record<string, Oracle> = {
     const held = await t.write(`UPDATE customers SET credit_limit = 0 WHERE customer_id IN (${late})`);
     await t.submit({ customers_on_hold: held }, "collections hold applied");
   },
+
+  async bank_reconciliation(t) {
+    const days = Number(t.param("days"));
+    // The statement window, seen through the unreconciled-lines view (days_outstanding counts from today).
+    const window = `SELECT * FROM v_unreconciled_bank WHERE days_outstanding <= ${days}`;
+    const matches = `
+      SELECT u.txn_id, 'customer_payment' AS kind, cp.payment_id
+      FROM (${window}) u
+      JOIN sales_invoices si ON si.invoice_number = u.reference
+      JOIN customer_payments cp ON cp.invoice_id = si.invoice_id AND cp.amount = u.amount
+      UNION ALL
+      SELECT u.txn_id, 'bill_payment', bp.payment_id
+      FROM (${window}) u
+      JOIN vendor_bills vb ON vb.bill_number = u.reference
+      JOIN bill_payments bp ON bp.bill_id = vb.bill_id AND bp.amount = -u.amount`;
+    const [{ open_lines }] = await t.read(
+      `SELECT count(*) AS open_lines, (SELECT count(*) FROM (${matches})) AS matchable FROM (${window})`,
+    );
+    const matched = await t.write(
+      `UPDATE bank_transactions AS b SET reconciled = true, matched_type = m.kind, matched_id = m.payment_id
+       FROM (${matches}) AS m WHERE b.txn_id = m.txn_id`,
+    );
+    await t.submit({ matched, unmatched: Number(open_lines) - matched }, "bank lines of the window reconciled");
+  },
+  async post_draft_invoices(t) {
+    const days = Number(t.param("days"));
+    const due = `SELECT * FROM sales_invoices WHERE status = 'draft' AND date_diff('day', invoice_date, current_date) >= ${days}`;
+    await t.read(
+      `SELECT count(*) AS drafts, sum(total) AS total,
+              (SELECT string_agg(DISTINCT fp.status, ',') FROM (${due}) d
+               JOIN fiscal_periods fp ON d.invoice_date BETWEEN fp.start_date AND fp.end_date) AS period_status
+       FROM (${due})`,
+    );
+    // Headers first (no lines yet: the posted entries balance trivially), then all five lines of every entry
+    // in one INSERT, then the invoices' status (so the new entries can still be found by their draft invoice).
+    await t.write(
+      `INSERT INTO journal_entries
+       SELECT d.org_id, (SELECT max(entry_id) FROM journal_entries) + row_number() OVER (ORDER BY d.invoice_id),
+              d.invoice_date, fp.period_id, 'Invoice ' || d.invoice_number, 'invoice', d.invoice_id, 'posted'
+       FROM (${due}) d JOIN fiscal_periods fp ON d.invoice_date BETWEEN fp.start_date AND fp.end_date`,
+    );
+    await t.write(
+      `INSERT INTO journal_lines
+       SELECT je.org_id, je.entry_id, x.line_no, acc.account_id,
+              CASE x.line_no WHEN 1 THEN d.total WHEN 4 THEN c.cost ELSE 0 END,
+              CASE x.line_no WHEN 2 THEN d.subtotal WHEN 3 THEN d.tax WHEN 5 THEN c.cost ELSE 0 END,
+              d.invoice_number
+       FROM (${due}) d
+       JOIN journal_entries je ON je.source = 'invoice' AND je.source_id = d.invoice_id
+       JOIN (SELECT sil.invoice_id, sum(sil.quantity * pr.unit_cost) AS cost
+             FROM sales_invoice_lines sil JOIN products pr ON pr.product_id = sil.product_id GROUP BY sil.invoice_id) c
+         ON c.invoice_id = d.invoice_id
+       CROSS JOIN (VALUES (1, '1100'), (2, '4000'), (3, '2200'), (4, '5000'), (5, '1200')) x(line_no, code)
+       JOIN accounts acc ON acc.code = x.code`,
+    );
+    const posted = await t.write(
+      `UPDATE sales_invoices SET status = 'posted'
+       WHERE status = 'draft' AND date_diff('day', invoice_date, current_date) >= ${days}`,
+    );
+    await t.submit({ invoices_posted: posted }, "aged draft invoices posted and booked");
+  },
+  async replenishment_with_budget(t) {
+    const wh = `'${String(t.param("warehouse")).replaceAll("'", "''")}'`;
+    const budget = Number(t.param("threshold"));
+    // Candidates in urgency order with a running total; the budget keeps the prefix that fits.
+    const picked = `(SELECT * FROM (
+        SELECT il.org_id, il.warehouse_id, pr.product_id, pr.preferred_vendor_id, pr.reorder_qty, pr.unit_cost,
+               pr.reorder_qty * pr.unit_cost AS amount,
+               sum(pr.reorder_qty * pr.unit_cost) OVER (
+                 ORDER BY pr.reorder_point - il.qty_on_hand + il.qty_reserved DESC, pr.product_id
+                 ROWS UNBOUNDED PRECEDING) AS running
+        FROM inventory_levels il
+        JOIN products pr ON pr.product_id = il.product_id
+        WHERE il.warehouse_id = (SELECT warehouse_id FROM warehouses WHERE name = ${wh}) AND pr.is_active
+          AND il.qty_on_hand - il.qty_reserved < pr.reorder_point) s WHERE running <= ${budget})`;
+    const [{ orders, total_amount }] = await t.read(
+      `SELECT count(DISTINCT preferred_vendor_id) AS orders, coalesce(sum(amount), 0) AS total_amount FROM ${picked} x`,
+    );
+    await t.write(
+      `INSERT INTO purchase_orders
+       SELECT g.org_id, n.base + g.k, 'PO-' || lpad((n.base + g.k)::VARCHAR, 6, '0'), g.preferred_vendor_id,
+              g.warehouse_id, current_date, current_date + v.lead_time_days, 'draft', g.total
+       FROM (SELECT org_id, warehouse_id, preferred_vendor_id, sum(amount) AS total,
+                    row_number() OVER (ORDER BY preferred_vendor_id) AS k
+             FROM ${picked} x GROUP BY org_id, warehouse_id, preferred_vendor_id) g
+       JOIN vendors v ON v.vendor_id = g.preferred_vendor_id
+       CROSS JOIN (SELECT coalesce(max(po_id), 0) AS base FROM purchase_orders) n`,
+    );
+    await t.write(
+      `INSERT INTO purchase_order_lines
+       SELECT x.org_id, po.po_id, row_number() OVER (PARTITION BY po.po_id ORDER BY x.product_id), x.product_id,
+              x.reorder_qty, x.unit_cost, x.amount
+       FROM ${picked} x
+       JOIN purchase_orders po ON po.vendor_id = x.preferred_vendor_id AND po.warehouse_id = x.warehouse_id
+        AND po.status = 'draft' AND po.order_date = current_date
+        AND po.po_id NOT IN (SELECT po_id FROM purchase_order_lines)`,
+    );
+    await t.submit({ orders: Number(orders), total_amount: Number(total_amount) }, "budget-capped replenishment raised");
+  },
 };
