@@ -102,7 +102,7 @@ export const CHALLENGE_COMMANDS: CommandSpec[] = [
         const by = (f: (c: Challenge) => string | number) =>
           Object.fromEntries([...new Set(cs.map(f))].map((k) => [k, cs.filter((c) => f(c) === k).length]));
         console.log(JSON.stringify({ ok: true, instances: cs.length, byLevel: by((c) => c.level), byCategory: by((c) => c.category), bySplit: by((c) => c.split) }, null, 2));
-      } else console.log(`ok: ${path ?? CHALLENGE_DIR}\n${catalogCounts(cs)}`);
+      } else console.log(`ok: ${displayPath(path ?? CHALLENGE_DIR)}\n${catalogCounts(cs)}`);
     },
   },
   {
