@@ -19,3 +19,4 @@ export * from "./report/mod.ts";
 export { LabError, ConfigError } from "./util/errors.ts";
 export { progressBar, type ProgressBar } from "./util/progress.ts";
 export { displayPath, repoPath, ROOT } from "./util/paths.ts";
+export * from "./models/mod.ts";

@@ -12,6 +12,7 @@ import { displayPath, repoPath } from "../util/paths.ts";
 import { executeNotebook, formatNotebookFailure, listNotebooks } from "../report/_notebook.ts";
 import { formatManifest } from "./_format.ts";
 import { CHALLENGE_COMMANDS } from "./challenges.ts";
+import { SERVE_COMMANDS } from "./serve.ts";
 
 const SCALES = ["tiny", "small", "large"] as const;
 
@@ -141,4 +142,5 @@ export const COMMANDS: CommandSpec[] = [
     },
   },
   ...CHALLENGE_COMMANDS,
+  ...SERVE_COMMANDS,
 ];

@@ -1,0 +1,39 @@
+/**
+ * Injected faults: a seeded PRNG decides, per request, which faults fire. Every request draws the same number
+ * of values in the same order whether or not a fault fires, so the same seed and request order give the same
+ * faults.
+ */
+import type { FaultOptions } from "./server.ts";
+
+/** mulberry32: small, fast, seedable. */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** The faults drawn for one request. */
+export interface FaultDraw {
+  rate429: boolean;
+  rate500: boolean;
+  stall: boolean;
+  malformedToolArgs: boolean;
+  truncateStream: boolean;
+}
+
+/** Draws the faults of successive requests from `options`. */
+export function faultDrawer(options: FaultOptions = {}): () => FaultDraw {
+  const next = mulberry32(options.seed ?? 0);
+  return () => ({
+    rate429: next() < (options.rate429 ?? 0),
+    rate500: next() < (options.rate500 ?? 0),
+    stall: next() < (options.stallRate ?? 0),
+    malformedToolArgs: next() < (options.malformedToolArgsRate ?? 0),
+    truncateStream: next() < (options.truncateStreamRate ?? 0),
+  });
+}
