@@ -8,18 +8,10 @@
  * @module
  */
 import { LabError } from "../util/errors.ts";
+import { mulberry32 } from "../util/random.ts";
 
 /** A seeded PRNG in [0, 1) (mulberry32): jitter is reproducible in tests. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const seededRandom: (seed: number) => () => number = mulberry32;
 
 /** Retry policy. */
 export interface RetryOptions {

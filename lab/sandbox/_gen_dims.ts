@@ -8,6 +8,8 @@
  * @module
  */
 
+import { mulberry32 } from "../util/random.ts";
+
 /** Sizes of one scale. `invoicesPerMonth` is the mean monthly invoice count of an average org. */
 export interface ScaleConfig {
   orgs: number;
@@ -192,14 +194,7 @@ export function rng(seed: number, ...key: (string | number)[]): () => number {
   // FNV-1a over the key so that each purpose gets an independent stream.
   let h = 2166136261 ^ seed;
   for (const ch of key.join("\u0001")) h = Math.imul(h ^ ch.charCodeAt(0), 16777619);
-  let a = h >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return mulberry32(h);
 }
 
 const pick = <T>(r: () => number, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)];
