@@ -13,6 +13,7 @@ import { executeNotebook, formatNotebookFailure, listNotebooks } from "../report
 import { formatManifest } from "./_format.ts";
 import { CHALLENGE_COMMANDS } from "./challenges.ts";
 import { SERVE_COMMANDS } from "./serve.ts";
+import { MODEL_COMMANDS } from "./model.ts";
 
 const SCALES = ["tiny", "small", "large"] as const;
 
@@ -143,4 +144,5 @@ export const COMMANDS: CommandSpec[] = [
   },
   ...CHALLENGE_COMMANDS,
   ...SERVE_COMMANDS,
+  ...MODEL_COMMANDS,
 ];
