@@ -20,3 +20,4 @@ export { LabError, ConfigError } from "./util/errors.ts";
 export { progressBar, type ProgressBar } from "./util/progress.ts";
 export { displayPath, repoPath, ROOT } from "./util/paths.ts";
 export * from "./models/mod.ts";
+export * from "./agents/mod.ts";

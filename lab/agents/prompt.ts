@@ -1,0 +1,123 @@
+/**
+ * What the model is told: the system prompt (role, as-of date, a short schema summary, the strategy's
+ * instructions, optional examples) and the user message (the task text). Nothing else of a challenge reaches
+ * the model — no family, outcome type, verifier, reference steps, split or id; `prompt.test.ts` checks it.
+ * @module
+ */
+import { TABLES } from "../sandbox/schema.ts";
+import { VIEWS } from "../sandbox/views.ts";
+import { defaultRoles, type RolesConfig } from "../tools/roles.ts";
+import type { ChatMessage } from "../models/types.ts";
+import type { Strategy } from "./strategies.ts";
+
+/**
+ * A past solution injected into the prompt, as a {@linkcode PatternSource} returns it. The injection format
+ * (v1) is owned by `lab/models` next to lab-mini; until it lands, {@linkcode renderExamples} renders these.
+ */
+export interface InjectedExample {
+  /** The (normalized) task the example solved. */
+  intent: string;
+  /** Tool names in call order, e.g. `["viewsList", "dbRead", "submitAnswer"]`. */
+  toolSequence: string[];
+  /** SQL that worked (failed queries are never stored). */
+  queries: string[];
+  /** The composite fitness of the episode it came from. */
+  fitness?: number;
+}
+
+/** Turns examples into prompt text; replace it (`deps.renderExamples`) to use another injection format. */
+export type ExampleRenderer = (examples: readonly InjectedExample[], header: string) => string;
+
+/**
+ * The interim example format (v0): a header, then per example the task, the tool sequence and the SQL.
+ *
+ * @example
+ * ```ts
+ * renderExamples([{ intent: "total revenue this month", toolSequence: ["dbRead", "submitAnswer"], queries: ["SELECT …"] }], "Examples:");
+ * ```
+ */
+export const renderExamples: ExampleRenderer = (examples, header) => {
+  if (!examples.length) return "";
+  const blocks = examples.map((e, i) => {
+    const lines = [`Example ${i + 1}: ${e.intent.trim()}`, `  tools: ${e.toolSequence.join(" → ") || "(none)"}`];
+    for (const q of e.queries) lines.push(`  SQL: ${q.replace(/\s+/g, " ").trim()}`);
+    return lines.join("\n");
+  });
+  return `${header}\n${blocks.join("\n")}`;
+};
+
+/** The schema summary: one line per table and per view. */
+export function schemaSummary(): string {
+  const firstSentence = (s: string) => s.replace(/\s+/g, " ").trim();
+  return [
+    "Tables:",
+    ...TABLES.map((t) => `- ${t.name}: ${firstSentence(t.description)}`),
+    "Views (ready-made joins and aggregates; read them with dbRead, list their columns with viewsList):",
+    ...VIEWS.map((v) => `- ${v.name}: ${firstSentence(v.description)}`),
+  ].join("\n");
+}
+
+/** What a prompt is built from: the strategy and the three challenge facts the model may see. */
+export interface PromptInput {
+  strategy: Strategy;
+  /** The task text. */
+  task: string;
+  /** The acting role. */
+  role: string;
+  /** The as-of date (YYYY-MM-DD). */
+  asOf: string;
+  examples?: readonly InjectedExample[];
+  /** @default renderExamples */
+  renderExamples?: ExampleRenderer;
+  /** Role descriptions. @default configs/roles.yaml */
+  roles?: RolesConfig;
+}
+
+/** The strategy's instruction lines: its own text, then the fragment of every flag it turns on. */
+export function strategyInstructions(strategy: Strategy): string[] {
+  const flags: Record<keyof Strategy["prompt"]["fragments"], boolean> = {
+    prefer_views: strategy.tools.prefer_views,
+    use_todos: strategy.tools.use_todos,
+    verify_steps: strategy.verification.verify_steps,
+  };
+  return [
+    strategy.instructions.trim(),
+    ...Object.entries(flags).filter(([, on]) => on).map(([k]) =>
+      strategy.prompt.fragments[k as keyof typeof flags].trim()
+    ),
+  ];
+}
+
+/**
+ * The system prompt.
+ *
+ * @example
+ * ```ts
+ * const text = systemPrompt({ strategy, task: challenge.task, role: challenge.role, asOf: "2025-11-28" });
+ * ```
+ */
+export function systemPrompt(input: PromptInput): string {
+  const roles = input.roles ?? defaultRoles();
+  const about = roles.roles[input.role]?.description;
+  const parts = [
+    input.strategy.prompt.preamble.trim(),
+    `Your role: ${input.role}${
+      about ? ` (${about.trim().replace(/\.$/, "")})` : ""
+    }.\nAs-of date (today): ${input.asOf}.`,
+    schemaSummary(),
+    `How to work:\n${strategyInstructions(input.strategy).map((l) => `- ${l}`).join("\n")}`,
+  ];
+  const k = input.strategy.examples.k;
+  const examples = (input.examples ?? []).slice(0, k);
+  const rendered = (input.renderExamples ?? renderExamples)(examples, input.strategy.prompt.examples_header.trim());
+  if (rendered) parts.push(rendered);
+  return parts.join("\n\n");
+}
+
+/** The opening messages of an episode: the system prompt and the task as the user's message. */
+export function openingMessages(input: PromptInput): ChatMessage[] {
+  return [
+    { role: "system", content: systemPrompt(input) },
+    { role: "user", content: input.task },
+  ];
+}
