@@ -8,6 +8,10 @@ import { loadCatalog, verifyEpisode } from "../challenges/mod.ts";
 import { progressBar } from "../util/progress.ts";
 import { LabError } from "../util/errors.ts";
 import { formatManifest } from "./_format.ts";
+import { createChatModel, getModelConfig, loadModelsConfig } from "../models/mod.ts";
+import { getStrategy, loadStrategiesConfig, runEpisode } from "../agents/mod.ts";
+import { startServer } from "../serve/mod.ts";
+import { defaultBackends } from "../serve/backends.ts";
 
 /** Options of {@linkcode runDemo}. */
 export interface DemoOptions {
@@ -74,8 +78,33 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   const verdict = await verifyEpisode(challenge, ctx);
   log(`\nverdict (by execution against the episode's starting state): ${verdict.pass ? "PASS" : "FAIL"} · score ${verdict.score.toFixed(2)}\n  ${verdict.reason}`);
   log(`  steps ${steps.length} vs optimal ${challenge.optimalSteps ?? "?"}; queries ${ctx.log.queries.length}, ok ${ctx.log.queries.filter((q) => q.ok).length}`);
+  // The same task, attempted by the embedded lab-mini model through the lab's OpenAI-compatible server (the
+  // path a hosted model takes): runner → LangChain client → HTTP → lab-mini.
+  log(`\n== lab-mini attempts it (lab-mini results, not claims about LLMs) ==`);
+  await using server = await startServer({ port: 0, backends: await defaultBackends() });
+  const model = createChatModel(getModelConfig(await loadModelsConfig(), "lab-mini"), { baseUrl: server.url });
+  const strategy = getStrategy(await loadStrategiesConfig(), "gamma");
+  const record = await runEpisode({ challenge, strategy, model, attempt: 1, seed: options.spec.seed }, { pool });
+  for (const [i, t] of record.toolCalls.entries()) {
+    log(`  ${i + 1}. ${t.name}(${JSON.stringify(t.args).slice(0, 140)}) → ${t.ok ? "ok" : `error: ${t.error}`}`);
+  }
+  log(`verdict: ${record.verdict.pass ? "PASS" : "FAIL"} · score ${record.verdict.score.toFixed(2)} · ${record.verdict.reason}`);
+  log(`  strategy ${record.strategyId}, stop: ${record.stopReason}, tokens ${record.tokens.total}, fitness ${record.fitness.composite.toFixed(3)}`);
   if (options.json) {
-    console.log(JSON.stringify({ sandbox: { path, ...manifest }, tools: Object.keys(TOOLS), challenge: { id: challenge.id, task: challenge.task }, steps, verdict }, null, 2));
+    console.log(JSON.stringify({
+      sandbox: { path, ...manifest },
+      tools: Object.keys(TOOLS),
+      challenge: { id: challenge.id, task: challenge.task },
+      steps,
+      verdict,
+      labMini: {
+        model: record.model,
+        strategy: record.strategyId,
+        tools: record.toolCalls.map((t) => t.name),
+        stopReason: record.stopReason,
+        verdict: record.verdict,
+      },
+    }, null, 2));
   }
   return verdict.pass ? 0 : 1;
 }

@@ -5,6 +5,7 @@
 import type { CommandSpec, ParsedArgs } from "./_args.ts";
 import { intOption, UsageError } from "./_args.ts";
 import { startServer, type FaultOptions } from "../serve/mod.ts";
+import { defaultBackends } from "../serve/backends.ts";
 
 function rateOption(args: ParsedArgs, name: string): number | undefined {
   const raw = args.values[name];
@@ -62,6 +63,7 @@ export const SERVE_COMMANDS: CommandSpec[] = [
         token,
         dataDir: args.values["data-dir"] as string | undefined,
         faults,
+        backends: await defaultBackends(),
       });
       console.log(`lab serve: listening on ${server.url}${token ? " (bearer token required)" : ""} — Ctrl-C to stop`);
       const stop = Promise.withResolvers<string>();

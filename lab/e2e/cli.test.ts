@@ -28,18 +28,23 @@ describe("lab demo (end to end, tiny scale)", () => {
     expect(out.tools).toEqual(["dbRead", "dbWrite", "schemaInfo", "viewsList", "todoList", "submitAnswer"]);
     expect(out.steps.map((s: { tool: string }) => s.tool)).toEqual(["schemaInfo", "dbRead", "submitAnswer"]);
     expect(out.verdict).toMatchObject({ pass: true, score: 1 });
+    // The embedded lab-mini model attempts the same task through the local OpenAI-compatible server.
+    expect(out.labMini).toMatchObject({ model: { name: "lab-mini" }, strategy: "gamma" });
+    expect(out.labMini.tools.length).toBeGreaterThan(0);
+    expect(typeof out.labMini.verdict.pass).toBe("boolean");
     // A second run reuses the built sandbox and gives the same verdict.
     const again = JSON.parse((await lab("demo", "--scale", "tiny", "--dir", dir, "--json")).stdout);
     expect(again.verdict).toEqual(out.verdict);
     const untimed = (steps: { ms: number }[]) => steps.map(({ ms: _ms, ...rest }) => rest);
     expect(untimed(again.steps)).toEqual(untimed(out.steps));
+    expect(again.labMini).toEqual(out.labMini);
   });
 
   it("prints the sandbox shape and the tools as text", async () => {
     const dir = await Deno.makeTempDir({ prefix: "lab-demo-" });
     const r = await lab("demo", "--scale", "tiny", "--dir", dir);
     expect(r.code).toBe(0);
-    for (const s of ["== The ERP sandbox ==", "sales_invoices", "== Agent tools ==", "dbWrite", "verdict", "PASS"]) {
+    for (const s of ["== The ERP sandbox ==", "sales_invoices", "== Agent tools ==", "dbWrite", "verdict", "PASS", "== lab-mini attempts it"]) {
       expect(r.stdout).toContain(s);
     }
   });
