@@ -8,9 +8,9 @@
  * everything a tournament selects on.
  * @module
  */
-import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { ConfigError } from "../util/errors.ts";
+import { parseConfigText } from "../util/config.ts";
 import { displayPath, repoPath } from "../util/paths.ts";
 import type { ToolName } from "../tools/tools.ts";
 
@@ -187,13 +187,6 @@ export interface StrategiesConfig {
   fitness: FitnessWeights;
 }
 
-function formatPath(path: readonly PropertyKey[]): string {
-  return path.reduce<string>(
-    (acc, p) => typeof p === "number" ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p),
-    "",
-  ) || "(top level)";
-}
-
 /**
  * Parses and validates a strategies config's text; errors name the file, the path inside it and the reason.
  *
@@ -204,22 +197,10 @@ function formatPath(path: readonly PropertyKey[]): string {
  * ```
  */
 export function parseStrategiesConfig(text: string, source = "configs/strategies.yaml"): StrategiesConfig {
-  let raw: unknown;
-  try {
-    raw = parseYaml(text);
-  } catch (e) {
-    throw new ConfigError(`${source}: not valid YAML: ${(e as Error).message.split("\n")[0]}`);
-  }
-  const parsed = StrategiesFile.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    // A bad record key nests the reason (e.g. the id pattern's message) one level down.
-    const inner = issue.code === "invalid_key" ? issue.issues[0]?.message : undefined;
-    throw new ConfigError(`${source}: ${formatPath(issue.path)}: ${inner ?? issue.message}`);
-  }
-  const { prompt, fitness } = parsed.data;
+  const data = parseConfigText(StrategiesFile, text, source);
+  const { prompt, fitness } = data;
   const strategies = Object.fromEntries(
-    Object.entries(parsed.data.strategies).map(([id, s]) => [id, { ...s, id, prompt }]),
+    Object.entries(data.strategies).map(([id, s]) => [id, { ...s, id, prompt }]),
   );
   return { source, strategies, fitness };
 }

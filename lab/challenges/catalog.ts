@@ -12,11 +12,11 @@
  *   So no template (with its parameters as placeholders) occurs in two splits, and no `dev`/`test_id`
  *   instance uses a parameter value that `train` ever saw.
  */
-import { parse as parseYaml } from "yaml";
 import { basename, extname, join } from "node:path";
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import { ConfigError } from "../util/errors.ts";
+import { firstIssue, parseConfigText } from "../util/config.ts";
 import { displayPath, repoPath } from "../util/paths.ts";
 import { type Challenge, ChallengeFamilyFile, type Level, LEVELS, type Split } from "./types.ts";
 import { checkParamValue, placeholders, renderSql, renderTemplate } from "./params.ts";
@@ -66,27 +66,9 @@ function rankByHash<T>(items: readonly T[], key: (t: T) => string): T[] {
   return [...items].sort((a, b) => (sha(key(a)) < sha(key(b)) ? -1 : 1));
 }
 
-function formatZodPath(path: readonly PropertyKey[]): string {
-  return path.reduce<string>(
-    (acc, p) => typeof p === "number" ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p),
-    "",
-  ) || "(top level)";
-}
-
 /** Parses and validates one family file's text; errors name the file, the path inside it and the reason. */
 export function parseFamily(text: string, source: string, origin: LoadedFamily["origin"] = "catalog"): LoadedFamily {
-  let raw: unknown;
-  try {
-    raw = source.endsWith(".json") ? JSON.parse(text) : parseYaml(text);
-  } catch (e) {
-    throw new ConfigError(`${source}: not valid ${source.endsWith(".json") ? "JSON" : "YAML"}: ${(e as Error).message.split("\n")[0]}`);
-  }
-  const parsed = ChallengeFamilyFile.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new ConfigError(`${source}: ${formatZodPath(issue.path)}: ${issue.message}`);
-  }
-  const fam = parsed.data;
+  const fam = parseConfigText(ChallengeFamilyFile, text, source);
   const paramNames = Object.keys(fam.params);
   fam.templates.forEach((t, i) => {
     const used = new Set(placeholders(t));
@@ -262,7 +244,7 @@ export async function readOptimalSteps(path = OPTIMAL_STEPS_FILE): Promise<Recor
     return {};
   }
   const parsed = OptimalSteps.safeParse(JSON.parse(text));
-  if (!parsed.success) throw new ConfigError(`${path}: ${formatZodPath(parsed.error.issues[0].path)}: ${parsed.error.issues[0].message}; regenerate it with the oracle script`);
+  if (!parsed.success) throw new ConfigError(`${path}: ${firstIssue(parsed.error)}; regenerate it with the oracle script`);
   return parsed.data;
 }
 

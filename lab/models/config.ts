@@ -4,9 +4,9 @@
  * the boundary; a failure names the file, the path inside it and the reason.
  * @module
  */
-import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { ConfigError } from "../util/errors.ts";
+import { parseConfigText } from "../util/config.ts";
 import { displayPath, repoPath } from "../util/paths.ts";
 
 /** Where the committed models config lives. */
@@ -119,28 +119,11 @@ export interface ModelsConfig {
   models: Record<string, ModelConfig>;
 }
 
-function formatPath(path: readonly PropertyKey[]): string {
-  return path.reduce<string>(
-    (acc, p) => typeof p === "number" ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p),
-    "",
-  ) || "(top level)";
-}
-
 /** Parses and validates a models config's text; errors name the file, the path inside it and the reason. */
 export function parseModelsConfig(text: string, source = "configs/models.yaml"): ModelsConfig {
-  let raw: unknown;
-  try {
-    raw = parseYaml(text);
-  } catch (e) {
-    throw new ConfigError(`${source}: not valid YAML: ${(e as Error).message.split("\n")[0]}`);
-  }
-  const parsed = ModelsConfigFile.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new ConfigError(`${source}: ${formatPath(issue.path)}: ${issue.message}`);
-  }
+  const data = parseConfigText(ModelsConfigFile, text, source);
   const models = Object.fromEntries(
-    Object.entries(parsed.data.models).map(([name, m]) => [name, { ...m, name }]),
+    Object.entries(data.models).map(([name, m]) => [name, { ...m, name }]),
   );
   return { source, models };
 }

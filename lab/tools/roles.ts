@@ -2,9 +2,8 @@
  * Acting roles and their write permissions, from `configs/roles.yaml` (validated; no warn-and-continue).
  * @module
  */
-import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { parse } from "yaml";
+import { readConfigFileSync } from "../util/config.ts";
 import { z } from "zod";
 import { TABLE_NAMES } from "../sandbox/schema.ts";
 
@@ -28,11 +27,9 @@ export type RolesConfig = z.infer<typeof RolesConfig>;
 /** Default location of the roles file. */
 export const ROLES_PATH: string = fileURLToPath(new URL("../../configs/roles.yaml", import.meta.url));
 
-/** Loads and validates a roles file; throws with the file and the failing path. */
+/** Loads and validates a roles file; a ConfigError names the file, the path inside it and the reason. */
 export function loadRoles(path: string = ROLES_PATH): RolesConfig {
-  const parsed = RolesConfig.safeParse(parse(readFileSync(path, "utf8")));
-  if (!parsed.success) throw new Error(`Cannot load ${path}: ${z.prettifyError(parsed.error)}`);
-  return parsed.data;
+  return readConfigFileSync(RolesConfig, path, "roles config");
 }
 
 let cached: RolesConfig | undefined;
