@@ -9,41 +9,25 @@ import { VIEWS } from "../sandbox/views.ts";
 import { defaultRoles, type RolesConfig } from "../tools/roles.ts";
 import type { ChatMessage } from "../models/types.ts";
 import type { Strategy } from "./strategies.ts";
+import { formatInjection, type InjectedExample } from "../models/injection.ts";
 
-/**
- * A past solution injected into the prompt, as a {@linkcode PatternSource} returns it. The injection format
- * (v1) is owned by `lab/models` next to lab-mini; until it lands, {@linkcode renderExamples} renders these.
- */
-export interface InjectedExample {
-  /** The (normalized) task the example solved. */
-  intent: string;
-  /** Tool names in call order, e.g. `["viewsList", "dbRead", "submitAnswer"]`. */
-  toolSequence: string[];
-  /** SQL that worked (failed queries are never stored). */
-  queries: string[];
-  /** The composite fitness of the episode it came from. */
-  fitness?: number;
-}
+export type { InjectedExample };
 
-/** Turns examples into prompt text; replace it (`deps.renderExamples`) to use another injection format. */
+/** Turns examples into prompt text; replace it (`deps.renderExamples`) to use another format. */
 export type ExampleRenderer = (examples: readonly InjectedExample[], header: string) => string;
 
 /**
- * The interim example format (v0): a header, then per example the task, the tool sequence and the SQL.
+ * The default example renderer: the strategy's header line, then the examples in the injection format v1
+ * (owned by `lab/models/injection.ts`, which lab-mini reads), best first, within a token budget.
  *
  * @example
  * ```ts
- * renderExamples([{ intent: "total revenue this month", toolSequence: ["dbRead", "submitAnswer"], queries: ["SELECT …"] }], "Examples:");
+ * renderExamples([{ task: "Total revenue last month?", role: "cfo", calls: [{ tool: "dbRead", sql: "SELECT …" }] }], "Examples:");
  * ```
  */
 export const renderExamples: ExampleRenderer = (examples, header) => {
-  if (!examples.length) return "";
-  const blocks = examples.map((e, i) => {
-    const lines = [`Example ${i + 1}: ${e.intent.trim()}`, `  tools: ${e.toolSequence.join(" → ") || "(none)"}`];
-    for (const q of e.queries) lines.push(`  SQL: ${q.replace(/\s+/g, " ").trim()}`);
-    return lines.join("\n");
-  });
-  return `${header}\n${blocks.join("\n")}`;
+  const section = formatInjection([...examples]);
+  return section ? `${header}\n${section}` : "";
 };
 
 /** The schema summary: one line per table and per view. */

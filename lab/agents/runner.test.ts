@@ -408,10 +408,10 @@ describe("the prompt", () => {
   it("injects examples from a PatternSource (up to k) without the split reaching the prompt", async () => {
     const asked: unknown[] = [];
     const example: InjectedExample = {
-      intent: "total revenue last month",
-      toolSequence: ["dbRead", "submitAnswer"],
-      queries: ["SELECT sum(revenue)\n  FROM v_monthly_revenue"],
-      fitness: 0.9,
+      task: "What was total revenue last month?",
+      role: "cfo",
+      calls: [{ tool: "dbRead", sql: "SELECT sum(revenue)\n  FROM v_monthly_revenue" }],
+      answerShape: "number",
     };
     const model = scriptedModel([{ calls: [{ name: "submitAnswer", args: { answer: 1 } }] }]);
     const strategy: Strategy = { ...cfg.strategies.gamma, examples: { k: 2 } };
@@ -426,10 +426,10 @@ describe("the prompt", () => {
     expect(rec.examples).toBe(2);
     const system = String(model.requests[0].messages[0].content);
     expect(system).toContain(cfg.strategies.gamma.prompt.examples_header);
-    expect(system).toContain(
-      "Example 2: total revenue last month\n  tools: dbRead → submitAnswer\n  SQL: SELECT sum(revenue) FROM v_monthly_revenue",
-    );
-    expect(system).not.toContain("Example 3");
+    // Injection format v1 (lab/models/injection.ts): two examples (k = 2), SQL on one line.
+    expect(system).toContain("## Examples (lab injection v1)");
+    expect(system.split("Task: What was total revenue last month?").length - 1).toBe(2);
+    expect(system).toContain("dbRead: SELECT sum(revenue) FROM v_monthly_revenue");
     // A strategy with k = 0 asks for nothing.
     asked.length = 0;
     await runEpisode({

@@ -68,7 +68,7 @@ export interface RunEpisodeDeps {
   signal?: AbortSignal;
   /** @default the weights of configs/strategies.yaml as committed ({@linkcode DEFAULT_FITNESS}) */
   fitness?: FitnessWeights;
-  /** Renders injected examples into the prompt. @default renderExamples (v0) */
+  /** Renders injected examples into the prompt. @default renderExamples (injection format v1) */
   renderExamples?: ExampleRenderer;
   /** Limits of the agent's SQL. @default the tools' defaults (200 rows, 5 s) */
   toolLimits?: Partial<ToolLimits>;

@@ -40,3 +40,4 @@ export type {
 export { countChatTokens, countTokens } from "./backend.ts";
 export * from "./trainer.ts";
 export * from "./placeholder.ts";
+export * from "./injection.ts";

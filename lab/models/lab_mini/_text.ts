@@ -4,6 +4,8 @@
  * @module
  */
 
+import { mulberry32 } from "../../util/random.ts";
+
 /** FNV-1a (32 bit). */
 export function hash32(text: string, seed = 0x811c9dc5): number {
   let h = seed >>> 0;
@@ -15,16 +17,7 @@ export function hash32(text: string, seed = 0x811c9dc5): number {
 }
 
 /** mulberry32: a small seeded PRNG returning floats in [0, 1). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const prng: (seed: number) => () => number = mulberry32;
 
 /** Light stemmer: plural endings only (enough to link "vehicles" to a `vehicle` token). */
 export function stem(word: string): string {

@@ -5,10 +5,36 @@
  * different plan (revision); after a useful result it submits an answer derived from the rows.
  * @module
  */
-import { type ChatBackend, type ChatChoice, type ChatMessage, type ChatRequest, countChatTokens, countTokens, type ToolCall } from "../backend.ts";
+import { type ChatBackend, type ChatChoice, type ChatMessage, type ChatRequest, countTokens as countTokensUncached, type ToolCall, type ToolDefinition } from "../backend.ts";
 import { hash32, prng } from "./_text.ts";
+import { taskLits } from "./_copy.ts";
+import { copyFromHead, parseTuned, type TunedHead, type TunedModel } from "./finetune.ts";
+import { type CopyOptions, copyFromExamples, type CopyPlan } from "./icl.ts";
 import { decode, describePlan, parseContext, type Prefs, renderSql, type Scored } from "./parser.ts";
-import { type LabMiniModel, readModel } from "./weights.ts";
+import { type LabMiniModel, parseModel } from "./weights.ts";
+
+// Token counts of texts seen recently: an episode resends the same system prompt, tools and task every turn, and
+// js-tiktoken costs ~0.1 ms per short text. Same accounting as `countChatTokens` of ../backend.ts (tested equal).
+const tokenMemo = new Map<string, number>();
+function countTokens(text: string): number {
+  let n = tokenMemo.get(text);
+  if (n === undefined) {
+    if (tokenMemo.size >= 4096) tokenMemo.clear();
+    tokenMemo.set(text, n = countTokensUncached(text));
+  }
+  return n;
+}
+
+function countChatTokens(messages: ChatMessage[], tools: ToolDefinition[] = []): number {
+  let n = 3;
+  for (const m of messages) {
+    n += 3 + countTokens(m.role) + countTokens(m.content ?? "");
+    if (m.name) n += 1 + countTokens(m.name);
+    if (m.tool_calls?.length) n += countTokens(JSON.stringify(m.tool_calls.map((c) => c.function)));
+  }
+  if (tools.length) n += countTokens(JSON.stringify(tools.map((t) => t.function)));
+  return n;
+}
 
 /** The base model id. */
 export const LAB_MINI = "lab-mini";
@@ -28,6 +54,10 @@ export interface LabMiniOptions {
   contextWindow?: number;
   /** dbRead attempts before giving up. @default 4 */
   maxReads?: number;
+  /** The fine-tuned head (templates + selector) of a fine-tuned version. */
+  tuned?: TunedHead;
+  /** The in-context copy mechanism (threshold). */
+  copy?: CopyOptions;
 }
 
 /** Strategy switches read from the system prompt (documented in README.md). */
@@ -59,6 +89,7 @@ interface Read {
 interface History {
   calls: string[];
   reads: Read[];
+  writes: { sql: string; ok: boolean }[];
   submitted: boolean;
 }
 
@@ -75,16 +106,20 @@ function parseJson(text: string | null): Record<string, unknown> | undefined {
 
 function readHistory(messages: ChatMessage[]): History {
   const results = new Map(messages.filter((m) => m.role === "tool").map((m) => [m.tool_call_id ?? "", m.content]));
-  const h: History = { calls: [], reads: [], submitted: false };
+  const h: History = { calls: [], reads: [], writes: [], submitted: false };
   for (const m of messages) {
     for (const c of m.role === "assistant" ? m.tool_calls ?? [] : []) {
       h.calls.push(c.function.name);
       if (c.function.name === "submitAnswer" && results.has(c.id)) h.submitted = true;
-      if (c.function.name !== "dbRead") continue;
+      if (c.function.name !== "dbRead" && c.function.name !== "dbWrite") continue;
       const sql = String(parseJson(c.function.arguments)?.sql ?? "");
       const raw = results.get(c.id) ?? null;
       const r = parseJson(raw);
       const ok = r ? r.ok !== false && !("error" in r) : raw !== null && !/error/i.test(raw);
+      if (c.function.name === "dbWrite") {
+        h.writes.push({ sql, ok });
+        continue;
+      }
       const rows = Array.isArray(r?.rows) ? r.rows as Record<string, unknown>[] : [];
       const columns = Array.isArray(r?.columns) ? (r.columns as unknown[]).map(String) : Object.keys(rows[0] ?? {});
       h.reads.push({ sql, ok, rows, columns, check: sql.startsWith(CHECK_PREFIX) });
@@ -135,6 +170,7 @@ export function labMiniBackend(model: LabMiniModel, options: LabMiniOptions = {}
   const id = options.id ?? LAB_MINI;
   const contextWindow = options.contextWindow ?? 8192;
   const maxReads = options.maxReads ?? 4;
+  const decoded = new Map<string, Scored[]>();
   return {
     id,
     contextWindow,
@@ -147,8 +183,18 @@ export function labMiniBackend(model: LabMiniModel, options: LabMiniOptions = {}
       const system = req.messages.filter((m) => m.role === "system" || m.role === "developer").map((m) => m.content ?? "").join("\n");
       const task = req.messages.findLast((m) => m.role === "user")?.content ?? "";
       const strategy = readStrategy(system);
-      const ctx = parseContext(task, model.meta, strategy);
-      const ranked = decode(model.weights, model.meta, ctx, 12);
+      // Decoding is a pure function of (task, view preference): an episode asks it again every turn.
+      const key = `${strategy.views ? 1 : 0}\u0000${task}`;
+      let ranked = decoded.get(key);
+      if (!ranked) {
+        if (decoded.size >= 1024) decoded.delete(decoded.keys().next().value!);
+        decoded.set(key, ranked = decode(model.weights, model.meta, parseContext(task, model.meta, strategy), 12));
+      }
+      let copy: CopyPlan | undefined;
+      if (options.tuned || system.includes("lab injection v")) {
+        const lits = taskLits(task, model.meta);
+        copy = copyFromExamples(system, task, model.meta, options.copy, lits) ?? (options.tuned ? copyFromHead(options.tuned, lits) : undefined);
+      }
       const history = readHistory(req.messages);
       const tools = new Set((req.tools ?? []).map((t) => t.function.name));
       const toolsOff = req.tool_choice === "none" || tools.size === 0;
@@ -158,11 +204,13 @@ export function labMiniBackend(model: LabMiniModel, options: LabMiniOptions = {}
       let completion = 0;
       for (let i = 0; i < (req.n ?? 1); i++) {
         const rand = prng(hash32(`${seed}:${i}`, base));
-        const step = toolsOff ? undefined : nextCall(ranked, history, strategy, tools, task, req, rand, maxReads);
+        const step = toolsOff ? undefined : nextCall(ranked, history, strategy, tools, task, req, rand, maxReads, copy);
         if (!step) {
           const best = ranked[0]?.plan;
           const text = history.submitted
             ? "I submitted the answer."
+            : copy
+            ? `Plan: as ${copy.source} (similarity ${copy.score.toFixed(2)}).\n${copy.calls.map((c) => `${c.tool}: ${c.sql}`).join("\n")}`
             : best ? `Plan: ${describePlan(best)}.\nSQL: ${renderSql(best)}` : "I cannot map this question to the schema I know.";
           completion += countTokens(text);
           choices.push({ message: { role: "assistant", content: text }, finish_reason: "stop" });
@@ -193,6 +241,7 @@ function nextCall(
   req: ChatRequest,
   rand: () => number,
   maxReads: number,
+  copy?: CopyPlan,
 ): { name: string; args: Record<string, unknown> } | undefined {
   if (h.submitted) return undefined;
   const forced = typeof req.tool_choice === "object" ? req.tool_choice.function.name : undefined;
@@ -208,6 +257,24 @@ function nextCall(
   const answers = h.reads.filter((r) => !r.check);
   const last = answers.at(-1);
   const submit = (answer: unknown, summary: string) => may("submitAnswer") ? { name: "submitAnswer", args: { answer, summary } } : undefined;
+  // A copied plan (from an injected example or a fine-tuned template) goes first, call by call; once one of its
+  // calls fails, the parser's own plans take over (revision).
+  if (copy) {
+    let allDone = true;
+    for (const c of copy.calls) {
+      const done = c.tool === "dbRead" ? answers.find((r) => r.sql.trim() === c.sql) : h.writes.find((r) => r.sql.trim() === c.sql);
+      if (!done) {
+        allDone = false;
+        if (may(c.tool)) return { name: c.tool, args: c.tool === "dbWrite" ? { sql: c.sql, confirm: true } : { sql: c.sql } };
+        break;
+      }
+      if (!done.ok) {
+        allDone = false;
+        break;
+      }
+    }
+    if (allDone && copy.calls.at(-1)!.tool === "dbWrite") return submit("done", `applied as ${copy.source}: ${copy.calls.at(-1)!.sql}`);
+  }
   if (last && useful(last)) {
     if (s.verify && may("dbRead") && !h.reads.some((r) => r.check && r.sql.includes(last.sql))) {
       return { name: "dbRead", args: { sql: `${CHECK_PREFIX}${last.sql}) AS t` } };
@@ -232,5 +299,12 @@ function nextCall(
  * ```
  */
 export async function loadLabMini(path: string, options: LabMiniOptions = {}): Promise<ChatBackend> {
-  return labMiniBackend(await readModel(path), options);
+  const text = await Deno.readTextFile(path);
+  if (text.includes('"format":"lab-mini-ft/v1"')) return tunedBackend(parseTuned(text, path), options);
+  return labMiniBackend(parseModel(text, path), options);
+}
+
+/** The backend of a fine-tuned version: its base parser plus the learned templates, served under its id. */
+export function tunedBackend(m: TunedModel, options: LabMiniOptions = {}): ChatBackend {
+  return labMiniBackend(m.base, { id: m.id, ...options, tuned: m.head });
 }

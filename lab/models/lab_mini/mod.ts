@@ -15,3 +15,7 @@ export { type Example, generateCorpus } from "./corpus.ts";
 export { decode, parseContext, type Plan, renderSql } from "./parser.ts";
 export { type ColumnMeta, readSchemaMeta, type RelationMeta, SchemaMeta } from "./schema_meta.ts";
 export { type LabMiniModel, parseModel, planAccuracy, pretrain, type PretrainOptions, readModel, saveModel, schemaHash, serializeModel } from "./weights.ts";
+export { tunedBackend } from "./backend.ts";
+export { type CopyOptions, copyFromExamples, type CopyPlan } from "./icl.ts";
+export { type ChatExample, fineTune, type FineTuneOptions, parseTuned, readChatJsonl, serializeTuned, type TunedHead, type TunedModel } from "./finetune.ts";
+export { labMiniTrainer, type LabMiniTrainerOptions } from "./trainer.ts";

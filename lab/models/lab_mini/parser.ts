@@ -44,6 +44,8 @@ export interface ParseContext {
   /** Per relation: category values mentioned in the question. */
   mentions: Map<string, { col: string; val: string }[]>;
   prefs: Prefs;
+  /** Features already computed for this question (per column × role, per relation × sketch): decoding reuses them. */
+  memo?: Map<unknown, Features>;
 }
 
 type Stage = "sketch" | "rel" | "agg" | "measure" | "dim" | "filter" | "date";
@@ -84,7 +86,24 @@ function matchCount(names: string[], tokset: Set<string>): number {
   return m;
 }
 
+const colMemoKeys = new WeakMap<ColumnMeta, Record<string, object>>();
+
 function colFeats(bits: number, out: Features, ctx: ParseContext, col: ColumnMeta, role: string) {
+  let keys = colMemoKeys.get(col);
+  if (!keys) colMemoKeys.set(col, keys = {});
+  const key = keys[role] ??= {};
+  const memo = ctx.memo ??= new Map();
+  const hit = memo.get(key);
+  if (hit) {
+    for (const x of hit) out.push(x);
+    return;
+  }
+  const start = out.length;
+  colFeatsUncached(bits, out, ctx, col, role);
+  memo.set(key, out.slice(start));
+}
+
+function colFeatsUncached(bits: number, out: Features, ctx: ParseContext, col: ColumnMeta, role: string) {
   const cs = stems(col.name);
   const m = matchCount(cs, ctx.tokset);
   feat(bits, out, `c|${role}|match`, m);
@@ -96,6 +115,9 @@ function colFeats(bits: number, out: Features, ctx: ParseContext, col: ColumnMet
   }
   feat(bits, out, `c|${role}|type|${col.type.replace(/\(.*$/, "")}`);
 }
+
+const aggMemoKeys = Object.fromEntries(SKETCHES.map((s) => [s, {}])) as Record<Sketch, object>;
+const relMemoKeys = new WeakMap<RelationMeta, Record<string, object>>();
 
 function relationOk(r: RelationMeta, sketch: Sketch): boolean {
   const has = (role: string) => r.columns.some((c) => c.role === role);
@@ -128,8 +150,15 @@ function expand(stage: Stage, p: Plan, ctx: ParseContext, meta: SchemaMeta, bits
     }
     case "rel": {
       const rels = meta.relations.filter((r) => relationOk(r, sk));
+      const memo = ctx.memo ??= new Map();
       const feats = rels.map((r) => {
+        let keys = relMemoKeys.get(r);
+        if (!keys) relMemoKeys.set(r, keys = {});
+        const key = keys[sk] ??= {};
+        const hit = memo.get(key);
+        if (hit) return hit;
         const f: Features = [];
+        memo.set(key, f);
         const ns = stems(r.name);
         const m = matchCount(ns, ctx.tokset);
         feat(bits, f, "r|match", m);
@@ -155,12 +184,18 @@ function expand(stage: Stage, p: Plan, ctx: ParseContext, meta: SchemaMeta, bits
     case "agg": {
       const aggs: Agg[] = sk === "agg" ? ["sum", "avg", "min", "max"] : sk === "topn" ? ["sum", "avg", "count"] : sk === "compare" ? ["sum", "count"] : [];
       if (!aggs.length) return undefined;
-      const feats = aggs.map((a) => {
-        const f: Features = [];
-        feat(bits, f, `a|${sk}|${a}|bias`);
-        for (const g of ctx.grams) feat(bits, f, `a|${sk}|${a}|${g}`);
-        return f;
-      });
+      const memo = ctx.memo ??= new Map();
+      const key = aggMemoKeys[sk];
+      let feats = memo.get(key) as Features[] | undefined;
+      if (!feats) {
+        feats = aggs.map((a) => {
+          const f: Features = [];
+          feat(bits, f, `a|${sk}|${a}|bias`);
+          for (const g of ctx.grams) feat(bits, f, `a|${sk}|${a}|${g}`);
+          return f;
+        });
+        memo.set(key, feats as unknown as Features);
+      }
       return { cands: aggs.map((a) => ({ ...p, agg: a })), feats };
     }
     case "measure": {
@@ -216,7 +251,18 @@ function logSoftmax(scores: number[]): number[] {
 
 function scoreAll(wt: Weights, feats: Features[]): number[] {
   // Index -1 carries fixed (unlearned) priors.
-  return feats.map((f) => f.reduce((s, [i, v]) => s + (i < 0 ? v : wt.w[i] * v), 0));
+  const w = wt.w;
+  const out = new Array<number>(feats.length);
+  for (let k = 0; k < feats.length; k++) {
+    const f = feats[k];
+    let s = 0;
+    for (let j = 0; j < f.length; j++) {
+      const x = f[j];
+      s += x[0] < 0 ? x[1] : w[x[0]] * x[1];
+    }
+    out[k] = s;
+  }
+  return out;
 }
 
 /** A scored plan. */
