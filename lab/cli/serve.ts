@@ -5,7 +5,7 @@
 import type { CommandSpec, ParsedArgs } from "./_args.ts";
 import { intOption, UsageError } from "./_args.ts";
 import { startServer, type FaultOptions } from "../serve/mod.ts";
-import { defaultBackends } from "../serve/backends.ts";
+import { defaultBackends, defaultTrainers } from "../serve/backends.ts";
 
 function rateOption(args: ParsedArgs, name: string): number | undefined {
   const raw = args.values[name];
@@ -64,6 +64,7 @@ export const SERVE_COMMANDS: CommandSpec[] = [
         dataDir: args.values["data-dir"] as string | undefined,
         faults,
         backends: await defaultBackends(),
+        trainers: defaultTrainers(),
       });
       console.log(`lab serve: listening on ${server.url}${token ? " (bearer token required)" : ""} — Ctrl-C to stop`);
       const stop = Promise.withResolvers<string>();

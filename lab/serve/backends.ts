@@ -1,10 +1,11 @@
 /**
  * The models `lab serve` offers by default: the embedded `lab-mini` (committed base weights) and the
- * deterministic `lab-mini-placeholder`.
+ * deterministic `lab-mini-placeholder`; and lab-mini's trainer, so `/v1/fine_tuning/jobs` can fine-tune it.
  */
 import type { ChatBackend } from "../models/backend.ts";
 import { placeholderBackend } from "../models/placeholder.ts";
-import { loadLabMini } from "../models/lab_mini/mod.ts";
+import { labMiniTrainer, loadLabMini } from "../models/lab_mini/mod.ts";
+import type { Trainer } from "../models/trainer.ts";
 import { repoPath } from "../util/paths.ts";
 
 /** The committed base weights of lab-mini (see data/models/lab-mini-base.manifest.json for the recipe). */
@@ -15,4 +16,12 @@ export async function defaultBackends(): Promise<Record<string, ChatBackend>> {
   const placeholder = placeholderBackend();
   const labMini = await loadLabMini(LAB_MINI_BASE_WEIGHTS);
   return { [placeholder.id]: placeholder, [labMini.id]: labMini };
+}
+
+/** Where fine-tuned lab-mini versions are written (gitignored). */
+export const LAB_MINI_FT_DIR: string = repoPath("data/models/ft");
+
+/** The default trainers by base model id: lab-mini fine-tunes from its committed base weights. */
+export function defaultTrainers(outDir: string = LAB_MINI_FT_DIR): Record<string, Trainer> {
+  return { "lab-mini": labMiniTrainer(LAB_MINI_BASE_WEIGHTS, { outDir }) };
 }
