@@ -21,3 +21,4 @@ export { progressBar, type ProgressBar } from "./util/progress.ts";
 export { displayPath, repoPath, ROOT } from "./util/paths.ts";
 export * from "./models/mod.ts";
 export * from "./agents/mod.ts";
+export * from "./tournament/mod.ts";

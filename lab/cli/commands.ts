@@ -14,6 +14,7 @@ import { formatManifest } from "./_format.ts";
 import { CHALLENGE_COMMANDS } from "./challenges.ts";
 import { SERVE_COMMANDS } from "./serve.ts";
 import { MODEL_COMMANDS } from "./model.ts";
+import { TOURNAMENT_COMMANDS } from "./tournament.ts";
 
 const SCALES = ["tiny", "small", "large"] as const;
 
@@ -145,4 +146,5 @@ export const COMMANDS: CommandSpec[] = [
   ...CHALLENGE_COMMANDS,
   ...SERVE_COMMANDS,
   ...MODEL_COMMANDS,
+  ...TOURNAMENT_COMMANDS,
 ];

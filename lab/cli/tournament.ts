@@ -1,0 +1,95 @@
+/**
+ * `lab tournament`: runs (or resumes) a tournament from `configs/tournament.yaml`, with a progress bar on a
+ * terminal (episodes done/total, ETA, success rate, spend) and JSON lines otherwise, then prints the leaderboard.
+ * A model served by the lab itself (provider `local`) is served in-process on a free port for the run.
+ */
+import type { CommandSpec } from "./_args.ts";
+import { UsageError } from "./_args.ts";
+import { formatLeaderboard, loadTournamentConfig, runTournament, type TournamentProgress } from "../tournament/mod.ts";
+import { DEFAULT_DB_PATH } from "../tournament/mod.ts";
+import { getModelConfig, loadModelsConfig } from "../models/mod.ts";
+import { startServer } from "../serve/mod.ts";
+import { defaultBackends } from "../serve/backends.ts";
+import { progressBar } from "../util/progress.ts";
+import { displayPath } from "../util/paths.ts";
+
+function fmtMs(ms: number): string {
+  const s = Math.round(ms / 1000);
+  return s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor(s / 60) % 60).padStart(2, "0")}m` : s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s` : `${s}s`;
+}
+
+export const TOURNAMENT_COMMANDS: CommandSpec[] = [
+  {
+    name: "tournament",
+    summary: "Run (or resume) a tournament: strategies × challenges × attempts × generations with selection",
+    options: {
+      config: { type: "string", description: "Tournament config", default: "configs/tournament.yaml" },
+      db: { type: "string", description: "DuckDB store", default: displayPath(DEFAULT_DB_PATH) },
+      "run-id": { type: "string", description: "Run id; an existing run with this id is resumed (default: a hash of the config)" },
+      "base-url": { type: "string", description: "Use the model at this OpenAI-compatible URL instead of serving a local one" },
+      json: { type: "boolean", description: "Print the run summary as JSON instead of the leaderboard table" },
+    },
+    examples: [
+      "deno task lab tournament --config configs/tournament.yaml",
+      "deno task lab tournament --run-id t-smoke --db data/lab.duckdb --json",
+    ],
+    async run(args) {
+      const configPath = String(args.values.config);
+      const config = await loadTournamentConfig(configPath);
+      const entry = getModelConfig(await loadModelsConfig(), config.model);
+      let baseUrl = args.values["base-url"] as string | undefined;
+      if (baseUrl !== undefined && !/^https?:\/\//.test(baseUrl)) {
+        throw new UsageError(`--base-url must be an http(s) URL, found '${baseUrl}'`);
+      }
+      await using server = !baseUrl && entry.provider === "local"
+        ? await startServer({ port: 0, backends: await defaultBackends() })
+        : undefined;
+      if (server) baseUrl = server.url;
+
+      const ac = new AbortController();
+      const onSignal = () => ac.abort();
+      Deno.addSignalListener("SIGINT", onSignal);
+      const tty = Deno.stderr.isTerminal();
+      const bar = tty ? progressBar("tournament") : undefined;
+      const onProgress = (e: TournamentProgress) => {
+        if (!tty) {
+          console.error(JSON.stringify(e.kind === "episode" ? { ...e, etaMs: Math.round(e.etaMs) } : e));
+          return;
+        }
+        if (e.kind === "episode") {
+          bar!.update(
+            e.done / e.total,
+            `${e.done}/${e.total} eta ${fmtMs(e.etaMs)} · pass ${(e.successRate * 100).toFixed(0)}% · $${e.costUsd.toFixed(4)} · ${e.tokens} tok`,
+          );
+        }
+      };
+      try {
+        const run = await runTournament(config, {
+          db: String(args.values.db),
+          runId: args.values["run-id"] as string | undefined,
+          baseUrl,
+          signal: ac.signal,
+          onProgress,
+          source: displayPath(configPath),
+        });
+        bar?.done(`${run.status}: ${run.episodes.stored}/${run.episodes.total} episodes (${run.episodes.resumed} resumed)`);
+        if (args.values.json) {
+          console.log(JSON.stringify(run, null, 2));
+        } else {
+          console.log(`run ${run.runId} in ${displayPath(run.db)}: ${run.status}, model ${run.model.name} (${run.model.id})`);
+          for (const g of run.generations) {
+            const kids = g.children.map((c) => `${c.id} ← ${c.lineage.operation}(${c.lineage.parents.join(", ")})`);
+            console.log(`generation ${g.generation}: ${g.ranking.map((r) => `${r.strategyId} ${r.meanFitness.toFixed(3)}`).join(" > ")}` +
+              (g.replaced.length ? `; replaced ${g.replaced.join(", ")} with ${kids.join("; ")}` : ""));
+          }
+          console.log("");
+          console.log(formatLeaderboard(run.leaderboard));
+          if (run.status === "aborted") console.log(`\naborted: re-run the same command with --run-id ${run.runId} to resume`);
+        }
+        return run.status === "aborted" ? 130 : 0;
+      } finally {
+        Deno.removeSignalListener("SIGINT", onSignal);
+      }
+    },
+  },
+];

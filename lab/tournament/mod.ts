@@ -1,0 +1,78 @@
+/**
+ * Tournaments: strategies × challenges × attempts × generations with natural selection of strategies (seed 000),
+ * stored in the lab's DuckDB file and resumable by run id.
+ *
+ * - Config: {@linkcode loadTournamentConfig} / {@linkcode parseTournamentConfig} (`configs/tournament.yaml`).
+ * - Engine: {@linkcode runTournament} → {@linkcode RunSummary} (generations, rankings, lineage, leaderboard).
+ * - Selection: {@linkcode selectNext}, {@linkcode mutate}, {@linkcode crossover} — children are new Strategy values.
+ * - Statistics: {@linkcode leaderboard} (Bradley–Terry ratings, success and fitness with challenge-bootstrap
+ *   CIs, pass@k / pass^k), {@linkcode generationStats}, {@linkcode learningMetrics}.
+ * - Store: tables runs, strategies, generations, episodes, queries ({@linkcode readEpisodeRows},
+ *   {@linkcode queryStore}).
+ *
+ * @example
+ * ```ts
+ * import { formatLeaderboard, loadTournamentConfig, runTournament } from "./lab/tournament/mod.ts";
+ * const config = await loadTournamentConfig();
+ * const run = await runTournament({ ...config, generations: 2 }, { db: "data/lab.duckdb" });
+ * console.log(run.runId, run.generations.map((g) => g.replaced));
+ * console.log(formatLeaderboard(run.leaderboard));
+ * ```
+ * @module
+ */
+export {
+  ChallengeSelection,
+  loadTournamentConfig,
+  parseTournamentConfig,
+  parseTournamentYaml,
+  SandboxChoice,
+  Selection,
+  TOURNAMENT_CONFIG_PATH,
+  TOURNAMENT_SCHEMA_PATH,
+  type TournamentConfig,
+  type TournamentConfigInput,
+  TournamentFile,
+  tournamentJsonSchema,
+} from "./config.ts";
+export {
+  changedFields,
+  crossover,
+  hashSeed,
+  type Lineage,
+  mutate,
+  rankStandings,
+  rootId,
+  selectNext,
+  type SelectionResult,
+  type Standing,
+} from "./evolve.ts";
+export {
+  episodeKey,
+  episodeSeed,
+  type GenerationSummary,
+  runTournament,
+  type RunSummary,
+  type RunTournamentOptions,
+  selectChallenges,
+  type TournamentProgress,
+} from "./tournament.ts";
+export {
+  formatLeaderboard,
+  generationStats,
+  leaderboard,
+  type LeaderboardRow,
+  learningMetrics,
+  type LearningMetrics,
+  pairwiseGames,
+  type StatsOptions,
+  type StrategyStats,
+  strategyStats,
+} from "./stats.ts";
+export {
+  DEFAULT_DB_PATH,
+  type EpisodeRow,
+  queryStore,
+  readEpisodeRows,
+  type StoredEpisode,
+  withStore,
+} from "./store.ts";

@@ -1,0 +1,407 @@
+/**
+ * The tournament engine: strategies × challenges × attempts × generations, with natural selection between
+ * generations, stored in DuckDB as it goes and resumable.
+ *
+ * Fairness: every strategy of a generation sees the same challenges with the same seeds — the episode seed is a
+ * hash of (tournament seed, generation, challenge, attempt), never of the strategy. Determinism: selection reads
+ * the generation's episodes back from the store and ranks them with fixed tie-breaks, and children are bred
+ * from a stream seeded by (seed, generation), so a resumed run makes the same decisions an uninterrupted one
+ * would. Episode ids are deterministic (`g<gen>#<challenge>#<strategy>#s<seed>#a<attempt>`), which is what lets
+ * a re-run skip what is already stored.
+ * @module
+ */
+import type { Challenge } from "../challenges/types.ts";
+import { loadCatalog } from "../challenges/mod.ts";
+import { ensureSandbox, SandboxPool } from "../sandbox/mod.ts";
+import { type EpisodeRecord, runEpisode } from "../agents/runner.ts";
+import { loadStrategiesConfig, type StrategiesConfig, type Strategy } from "../agents/strategies.ts";
+import { type ChatModel, createChatModel } from "../models/chat.ts";
+import { getModelConfig, loadModelsConfig } from "../models/config.ts";
+import { canonicalJson } from "../models/cache.ts";
+import { ConfigError } from "../util/errors.ts";
+import { repoPath, ROOT } from "../util/paths.ts";
+import type { TournamentConfig } from "./config.ts";
+import { hashSeed, type Lineage, rankStandings, selectNext, type Standing } from "./evolve.ts";
+import {
+  DEFAULT_DB_PATH,
+  type EpisodeRow,
+  insertEpisodes,
+  insertStrategies,
+  readEpisodeRows,
+  setRunStatus,
+  type StoredEpisode,
+  storedEpisodeIds,
+  upsertGeneration,
+  upsertRun,
+} from "./store.ts";
+import {
+  generationStats,
+  leaderboard,
+  type LeaderboardRow,
+  learningMetrics,
+  type LearningMetrics,
+  type StatsOptions,
+  type StrategyStats,
+} from "./stats.ts";
+
+/** Progress of a run: one event per stored episode and one per finished generation. */
+export type TournamentProgress =
+  | {
+    kind: "episode";
+    generation: number;
+    /** Episodes stored so far in the whole run (resumed ones included) and the run's total. */
+    done: number;
+    total: number;
+    /** Stored episodes that passed, and the share of `done`. */
+    passed: number;
+    successRate: number;
+    tokens: number;
+    costUsd: number;
+    elapsedMs: number;
+    /** Estimated time to the end from this session's pace. */
+    etaMs: number;
+    episodeId: string;
+  }
+  | { kind: "generation"; generation: number; ranking: Standing[]; replaced: string[]; children: string[] };
+
+/** Options for {@linkcode runTournament}. */
+export interface RunTournamentOptions {
+  /** The store. @default "data/lab.duckdb" */
+  db?: string;
+  /** Run id; an existing run with this id is resumed. @default a hash of the config, strategies and challenges */
+  runId?: string;
+  /** Stops starting new episodes; episodes cut short are not stored, so a re-run completes them. */
+  signal?: AbortSignal;
+  onProgress?: (event: TournamentProgress) => void;
+  /** The model to run; @default `createChatModel(config.model)`, at `baseUrl` when given */
+  model?: ChatModel;
+  /** Overrides the model entry's base URL (the CLI passes the in-process server's). */
+  baseUrl?: string;
+  /** The strategies to draw the population from. @default the config's `strategies_file` */
+  strategies?: StrategiesConfig;
+  /** Run on these challenges instead of the config's selection (they are still the same for every strategy). */
+  challenges?: Challenge[];
+  /** An open sandbox pool; @default one on the config's sandbox, built on first use */
+  pool?: SandboxPool;
+  /** Where sandboxes are built and cached. @default "data/sandbox" */
+  sandboxDir?: string;
+  /** Names the config in error messages. @default "configs/tournament.yaml" */
+  source?: string;
+  /** Bootstrap settings of the statistics (k of pass@k is the config's `attempts`). */
+  stats?: Omit<StatsOptions, "k">;
+}
+
+/** One generation's outcome. */
+export interface GenerationSummary {
+  generation: number;
+  population: string[];
+  /** Strongest first. */
+  ranking: Standing[];
+  /** Ids replaced after this generation (empty for the last). */
+  replaced: string[];
+  children: { id: string; lineage: Lineage }[];
+  stats: StrategyStats[];
+}
+
+/** What a run produced. */
+export interface RunSummary {
+  runId: string;
+  db: string;
+  status: "completed" | "aborted";
+  model: { name: string; id: string };
+  challenges: string[];
+  episodes: { total: number; stored: number; ranNow: number; resumed: number };
+  generations: GenerationSummary[];
+  leaderboard: LeaderboardRow[];
+  learning: LearningMetrics;
+  tokens: number;
+  costUsd: number;
+  elapsedMs: number;
+}
+
+async function gitCommit(): Promise<string | null> {
+  try {
+    const out = await new Deno.Command("git", { args: ["rev-parse", "HEAD"], cwd: ROOT, stdout: "piped", stderr: "null" })
+      .output();
+    return out.success ? new TextDecoder().decode(out.stdout).trim() : null;
+  } catch {
+    return null;
+  }
+}
+
+async function sha256(text: string): Promise<string> {
+  const d = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return [...new Uint8Array(d)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * The challenges a config selects: its split, levels and families, sampled deterministically by the seed
+ * (hash order) down to `max_instances`, returned in id order.
+ */
+export async function selectChallenges(config: TournamentConfig, source = "configs/tournament.yaml"): Promise<Challenge[]> {
+  const all = await loadCatalog({ split: config.split });
+  const known = new Set(all.map((c) => c.family));
+  config.challenges.families.forEach((f, i) => {
+    if (!known.has(f)) {
+      throw new ConfigError(`${source}: challenges.families[${i}]: no family '${f}' has ${config.split} instances`);
+    }
+  });
+  const levels = new Set<number>(config.challenges.levels);
+  const families = new Set(config.challenges.families);
+  const pool = all.filter((c) => (!levels.size || levels.has(c.level)) && (!families.size || families.has(c.family)));
+  if (!pool.length) throw new ConfigError(`${source}: challenges: the selection matches no ${config.split} instance`);
+  const keyed = pool.map((c) => ({ c, h: hashSeed(`pick:${config.seed}:${c.id}`) }));
+  keyed.sort((a, b) => a.h - b.h || (a.c.id < b.c.id ? -1 : 1));
+  return keyed.slice(0, config.challenges.max_instances).map((k) => k.c).sort((a, b) => (a.id < b.id ? -1 : 1));
+}
+
+/** The seed of one (generation, challenge, attempt): the same for every strategy. */
+export function episodeSeed(seed: number, generation: number, challengeId: string, attempt: number): number {
+  return hashSeed(`ep:${seed}:${generation}:${challengeId}:${attempt}`);
+}
+
+/** The deterministic id of an episode in a run. */
+export function episodeKey(generation: number, challengeId: string, strategyId: string, seed: number, attempt: number): string {
+  return `g${generation}#${challengeId}#${strategyId}#s${seed}#a${attempt}`;
+}
+
+function initialPopulation(config: TournamentConfig, strategies: StrategiesConfig, source: string): Strategy[] {
+  const ids = config.strategies.length ? config.strategies : Object.keys(strategies.strategies);
+  const out = ids.map((id, i) => {
+    const s = strategies.strategies[id];
+    if (!s) {
+      throw new ConfigError(
+        `${source}: strategies[${i}]: no strategy named '${id}' in ${strategies.source}; known: ${Object.keys(strategies.strategies).join(", ")}`,
+      );
+    }
+    return s;
+  });
+  if (config.selection.replace >= out.length) {
+    throw new ConfigError(
+      `${source}: selection.replace: must be smaller than the population (${out.length} strategies), found ${config.selection.replace}`,
+    );
+  }
+  return out;
+}
+
+function standingsOf(population: readonly Strategy[], rows: readonly EpisodeRow[]): Standing[] {
+  return population.map((s) => {
+    const mine = rows.filter((r) => r.strategyId === s.id);
+    const n = mine.length;
+    return {
+      strategyId: s.id,
+      episodes: n,
+      meanFitness: n ? mine.reduce((a, r) => a + r.composite, 0) / n : 0,
+      successRate: n ? mine.filter((r) => r.pass).length / n : 0,
+    };
+  });
+}
+
+/**
+ * Runs (or resumes) a tournament and returns its summary. Expected failures inside episodes are recorded in
+ * them (STYLE #5); a bad config is a ConfigError before anything runs.
+ *
+ * @example
+ * ```ts
+ * import { loadTournamentConfig, runTournament, formatLeaderboard } from "./lab/tournament/mod.ts";
+ * const config = await loadTournamentConfig();
+ * const summary = await runTournament(config, { db: "data/lab.duckdb", onProgress: (e) => console.log(e.kind) });
+ * console.log(formatLeaderboard(summary.leaderboard));
+ * ```
+ */
+export async function runTournament(config: TournamentConfig, options: RunTournamentOptions = {}): Promise<RunSummary> {
+  const t0 = performance.now();
+  const statsOptions: StatsOptions = { ...options.stats, k: config.attempts };
+  const source = options.source ?? "configs/tournament.yaml";
+  const db = options.db ?? DEFAULT_DB_PATH;
+  const strategiesConfig = options.strategies ??
+    await loadStrategiesConfig(config.strategies_file.startsWith("/") ? config.strategies_file : repoPath(config.strategies_file));
+  const initial = initialPopulation(config, strategiesConfig, source);
+  const challenges = options.challenges ?? await selectChallenges(config, source);
+  if (!challenges.length) throw new ConfigError(`${source}: challenges: no challenge to run`);
+  const model = options.model ??
+    createChatModel(getModelConfig(await loadModelsConfig(), config.model), options.baseUrl ? { baseUrl: options.baseUrl } : {});
+
+  // What the run is: resuming it with anything else would mix two experiments under one id.
+  const snapshot = {
+    config,
+    model: { name: model.name, id: model.config.model },
+    strategies: initial.map(({ prompt: _p, ...s }) => s),
+    prompt: initial[0].prompt,
+    fitness: strategiesConfig.fitness,
+    challenges: challenges.map((c) => c.id),
+  };
+  const runId = options.runId ?? `t-${(await sha256(canonicalJson(snapshot))).slice(0, 12)}`;
+  const stored = await upsertRun(db, {
+    id: runId,
+    status: "running",
+    config: snapshot,
+    gitCommit: await gitCommit(),
+    seed: config.seed,
+    modelName: model.name,
+    modelId: model.config.model,
+    sandbox: { scale: config.sandbox.scale, seed: config.sandbox.seed, asOf: config.sandbox.as_of },
+  });
+  if (canonicalJson(stored.config) !== canonicalJson(snapshot)) {
+    throw new ConfigError(
+      `${source}: run '${runId}' in ${db} was started with a different config, strategies, model or challenges; ` +
+        `resume it with the same ones or pass a new run id`,
+    );
+  }
+
+  const ownPool = !options.pool;
+  const pool = options.pool ?? await SandboxPool.open(
+    (await ensureSandbox(
+      { scale: config.sandbox.scale, seed: config.sandbox.seed, asOf: config.sandbox.as_of },
+      options.sandboxDir ? { dir: options.sandboxDir } : {},
+    )).path,
+    { size: Math.min(config.concurrency, 8) },
+  );
+
+  try {
+    const total = initial.length * challenges.length * config.attempts * config.generations;
+    const already = await storedEpisodeIds(db, runId);
+    const before = await readEpisodeRows(db, runId);
+    const tally = {
+      done: already.size,
+      passed: before.filter((r) => r.pass).length,
+      tokens: before.reduce((a, r) => a + r.tokensTotal, 0),
+      cost: before.reduce((a, r) => a + r.costUsd, 0),
+      ranNow: 0,
+    };
+    const generations: GenerationSummary[] = [];
+    let population = initial;
+    let newcomers: { strategy: Strategy; lineage: Lineage }[] = initial.map((strategy) => ({
+      strategy,
+      lineage: { parents: [], operation: "seed", changed: [] },
+    }));
+    let aborted = false;
+
+    // Writes are serialized (one open file at a time) and batched: episodes that finish while a write is running
+    // go together in the next transaction, so a fast model is not throttled by opening the file per episode.
+    // Progress is reported once an episode is stored.
+    let pending: { stored: StoredEpisode; report: () => void }[] = [];
+    let writing: Promise<void> = Promise.resolve();
+    let writeError: unknown;
+    const store = (item: { stored: StoredEpisode; report: () => void }) => {
+      pending.push(item);
+      writing = writing.then(async () => {
+        if (!pending.length || writeError) return;
+        const batch = pending;
+        pending = [];
+        try {
+          await insertEpisodes(db, runId, batch.map((b) => b.stored));
+        } catch (e) {
+          writeError = e;
+          return;
+        }
+        for (const b of batch) b.report();
+      });
+    };
+
+    for (let g = 1; g <= config.generations; g++) {
+      await insertStrategies(db, runId, g, newcomers);
+      const tasks: { key: string; challenge: Challenge; strategy: Strategy; attempt: number; seed: number }[] = [];
+      for (const challenge of challenges) {
+        for (let attempt = 0; attempt < config.attempts; attempt++) {
+          const seed = episodeSeed(config.seed, g, challenge.id, attempt);
+          for (const strategy of population) {
+            const key = episodeKey(g, challenge.id, strategy.id, seed, attempt);
+            if (!already.has(key)) tasks.push({ key, challenge, strategy, attempt, seed });
+          }
+        }
+      }
+      let next = 0;
+      const sessionStart = performance.now();
+      const worker = async () => {
+        while (next < tasks.length && !options.signal?.aborted) {
+          const t = tasks[next++];
+          const record: EpisodeRecord = await runEpisode(
+            { challenge: t.challenge, strategy: t.strategy, model, attempt: t.attempt, seed: t.seed },
+            { pool, fitness: strategiesConfig.fitness, signal: options.signal },
+          );
+          // An episode that ends after the abort may have been cut short (in any of several ways): it is not a
+          // result, so it is left for the re-run.
+          if (record.stopReason === "aborted" || options.signal?.aborted) continue;
+          store({
+            stored: { id: t.key, generation: g, contaminated: t.challenge.split !== "train", record },
+            report: () => {
+              tally.done++;
+              tally.ranNow++;
+              if (record.verdict.pass) tally.passed++;
+              tally.tokens += record.tokens.total;
+              tally.cost += record.costUsd;
+              const pace = (performance.now() - sessionStart) / Math.max(1, tally.ranNow);
+              options.onProgress?.({
+                kind: "episode",
+                generation: g,
+                done: tally.done,
+                total,
+                passed: tally.passed,
+                successRate: tally.passed / tally.done,
+                tokens: tally.tokens,
+                costUsd: tally.cost,
+                elapsedMs: performance.now() - t0,
+                etaMs: pace * (total - tally.done),
+                episodeId: t.key,
+              });
+            },
+          });
+          if (writeError) throw writeError;
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(config.concurrency, Math.max(1, tasks.length)) }, worker));
+      await writing;
+      if (writeError) throw writeError;
+      if (options.signal?.aborted) {
+        aborted = true;
+        break;
+      }
+
+      const rows = await readEpisodeRows(db, runId, g);
+      const ranking = rankStandings(standingsOf(population, rows));
+      const sel = g < config.generations
+        ? selectNext(population, ranking, g + 1, config.selection, config.seed)
+        : { population, replaced: [], children: [] };
+      const stats = generationStats(rows, statsOptions).get(g) ?? [];
+      const summary: GenerationSummary = {
+        generation: g,
+        population: population.map((s) => s.id),
+        ranking,
+        replaced: sel.replaced,
+        children: sel.children.map((c) => ({ id: c.strategy.id, lineage: c.lineage })),
+        stats,
+      };
+      await upsertGeneration(db, runId, { ...summary, stats });
+      generations.push(summary);
+      options.onProgress?.({
+        kind: "generation",
+        generation: g,
+        ranking,
+        replaced: sel.replaced,
+        children: summary.children.map((c) => c.id),
+      });
+      population = sel.population;
+      newcomers = sel.children;
+    }
+
+    await setRunStatus(db, runId, aborted ? "aborted" : "completed");
+    const all = await readEpisodeRows(db, runId);
+    return {
+      runId,
+      db,
+      status: aborted ? "aborted" : "completed",
+      model: { name: model.name, id: model.config.model },
+      challenges: challenges.map((c) => c.id),
+      episodes: { total, stored: all.length, ranNow: tally.ranNow, resumed: already.size },
+      generations,
+      leaderboard: all.length ? leaderboard(all, statsOptions) : [],
+      learning: learningMetrics(all),
+      tokens: all.reduce((a, r) => a + r.tokensTotal, 0),
+      costUsd: all.reduce((a, r) => a + r.costUsd, 0),
+      elapsedMs: performance.now() - t0,
+    };
+  } finally {
+    if (ownPool) pool.close();
+  }
+}
