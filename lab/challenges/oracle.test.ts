@@ -1,81 +1,29 @@
 /**
- * The reference oracle passes every challenge instance, and every verifier fails a standard set of
- * perturbations of the oracle's work, each with a reason a person can act on.
+ * Every family has an oracle, and every verifier fails a standard set of perturbations of the oracle's work,
+ * each with a reason a person can act on. (That the oracle passes every instance: oracle_levels_*.test.ts.)
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { join } from "node:path";
-import { buildSandbox } from "../sandbox/generate.ts";
-import { SandboxPool } from "../sandbox/episode.ts";
-import { createToolContext, type ToolContext } from "../tools/mod.ts";
-import { type Challenge, LEVELS, loadCatalog, type Verdict, verify, verifyContextOf } from "./mod.ts";
-import { outcomeOf } from "./episode.ts";
+import type { Challenge, Verdict } from "./mod.ts";
 import { ORACLES, runOracle } from "./_oracle/mod.ts";
+import { type OracleHarness, openOracleHarness } from "./_oracle/harness.ts";
 
-let pool: SandboxPool;
+let h: OracleHarness;
 let all: Challenge[];
-
 beforeAll(async () => {
-  const dir = await Deno.makeTempDir({ prefix: "lab-oracle-" });
-  const path = join(dir, "tiny.duckdb");
-  await buildSandbox(path, { scale: "tiny" });
-  pool = await SandboxPool.open(path, { size: 1 });
-  all = await loadCatalog();
+  h = await openOracleHarness();
+  all = h.all;
 });
-afterAll(() => pool?.close());
+afterAll(() => h?.close());
 
-/** Runs `fn` in a fresh episode of the instance's tenant and role, then verifies. */
-async function episode(
-  c: Challenge,
-  fn: (ctx: ToolContext) => Promise<void>,
-  verifyAs: Challenge = c,
-): Promise<{ verdict: Verdict; ctx: ToolContext }> {
-  await using ep = await pool.acquire(c.orgId, { role: c.role });
-  const ctx = createToolContext(ep);
-  await fn(ctx);
-  const verdict = await verify(verifyAs, outcomeOf(ctx), verifyContextOf(ctx));
-  return { verdict, ctx };
-}
-
-async function oracleAnswer(c: Challenge): Promise<unknown> {
-  let answer: unknown;
-  await episode(c, async (ctx) => {
-    await runOracle(c, ctx);
-    answer = ctx.answer?.answer;
-  });
-  return answer;
-}
-
-/** Verifies a given answer (and no writes) against `c`. */
-async function judgeAnswer(c: Challenge, answer: unknown): Promise<Verdict> {
-  return (await episode(c, (ctx) => {
-    if (answer !== undefined) ctx.answer = { answer: answer as never };
-    return Promise.resolve();
-  })).verdict;
-}
+const episode: OracleHarness["episode"] = (c, fn, verifyAs) => h.episode(c, fn, verifyAs);
+const oracleAnswer = (c: Challenge): Promise<unknown> => h.oracleAnswer(c);
+const judgeAnswer = (c: Challenge, answer: unknown): Promise<Verdict> => h.judgeAnswer(c, answer);
 
 describe("the reference oracle", () => {
   it("has an oracle for every family and only for families of the catalog", () => {
     const families = [...new Set(all.map((c) => c.family))].sort();
     expect(Object.keys(ORACLES).sort()).toEqual(families);
   });
-
-  for (const level of LEVELS) {
-    it(`passes 100% of level-${level} instances, taking the steps recorded in _optimal_steps.json`, async () => {
-      const failures: string[] = [];
-      const steps: Record<string, number> = {};
-      const recorded: Record<string, number | undefined> = {};
-      for (const c of all.filter((c) => c.level === level)) {
-        const { verdict, ctx } = await episode(c, async (ctx) => void await runOracle(c, ctx));
-        steps[c.id] = ctx.log.calls.length;
-        recorded[c.id] = c.optimalSteps;
-        if (!verdict.pass) failures.push(`${c.id}: ${verdict.reason}`);
-      }
-      expect(failures).toEqual([]);
-      expect(Object.keys(steps).length).toBeGreaterThan(0);
-      // optimal_steps come from the oracle's traces: the committed file must match what the oracle does now.
-      expect(recorded).toEqual(steps);
-    }, 400_000);
-  }
 });
 
 // ---------- perturbations ----------

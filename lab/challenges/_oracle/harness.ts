@@ -1,0 +1,78 @@
+/**
+ * TEST-SUPPORT: the oracle harness shared by the oracle test files — a tiny sandbox, the catalog, and helpers
+ * that run an episode, the oracle's answer, or a given answer through the verifier.
+ */
+import { join } from "node:path";
+import { buildSandbox } from "../../sandbox/generate.ts";
+import { SandboxPool } from "../../sandbox/episode.ts";
+import { createToolContext, type ToolContext } from "../../tools/mod.ts";
+import { type Challenge, loadCatalog, type Verdict, verify, verifyContextOf } from "../mod.ts";
+import { outcomeOf } from "../episode.ts";
+import { runOracle } from "./mod.ts";
+
+/** What the oracle tests work with. */
+export interface OracleHarness {
+  pool: SandboxPool;
+  all: Challenge[];
+  /** Runs `fn` in a fresh episode of the instance's tenant and role, then verifies (as `verifyAs`). */
+  episode(c: Challenge, fn: (ctx: ToolContext) => Promise<void>, verifyAs?: Challenge): Promise<{ verdict: Verdict; ctx: ToolContext }>;
+  /** The oracle's submitted answer for `c`. */
+  oracleAnswer(c: Challenge): Promise<unknown>;
+  /** Verifies a given answer (and no writes) against `c`. */
+  judgeAnswer(c: Challenge, answer: unknown): Promise<Verdict>;
+  close(): void;
+}
+
+/** Builds a tiny sandbox in a temp dir and loads the catalog. */
+export async function openOracleHarness(): Promise<OracleHarness> {
+  const dir = await Deno.makeTempDir({ prefix: "lab-oracle-" });
+  const path = join(dir, "tiny.duckdb");
+  await buildSandbox(path, { scale: "tiny" });
+  const pool = await SandboxPool.open(path, { size: 1 });
+  const all = await loadCatalog();
+  const episode: OracleHarness["episode"] = async (c, fn, verifyAs = c) => {
+    await using ep = await pool.acquire(c.orgId, { role: c.role });
+    const ctx = createToolContext(ep);
+    await fn(ctx);
+    const verdict = await verify(verifyAs, outcomeOf(ctx), verifyContextOf(ctx));
+    return { verdict, ctx };
+  };
+  return {
+    pool,
+    all,
+    episode,
+    async oracleAnswer(c) {
+      let answer: unknown;
+      await episode(c, async (ctx) => {
+        await runOracle(c, ctx);
+        answer = ctx.answer?.answer;
+      });
+      return answer;
+    },
+    async judgeAnswer(c, answer) {
+      return (await episode(c, (ctx) => {
+        if (answer !== undefined) ctx.answer = { answer: answer as never };
+        return Promise.resolve();
+      })).verdict;
+    },
+    close: () => pool.close(),
+  };
+}
+
+/** Runs the oracle on every instance of `level`: failures, and oracle steps vs the recorded optimal steps. */
+export async function oracleOnLevel(h: OracleHarness, level: number): Promise<{
+  failures: string[];
+  steps: Record<string, number>;
+  recorded: Record<string, number | undefined>;
+}> {
+  const failures: string[] = [];
+  const steps: Record<string, number> = {};
+  const recorded: Record<string, number | undefined> = {};
+  for (const c of h.all.filter((c) => c.level === level)) {
+    const { verdict, ctx } = await h.episode(c, async (ctx) => void await runOracle(c, ctx));
+    steps[c.id] = ctx.log.calls.length;
+    recorded[c.id] = c.optimalSteps;
+    if (!verdict.pass) failures.push(`${c.id}: ${verdict.reason}`);
+  }
+  return { failures, steps, recorded };
+}
