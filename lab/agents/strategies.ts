@@ -10,7 +10,7 @@
  */
 import { z } from "zod";
 import { ConfigError } from "../util/errors.ts";
-import { parseConfigText } from "../util/config.ts";
+import { parseConfigText, readConfigText } from "../util/config.ts";
 import { displayPath, repoPath } from "../util/paths.ts";
 import type { ToolName } from "../tools/tools.ts";
 
@@ -207,13 +207,8 @@ export function parseStrategiesConfig(text: string, source = "configs/strategies
 
 /** Loads and validates `configs/strategies.yaml` (or `path`). */
 export async function loadStrategiesConfig(path: string = STRATEGIES_CONFIG_PATH): Promise<StrategiesConfig> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (e) {
-    throw new ConfigError(`${displayPath(path)}: cannot read the strategies config (${(e as Error).message})`);
-  }
-  return parseStrategiesConfig(text, displayPath(path));
+  const { text, source } = await readConfigText(path, "strategies config");
+  return parseStrategiesConfig(text, source);
 }
 
 /** The named strategy; an unknown id is a ConfigError listing the known ones. */

@@ -6,7 +6,7 @@
  */
 import { z } from "zod";
 import { ConfigError } from "../util/errors.ts";
-import { parseConfigText } from "../util/config.ts";
+import { parseConfigText, readConfigText } from "../util/config.ts";
 import { displayPath, repoPath } from "../util/paths.ts";
 
 /** Where the committed models config lives. */
@@ -130,13 +130,8 @@ export function parseModelsConfig(text: string, source = "configs/models.yaml"):
 
 /** Loads and validates `configs/models.yaml` (or `path`). */
 export async function loadModelsConfig(path: string = MODELS_CONFIG_PATH): Promise<ModelsConfig> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (e) {
-    throw new ConfigError(`${displayPath(path)}: cannot read the models config (${(e as Error).message})`);
-  }
-  return parseModelsConfig(text, displayPath(path));
+  const { text, source } = await readConfigText(path, "models config");
+  return parseModelsConfig(text, source);
 }
 
 /** The named model of a config; an unknown name is a ConfigError listing the known ones. */

@@ -4,9 +4,8 @@
  * {@linkcode ConfigError} naming the file, the path inside it and the reason (STYLE #2).
  * @module
  */
-import { parse as parseYaml } from "yaml";
 import { z } from "zod";
-import { ConfigError } from "../util/errors.ts";
+import { parseConfigSyntax, parseConfigValue, readConfigText } from "../util/config.ts";
 import { displayPath, repoPath } from "../util/paths.ts";
 import { LEVELS, SPLITS } from "../challenges/types.ts";
 
@@ -90,13 +89,6 @@ export type TournamentConfig = z.infer<typeof TournamentFile>;
 /** A tournament config as written (every field optional). */
 export type TournamentConfigInput = z.input<typeof TournamentFile>;
 
-function formatPath(path: readonly PropertyKey[]): string {
-  return path.reduce<string>(
-    (acc, p) => typeof p === "number" ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p),
-    "",
-  ) || "(top level)";
-}
-
 /**
  * Validates a tournament config object (parsed YAML, or an object a notebook builds); errors name `source`,
  * the path and the reason.
@@ -108,34 +100,18 @@ function formatPath(path: readonly PropertyKey[]): string {
  * ```
  */
 export function parseTournamentConfig(raw: unknown, source = "configs/tournament.yaml"): TournamentConfig {
-  const parsed = TournamentFile.safeParse(raw ?? {});
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new ConfigError(`${source}: ${formatPath(issue.path)}: ${issue.message}`);
-  }
-  return parsed.data;
+  return parseConfigValue(TournamentFile, raw ?? {}, source);
 }
 
 /** Parses and validates a tournament config's YAML text. */
 export function parseTournamentYaml(text: string, source = "configs/tournament.yaml"): TournamentConfig {
-  let raw: unknown;
-  try {
-    raw = parseYaml(text);
-  } catch (e) {
-    throw new ConfigError(`${source}: not valid YAML: ${(e as Error).message.split("\n")[0]}`);
-  }
-  return parseTournamentConfig(raw, source);
+  return parseTournamentConfig(parseConfigSyntax(text, source), source);
 }
 
 /** Loads and validates `configs/tournament.yaml` (or `path`). */
 export async function loadTournamentConfig(path: string = TOURNAMENT_CONFIG_PATH): Promise<TournamentConfig> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (e) {
-    throw new ConfigError(`${displayPath(path)}: cannot read the tournament config (${(e as Error).message})`);
-  }
-  return parseTournamentYaml(text, displayPath(path));
+  const { text, source } = await readConfigText(path, "tournament config");
+  return parseTournamentYaml(text, source);
 }
 
 /** The JSON schema of the tournament config (committed as `configs/tournament.schema.json`). */

@@ -25,18 +25,35 @@ export function firstIssue(error: z.ZodError): string {
   return `${formatIssuePath(issue.path)}: ${inner ?? issue.message}`;
 }
 
-/** Parses YAML (or JSON when `source` ends in .json) text against `schema`; throws a one-line ConfigError. */
-export function parseConfigText<S extends z.ZodType>(schema: S, text: string, source: string): z.output<S> {
-  const json = source.endsWith(".json");
-  let raw: unknown;
-  try {
-    raw = json ? JSON.parse(text) : parseYaml(text);
-  } catch (e) {
-    throw new ConfigError(`${source}: not valid ${json ? "JSON" : "YAML"}: ${(e as Error).message.split("\n")[0]}`);
-  }
+/** Validates an already parsed value (parsed YAML, or an object a notebook builds) against `schema`. */
+export function parseConfigValue<S extends z.ZodType>(schema: S, raw: unknown, source: string): z.output<S> {
   const parsed = schema.safeParse(raw);
   if (!parsed.success) throw new ConfigError(`${source}: ${firstIssue(parsed.error)}`);
   return parsed.data;
+}
+
+/** Parses YAML (or JSON when `source` ends in .json) text; throws a one-line ConfigError. */
+export function parseConfigSyntax(text: string, source: string): unknown {
+  const json = source.endsWith(".json");
+  try {
+    return json ? JSON.parse(text) : parseYaml(text);
+  } catch (e) {
+    throw new ConfigError(`${source}: not valid ${json ? "JSON" : "YAML"}: ${(e as Error).message.split("\n")[0]}`);
+  }
+}
+
+/** Parses YAML (or JSON when `source` ends in .json) text against `schema`; throws a one-line ConfigError. */
+export function parseConfigText<S extends z.ZodType>(schema: S, text: string, source: string): z.output<S> {
+  return parseConfigValue(schema, parseConfigSyntax(text, source), source);
+}
+
+/** Reads a config file's text; `what` names it in the error when it cannot be read. */
+export async function readConfigText(path: string, what: string): Promise<{ text: string; source: string }> {
+  try {
+    return { text: await Deno.readTextFile(path), source: displayPath(path) };
+  } catch (e) {
+    throw new ConfigError(`${displayPath(path)}: cannot read the ${what} (${(e as Error).message})`);
+  }
 }
 
 /** Reads and parses a config file; `what` names it in the error when it cannot be read. */
@@ -52,11 +69,6 @@ export function readConfigFileSync<S extends z.ZodType>(schema: S, path: string,
 
 /** Async {@linkcode readConfigFileSync}. */
 export async function readConfigFile<S extends z.ZodType>(schema: S, path: string, what: string): Promise<z.output<S>> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (e) {
-    throw new ConfigError(`${displayPath(path)}: cannot read the ${what} (${(e as Error).message})`);
-  }
-  return parseConfigText(schema, text, displayPath(path));
+  const { text, source } = await readConfigText(path, what);
+  return parseConfigText(schema, text, source);
 }
