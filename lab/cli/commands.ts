@@ -15,6 +15,7 @@ import { CHALLENGE_COMMANDS } from "./challenges.ts";
 import { SERVE_COMMANDS } from "./serve.ts";
 import { MODEL_COMMANDS } from "./model.ts";
 import { TOURNAMENT_COMMANDS } from "./tournament.ts";
+import { EXPERIMENT_COMMANDS } from "./experiment.ts";
 
 const SCALES = ["tiny", "small", "large"] as const;
 
@@ -147,4 +148,5 @@ export const COMMANDS: CommandSpec[] = [
   ...SERVE_COMMANDS,
   ...MODEL_COMMANDS,
   ...TOURNAMENT_COMMANDS,
+  ...EXPERIMENT_COMMANDS,
 ];

@@ -1,0 +1,69 @@
+/**
+ * `lab experiment labmini`: lab-mini's honesty experiment (base vs in-context examples vs fine-tuning, with their
+ * controls) on a split, served through the local OpenAI-compatible server. Prints a table by arm × level with
+ * Wilson intervals and paired lifts over base — lab-mini results on the oracle distillation of `train`, not
+ * claims about LLMs.
+ */
+import type { CommandSpec } from "./_args.ts";
+import { UsageError } from "./_args.ts";
+import { formatLabMiniHonesty, ORACLE_DISTILL_DATASET, runLabMiniHonesty } from "../experiments/mod.ts";
+import type { Level } from "../challenges/types.ts";
+import { startServer } from "../serve/mod.ts";
+import { LAB_MINI_BASE_WEIGHTS } from "../serve/backends.ts";
+import { progressBar } from "../util/progress.ts";
+import { displayPath } from "../util/paths.ts";
+
+function numberOption(v: unknown, name: string, check: (n: number) => boolean, what: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || !check(n)) throw new UsageError(`--${name} must be ${what}, found '${v}'`);
+  return n;
+}
+
+export const EXPERIMENT_COMMANDS: CommandSpec[] = [
+  {
+    name: "experiment labmini",
+    summary: "lab-mini honesty experiment: base, in-context examples, fine-tuning and their controls, by level",
+    options: {
+      split: { type: "string", description: "Evaluated split", choices: ["dev", "test_id", "test_ood"], default: "dev" },
+      levels: { type: "string", description: "Comma-separated levels", default: "1,2,3,4,5" },
+      "per-level": { type: "string", description: "Instances per level (default: all of the split)" },
+      seed: { type: "string", description: "Episode seed and seed of every selection and fine-tune", default: "1" },
+      temperature: { type: "string", description: "Sampling temperature of every arm", default: "0" },
+      "copy-threshold": { type: "string", description: "lab-mini's in-context copy threshold (tune on dev only; default lab-mini's 0.62)" },
+      dataset: { type: "string", description: "Train dataset (chat JSONL with lab metadata)", default: displayPath(ORACLE_DISTILL_DATASET) },
+      json: { type: "boolean", description: "Print the full result as JSON" },
+    },
+    examples: [
+      "deno task lab experiment labmini --split dev --levels 1,2 --per-level 20",
+      "deno task lab experiment labmini --split test_id --json",
+    ],
+    async run(args) {
+      const levels = String(args.values.levels).split(",").map((s) => s.trim()).filter(Boolean).map((s) => {
+        const n = Number(s);
+        if (![1, 2, 3, 4, 5].includes(n)) throw new UsageError(`--levels must be a comma-separated list of 1..5, found '${s}'`);
+        return n as Level;
+      });
+      const perLevel = numberOption(args.values["per-level"], "per-level", (n) => Number.isInteger(n) && n > 0, "a positive integer");
+      const seed = numberOption(args.values.seed, "seed", Number.isInteger, "an integer")!;
+      const temperature = numberOption(args.values.temperature, "temperature", (n) => n >= 0 && n <= 2, "a number in [0, 2]")!;
+      const copyThreshold = numberOption(args.values["copy-threshold"], "copy-threshold", (n) => n >= 0 && n <= 1, "a number in [0, 1]");
+      const tty = Deno.stderr.isTerminal() && !args.values.json;
+      const bar = tty ? progressBar("experiment") : undefined;
+      const r = await runLabMiniHonesty({
+        split: args.values.split as "dev" | "test_id" | "test_ood",
+        levels,
+        perLevel,
+        seed,
+        temperature,
+        copyThreshold,
+        dataset: String(args.values.dataset),
+        baseWeights: LAB_MINI_BASE_WEIGHTS,
+        serve: (backends) => startServer({ port: 0, backends }),
+        onProgress: (d, n) => bar?.update(d / n, `${d}/${n} episodes`),
+      });
+      bar?.done(`${r.episodes.length} episodes in ${r.seconds} s`);
+      console.log(args.values.json ? JSON.stringify(r, null, 2) : formatLabMiniHonesty(r));
+    },
+  },
+];

@@ -1,0 +1,139 @@
+/**
+ * The honesty harness computes what it says, at small scale (2 levels × 6 dev instances, every arm, the real path
+ * through the local server). The issue's thresholds are NOT asserted here: the figures are what they are and go
+ * in the report (`lab experiment labmini`).
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadCatalog } from "../challenges/mod.ts";
+import { type LocalServer, startServer } from "../serve/mod.ts";
+import { LAB_MINI_BASE_WEIGHTS } from "../serve/backends.ts";
+import { mcnemar, pairedDiffCI, wilsonInterval } from "../stats/mod.ts";
+import {
+  formatLabMiniHonesty,
+  HONESTY_ARMS,
+  type LabMiniHonestyResult,
+  ORACLE_DISTILL_DATASET,
+  readHonestyDataset,
+  runLabMiniHonesty,
+} from "./mod.ts";
+
+let r: LabMiniHonestyResult;
+const servers: LocalServer[] = [];
+beforeAll(async () => {
+  r = await runLabMiniHonesty({
+    split: "dev",
+    levels: [1, 2],
+    perLevel: 6,
+    seed: 3,
+    temperature: 0,
+    baseWeights: LAB_MINI_BASE_WEIGHTS,
+    keepMessages: true,
+    serve: async (backends) => {
+      const s = await startServer({ port: 0, backends });
+      servers.push(s);
+      return s;
+    },
+  });
+}, 60_000);
+afterAll(async () => {
+  for (const s of servers) await s.close();
+});
+
+describe("runLabMiniHonesty", () => {
+  it("runs every arm on the same dev instances with the same seed; ft_forget only on families it was not trained on", async () => {
+    const dev = new Map((await loadCatalog({ split: "dev" })).map((c) => [c.id, c]));
+    expect(r.instances).toHaveLength(12);
+    expect(r.instances.every((id) => dev.has(id) && [1, 2].includes(dev.get(id)!.level))).toBe(true);
+    expect(r.instances.filter((id) => dev.get(id)!.level === 1)).toHaveLength(6);
+    for (const arm of HONESTY_ARMS.filter((a) => a !== "ft_forget")) {
+      expect(r.episodes.filter((e) => e.arm === arm).map((e) => e.instanceId)).toEqual(r.instances);
+    }
+    const forget = r.episodes.filter((e) => e.arm === "ft_forget");
+    expect(forget.length).toBeGreaterThan(0);
+    expect(forget.map((e) => e.instanceId)).toEqual(
+      r.instances.filter((id) => !r.forgetTrainedFamilies.includes(dev.get(id)!.family)),
+    );
+    expect(new Set(r.episodes.map((e) => e.seed))).toEqual(new Set([3]));
+    // Each arm is served by its own model: base for the ICL arms, a fine-tuned version for each ft arm.
+    expect(r.models.icl_same).toBe(r.models.base);
+    expect(new Set([r.models.ft, r.models.ft_shuffled, r.models.ft_forget, r.models["ft_unrelated@1"], r.models["ft_unrelated@2"]]).size).toBe(5);
+    expect(r.episodes.filter((e) => e.arm === "ft").every((e) => e.model.startsWith("ft:lab-mini:ft:"))).toBe(true);
+  });
+
+  it("injects up to 3 examples in the ICL arms only, of the instance's family (icl_same) or of another level and category (icl_unrelated)", async () => {
+    const byId = new Map((await loadCatalog()).map((c) => [c.id, c]));
+    const byTask = new Map([...byId.values()].filter((c) => c.split === "train").map((c) => [c.task, c]));
+    for (const e of r.episodes) {
+      expect(e.examples).toBe(e.arm.startsWith("icl_") ? 3 : 0);
+      if (!e.arm.startsWith("icl_")) continue;
+      const system = String(e.messages![0].content);
+      const tasks = [...system.matchAll(/^Task: (.*)$/gm)].map((m) => m[1]);
+      // The injection's token budget (1500) may drop long examples: what is rendered is what is counted.
+      expect(tasks.length).toBe(e.rendered);
+      expect(e.rendered).toBeGreaterThan(0);
+      const me = byId.get(e.instanceId)!;
+      for (const t of tasks) {
+        const src = [...byTask.values()].find((c) => c.task.replace(/\s+/g, " ").trim() === t)!;
+        expect(src.split).toBe("train");
+        if (e.arm === "icl_same") expect(src.family).toBe(me.family);
+        else expect([src.level === me.level, src.category === me.category]).toEqual([false, false]);
+      }
+    }
+  });
+
+  it("never puts challenge metadata in a prompt", () => {
+    for (const e of r.episodes) {
+      const prompt = e.messages!.filter((m) => m.role === "system" || m.role === "user").map((m) => m.content).join("\n");
+      expect(prompt).not.toContain(e.instanceId);
+      expect(prompt).not.toMatch(/\b(dev|test_id|test_ood|family|families|verifier|oracle|optimal)\b/i);
+      expect(prompt).not.toContain(e.family);
+    }
+  });
+
+  it("reports per-arm rates and paired lifts that agree with the episodes", () => {
+    for (const cell of r.cells) {
+      const eps = r.episodes.filter((e) => e.arm === cell.arm && (cell.level === "all" || e.level === cell.level));
+      expect(cell.n).toBe(eps.length);
+      expect(cell.passes).toBe(eps.filter((e) => e.pass).length);
+      expect(cell.rate).toEqual(wilsonInterval(cell.passes, cell.n));
+    }
+    const base = new Map(r.episodes.filter((e) => e.arm === "base").map((e) => [e.instanceId, e.pass]));
+    for (const lift of r.lifts) {
+      const eps = r.episodes.filter((e) => e.arm === lift.arm && (lift.level === "all" || e.level === lift.level));
+      const pairs = eps.map((e) => ({ cluster: e.instanceId, a: +base.get(e.instanceId)!, b: +e.pass }));
+      const armRate = eps.filter((e) => e.pass).length / eps.length;
+      const baseRate = pairs.reduce((s, p) => s + p.a, 0) / pairs.length;
+      expect(lift.n).toBe(pairs.length);
+      expect(lift.armRate).toBeCloseTo(armRate, 12);
+      expect(lift.baseRate).toBeCloseTo(baseRate, 12);
+      expect(lift.lift.estimate).toBeCloseTo(armRate - baseRate, 12);
+      expect(lift.lift.lo).toBeLessThanOrEqual(lift.lift.estimate);
+      expect(lift.lift.hi).toBeGreaterThanOrEqual(lift.lift.estimate);
+      const d = pairedDiffCI(pairs, { seed: r.seed });
+      expect([lift.lift.lo, lift.lift.hi]).toEqual([d.lo, d.hi]);
+      expect(lift.mcnemar).toEqual(mcnemar(pairs.map((p) => ({ a: p.a === 1, b: p.b === 1 }))));
+      // For non-forget arms the base rate of the lift is the base arm's own cell.
+      if (lift.arm !== "ft_forget") {
+        expect(lift.baseRate).toBeCloseTo(r.cells.find((c) => c.arm === "base" && c.level === lift.level)!.rate.estimate, 12);
+      }
+    }
+    const table = formatLabMiniHonesty(r);
+    expect(table).toMatch(/^lab-mini results \(oracle distillation\), not claims about LLMs/);
+    expect(table).toContain("seed 3 · temperature 0");
+  });
+
+  it("reads only train instances from the dataset and refuses a line of another split", async () => {
+    const all = await loadCatalog();
+    const train = new Set(all.filter((c) => c.split === "train").map((c) => c.id));
+    const lines = await readHonestyDataset(ORACLE_DISTILL_DATASET, train);
+    expect(lines.length).toBe(train.size);
+    expect(r.dataset.lines).toBe(train.size);
+    const dir = await Deno.makeTempDir();
+    const devId = all.find((c) => c.split === "dev")!.id;
+    const bad = `${dir}/bad.jsonl`;
+    const first = JSON.parse((await Deno.readTextFile(ORACLE_DISTILL_DATASET)).split("\n")[0]);
+    await Deno.writeTextFile(bad, JSON.stringify({ ...first, lab: { ...first.lab, id: devId } }) + "\n");
+    await expect(readHonestyDataset(bad, train)).rejects.toThrow(/is not a train instance/);
+    await Deno.remove(dir, { recursive: true });
+  });
+});

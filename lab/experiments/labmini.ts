@@ -1,0 +1,475 @@
+/**
+ * The honesty experiment of lab-mini (issue "lab-mini", section "Honesty checks"): does lab-mini get better on
+ * held-out instances from in-context examples and from fine-tuning — and do the controls (unrelated examples,
+ * shuffled answers, unrelated families) stay flat?
+ *
+ * Arms (every arm runs the same instances with the same episode seed and sampling):
+ * - `base`: lab-mini with its committed base weights, no examples;
+ * - `icl_same`: up to 3 dataset lines of the instance's own family (distinct train templates first) injected
+ *   (injection format v1). Selection by family label is an **upper bound** on what retrieval could do;
+ * - `icl_unrelated`: 3 lines of families of another level and category;
+ * - `ft`: fine-tuned on the whole dataset;
+ * - `ft_shuffled`: same size and epochs, the assistant turns (SQL, results, answers) permuted across lines;
+ * - `ft_unrelated`: per evaluated level, fine-tuned only on lines of the other levels (resampled to the same
+ *   size, so the same compute);
+ * - `ft_forget`: fine-tuned on half of the families (chosen per level by seeded hash), evaluated only on the
+ *   instances of families it was NOT trained on — its lift vs base is the forgetting check.
+ *
+ * The dataset is a chat JSONL with a `lab: {id, family, level}` field per line (e.g. the oracle distillation of
+ * `train`, `data/datasets/oracle_distill_train.jsonl`); every line must be a `train` instance, or the run stops.
+ *
+ * Path: the lab's runner (`runEpisode`) → `createChatModel` (LangChain over HTTP) → the local OpenAI-compatible
+ * server, with the base and fine-tuned lab-mini versions registered as its backends. The server is a face the
+ * library may not import, so the caller passes `serve` (the CLI and the test pass `startServer`).
+ * @module
+ */
+import { join } from "node:path";
+import type { Challenge, Level, Split } from "../challenges/types.ts";
+import { loadCatalog } from "../challenges/catalog.ts";
+import { SandboxPool } from "../sandbox/episode.ts";
+import { ensureSandbox } from "../sandbox/mod.ts";
+import { createChatModel } from "../models/chat.ts";
+import { getModelConfig, loadModelsConfig } from "../models/config.ts";
+import type { ChatBackend } from "../models/backend.ts";
+import type { InjectedExample } from "../models/injection.ts";
+import { labMiniTrainer, loadLabMini } from "../models/lab_mini/mod.ts";
+import { type EpisodeRecord, loadStrategiesConfig, runEpisode, type Strategy } from "../agents/mod.ts";
+import { type Interval, mcnemar, type McNemarResult, pairedDiffCI, seededRandom, wilsonInterval } from "../stats/mod.ts";
+import { repoPath } from "../util/paths.ts";
+
+/** The oracle distillation of `train` (written by the test-support script `lab/challenges/_oracle/distill.ts`). */
+export const ORACLE_DISTILL_DATASET: string = repoPath("data/datasets/oracle_distill_train.jsonl");
+
+/** The arms, in report order. */
+export const HONESTY_ARMS = ["base", "icl_same", "icl_unrelated", "ft", "ft_shuffled", "ft_unrelated", "ft_forget"] as const;
+/** One arm. */
+export type HonestyArm = (typeof HONESTY_ARMS)[number];
+
+/** A running OpenAI-compatible server serving the given backends (e.g. `startServer` of `lab/serve`). */
+export type ServeBackends = (backends: Record<string, ChatBackend>) => Promise<{ url: string; close(): Promise<void> }>;
+
+/** Options for {@linkcode runLabMiniHonesty}. */
+export interface LabMiniHonestyOptions {
+  /** The evaluated split (tune on `dev`, report `test_id` and `test_ood`). */
+  split: Split;
+  /** @default all five */
+  levels?: Level[];
+  /** Instances per level, picked by seeded round-robin over families. @default all of the split */
+  perLevel?: number;
+  /** Episode seed (every arm uses it) and the seed of every selection, shuffle and fine-tune. @default 1 */
+  seed?: number;
+  /** Sampling temperature of every arm (0 = greedy). @default 0 */
+  temperature?: number;
+  /** Serves the backends over HTTP (pass `startServer` wrapped: `(b) => startServer({ port: 0, backends: b })`). */
+  serve: ServeBackends;
+  /** lab-mini's base weights file (`LAB_MINI_BASE_WEIGHTS` of `lab/serve/backends.ts`). */
+  baseWeights: string;
+  /** The train dataset (chat JSONL with `lab` metadata). @default {@linkcode ORACLE_DISTILL_DATASET} */
+  dataset?: string;
+  /** @default every arm */
+  arms?: readonly HonestyArm[];
+  /** Strategy of configs/strategies.yaml the agent runs (budgets raised to 40 steps so copied plans fit). @default "beta" */
+  strategy?: string;
+  /** Fine-tuning epochs of every ft arm. @default 3 */
+  epochs?: number;
+  /**
+   * Similarity threshold of lab-mini's in-context copy mechanism for the base model's backend (a hyperparameter
+   * to tune on `dev` only). @default lab-mini's own (0.62)
+   */
+  copyThreshold?: number;
+  /** Episodes in flight. @default 4 */
+  concurrency?: number;
+  /** Keep each episode's messages in the result (for inspection and tests). @default false */
+  keepMessages?: boolean;
+  /** Called after each episode. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** One episode of the experiment. */
+export interface HonestyEpisode {
+  arm: HonestyArm;
+  instanceId: string;
+  family: string;
+  level: number;
+  seed: number;
+  pass: boolean;
+  score: number;
+  stopReason: string;
+  /** Examples handed to the prompt builder. */
+  examples: number;
+  /** Examples actually rendered in the system prompt (the injection's token budget may drop long ones). */
+  rendered: number;
+  /** The model id served for this arm. */
+  model: string;
+  /** The conversation (with `keepMessages`). */
+  messages?: EpisodeRecord["messages"];
+}
+
+/** Success of one arm on one level (or `"all"`). */
+export interface ArmCell {
+  arm: HonestyArm;
+  level: number | "all";
+  n: number;
+  passes: number;
+  /** Rate with its 95 % Wilson interval. */
+  rate: Interval;
+}
+
+/** The paired lift of an arm over `base` on the instances the arm ran. */
+export interface LiftCell {
+  arm: HonestyArm;
+  level: number | "all";
+  n: number;
+  /** Mean of pass(arm) − pass(base), with a 95 % cluster-bootstrap interval (cluster = instance id). */
+  lift: Interval;
+  baseRate: number;
+  armRate: number;
+  mcnemar: McNemarResult;
+}
+
+/** What {@linkcode runLabMiniHonesty} measured. */
+export interface LabMiniHonestyResult {
+  label: string;
+  split: Split;
+  levels: number[];
+  perLevel: number | null;
+  seed: number;
+  temperature: number;
+  strategy: string;
+  /** The copy threshold given, or null for lab-mini's default. */
+  copyThreshold: number | null;
+  dataset: { path: string; lines: number; families: number };
+  /** Evaluated instance ids (every arm ran these, `ft_forget` the subset of families it was not trained on). */
+  instances: string[];
+  /** Families `ft_forget` was trained on. */
+  forgetTrainedFamilies: string[];
+  /** Model id per arm (`ft_unrelated`: per level). */
+  models: Record<string, string>;
+  cells: ArmCell[];
+  lifts: LiftCell[];
+  episodes: HonestyEpisode[];
+  seconds: number;
+}
+
+/** One line of the dataset. */
+interface Line {
+  raw: Record<string, unknown> & { messages: Record<string, unknown>[] };
+  id: string;
+  family: string;
+  level: number;
+  templateKey: string;
+}
+
+/** Reads a chat JSONL dataset with `lab` metadata; every line must be one of `trainIds`. */
+export async function readHonestyDataset(path: string, trainIds: ReadonlySet<string>): Promise<Line[]> {
+  const text = await Deno.readTextFile(path).catch((e) => {
+    throw new Error(`cannot read the dataset ${path} (${(e as Error).message}); write it with 'npx deno run -A lab/challenges/_oracle/distill.ts'`);
+  });
+  const out: Line[] = [];
+  text.split("\n").forEach((l, i) => {
+    if (!l.trim()) return;
+    const raw = JSON.parse(l);
+    const lab = raw?.lab;
+    if (!Array.isArray(raw?.messages) || typeof lab?.id !== "string" || typeof lab?.family !== "string") {
+      throw new Error(`${path}:${i + 1}: each line needs messages and lab: {id, family, level}`);
+    }
+    if (!trainIds.has(lab.id)) throw new Error(`${path}:${i + 1}: ${lab.id} is not a train instance; a dataset may hold train instances only`);
+    out.push({ raw, id: lab.id, family: lab.family, level: Number(lab.level), templateKey: lab.id.split("/").slice(0, 2).join("/") });
+  });
+  return out;
+}
+
+/** The injected example of a dataset line: its task, role and dbRead/dbWrite calls in order. */
+export function lineToExample(line: Line, role: string): InjectedExample {
+  const msgs = line.raw.messages as { role: string; content?: string | null; tool_calls?: { function: { name: string; arguments: string } }[] }[];
+  const calls: InjectedExample["calls"] = [];
+  let answer: unknown;
+  for (const m of msgs) {
+    for (const c of m.role === "assistant" ? m.tool_calls ?? [] : []) {
+      const args = JSON.parse(c.function.arguments);
+      if (c.function.name === "dbRead" || c.function.name === "dbWrite") calls.push({ tool: c.function.name, sql: String(args.sql) });
+      if (c.function.name === "submitAnswer") answer = args.answer;
+    }
+  }
+  const shape = calls.some((c) => c.tool === "dbWrite")
+    ? "action"
+    : typeof answer === "number" ? "number" : Array.isArray(answer) ? "rows" : answer && typeof answer === "object" ? "object" : "text";
+  return { task: String(msgs.find((m) => m.role === "user")?.content ?? ""), role, calls, answerShape: shape };
+}
+
+function shuffled<T>(items: readonly T[], rand: () => number): T[] {
+  const a = [...items];
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [a[i], a[j]] = [a[j], a[i]];
+  }
+  return a;
+}
+
+/** Instances per level: seeded round-robin over families, so a small sample still spreads over families. */
+export function pickInstances(all: readonly Challenge[], levels: readonly number[], perLevel: number | undefined, seed: number): Challenge[] {
+  const out: Challenge[] = [];
+  for (const level of levels) {
+    const byFamily = new Map<string, Challenge[]>();
+    for (const c of all.filter((c) => c.level === level)) byFamily.set(c.family, [...byFamily.get(c.family) ?? [], c]);
+    const rand = seededRandom(seed * 1009 + level);
+    const queues = shuffled([...byFamily.keys()].sort(), rand).map((f) => shuffled(byFamily.get(f)!, rand));
+    const want = perLevel ?? queues.reduce((s, q) => s + q.length, 0);
+    let taken = 0;
+    while (taken < want && queues.some((q) => q.length)) {
+      for (const q of queues) {
+        if (taken >= want) break;
+        const c = q.shift();
+        if (c) {
+          out.push(c);
+          taken++;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+async function runPool<T>(items: readonly T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]);
+  };
+  await Promise.all(Array.from({ length: Math.max(1, concurrency) }, worker));
+}
+
+const toJsonl = (lines: readonly Record<string, unknown>[]) => lines.map((l) => JSON.stringify(l)).join("\n") + "\n";
+
+/**
+ * Runs the honesty experiment and returns per arm × level success rates (Wilson 95 %) and paired lifts over
+ * `base` (cluster bootstrap 95 % by instance id, McNemar). Results are lab-mini's, on the given dataset — not
+ * claims about LLMs.
+ *
+ * @example
+ * ```ts
+ * import { startServer } from "../serve/mod.ts";
+ * import { LAB_MINI_BASE_WEIGHTS } from "../serve/backends.ts";
+ * const r = await runLabMiniHonesty({
+ *   split: "dev", levels: [1, 2], perLevel: 6, seed: 1, temperature: 0, baseWeights: LAB_MINI_BASE_WEIGHTS,
+ *   serve: (backends) => startServer({ port: 0, backends }),
+ * });
+ * console.log(formatLabMiniHonesty(r));
+ * ```
+ */
+export async function runLabMiniHonesty(options: LabMiniHonestyOptions): Promise<LabMiniHonestyResult> {
+  const t0 = performance.now();
+  const seed = options.seed ?? 1;
+  const temperature = options.temperature ?? 0;
+  const levels = [...(options.levels ?? [1, 2, 3, 4, 5])].sort();
+  const arms = HONESTY_ARMS.filter((a) => (options.arms ?? HONESTY_ARMS).includes(a));
+  if (!arms.includes("base")) arms.unshift("base");
+  const datasetPath = options.dataset ?? ORACLE_DISTILL_DATASET;
+  const epochs = options.epochs ?? 3;
+
+  const catalog = await loadCatalog();
+  const trainIds = new Set(catalog.filter((c) => c.split === "train").map((c) => c.id));
+  const roleOf = new Map(catalog.map((c) => [c.id, c.role]));
+  const famInfo = new Map(catalog.map((c) => [c.family, { level: c.level, category: c.category }]));
+  const lines = await readHonestyDataset(datasetPath, trainIds);
+  const instances = pickInstances(catalog.filter((c) => c.split === options.split), levels, options.perLevel, seed);
+  if (!instances.length) throw new RangeError(`no ${options.split} instances at levels ${levels.join(",")}`);
+
+  // Fine-tuned versions: each written under a temp dir, served beside the base.
+  const workDir = await Deno.makeTempDir({ prefix: "lab-honesty-" });
+  const backends: Record<string, ChatBackend> = {};
+  const base = await loadLabMini(options.baseWeights, options.copyThreshold === undefined ? {} : { copy: { threshold: options.copyThreshold } });
+  backends[base.id] = base;
+  const models: Record<string, string> = { base: base.id, icl_same: base.id, icl_unrelated: base.id };
+  const trainer = labMiniTrainer(options.baseWeights, { outDir: workDir });
+  const tune = async (name: string, data: readonly Record<string, unknown>[]) => {
+    const path = join(workDir, `${name}.jsonl`);
+    await Deno.writeTextFile(path, toJsonl(data));
+    const r = await trainer("lab-mini", path, { seed, suffix: name.replaceAll("_", "-"), hyperparameters: { n_epochs: epochs }, onEvent: () => {} });
+    backends[r.model] = r.backend!;
+    return r.model;
+  };
+  const sameSize = (pool: readonly Line[], salt: number) => {
+    // Resampled (cycled after a seeded shuffle) to the full dataset's size: the same compute as `ft`.
+    const order = shuffled(pool, seededRandom(seed * 7 + salt));
+    return Array.from({ length: lines.length }, (_, i) => order[i % order.length].raw);
+  };
+  if (arms.includes("ft")) models.ft = await tune("ft", lines.map((l) => l.raw));
+  if (arms.includes("ft_shuffled")) {
+    const tails = shuffled(lines.map((l) => l.raw.messages.slice(2)), seededRandom(seed * 13 + 1));
+    models.ft_shuffled = await tune("ft_shuffled", lines.map((l, i) => ({ ...l.raw, messages: [...l.raw.messages.slice(0, 2), ...tails[i]] })));
+  }
+  if (arms.includes("ft_unrelated")) {
+    for (const level of levels) models[`ft_unrelated@${level}`] = await tune(`ft_unrelated_l${level}`, sameSize(lines.filter((l) => l.level !== level), level));
+  }
+  const forgetTrained = new Set<string>();
+  if (arms.includes("ft_forget")) {
+    const fams = [...new Set(lines.map((l) => l.family))].sort();
+    for (const level of new Set(lines.map((l) => l.level))) {
+      const lv = shuffled(fams.filter((f) => famInfo.get(f)?.level === level), seededRandom(seed * 31 + level));
+      lv.slice(0, Math.ceil(lv.length / 2)).forEach((f) => forgetTrained.add(f));
+    }
+    models.ft_forget = await tune("ft_forget", sameSize(lines.filter((l) => forgetTrained.has(l.family)), 99));
+  }
+
+  // Examples per instance (selection by family label: an upper bound on retrieval).
+  const examplesFor = (arm: HonestyArm, c: Challenge): InjectedExample[] => {
+    const rand = seededRandom(seed * 101 + [...c.id].reduce((h, ch) => (h * 31 + ch.charCodeAt(0)) >>> 0, 7));
+    let pool: Line[];
+    if (arm === "icl_same") pool = lines.filter((l) => l.family === c.family && l.id !== c.id);
+    else {
+      pool = lines.filter((l) => {
+        const f = famInfo.get(l.family)!;
+        return f.level !== c.level && f.category !== c.category;
+      });
+    }
+    // Distinct templates first, then the rest.
+    const picked: Line[] = [];
+    const seen = new Set<string>();
+    const order = shuffled(pool, rand);
+    for (const l of order) if (picked.length < 3 && !seen.has(l.templateKey)) picked.push(l), seen.add(l.templateKey);
+    for (const l of order) if (picked.length < 3 && !picked.includes(l)) picked.push(l);
+    return picked.map((l) => lineToExample(l, roleOf.get(l.id) ?? c.role));
+  };
+
+  const cfg = await loadStrategiesConfig();
+  const strategyId = options.strategy ?? "beta";
+  const s0 = cfg.strategies[strategyId];
+  if (!s0) throw new RangeError(`no strategy '${strategyId}' in configs/strategies.yaml; known: ${Object.keys(cfg.strategies).join(", ")}`);
+  const strategy: Strategy = {
+    ...s0,
+    id: `${s0.id}+honesty`,
+    sampling: { ...s0.sampling, temperature, top_p: 1, n: 1 },
+    budgets: { ...s0.budgets, max_steps: Math.max(40, s0.budgets.max_steps), max_tokens: Math.max(200_000, s0.budgets.max_tokens), max_seconds: Math.max(300, s0.budgets.max_seconds) },
+    examples: { k: 3 },
+  };
+  const noExamples: Strategy = { ...strategy, examples: { k: 0 } };
+
+  const { path: sandbox } = await ensureSandbox({ scale: "tiny" });
+  const concurrency = options.concurrency ?? 4;
+  await using pool = await SandboxPool.open(sandbox, { size: concurrency });
+  const server = await options.serve(backends);
+  const episodes: HonestyEpisode[] = [];
+  try {
+    const entry = getModelConfig(await loadModelsConfig(), "lab-mini");
+    const chat = new Map<string, ReturnType<typeof createChatModel>>();
+    const modelFor = (id: string) => {
+      let m = chat.get(id);
+      if (!m) chat.set(id, m = createChatModel({ ...entry, model: id, name: `lab-mini:${id}` }, { baseUrl: server.url }));
+      return m;
+    };
+    const jobs = arms.flatMap((arm) =>
+      instances.filter((c) => arm !== "ft_forget" || !forgetTrained.has(c.family)).map((c) => ({ arm, c }))
+    );
+    let done = 0;
+    await runPool(jobs, concurrency, async ({ arm, c }) => {
+      const modelId = arm === "ft_unrelated" ? models[`ft_unrelated@${c.level}`] : models[arm];
+      const icl = arm === "icl_same" || arm === "icl_unrelated";
+      const examples = icl ? examplesFor(arm, c) : [];
+      const rec = await runEpisode({ challenge: c, strategy: icl ? strategy : noExamples, model: modelFor(modelId), attempt: 0, seed }, {
+        pool,
+        fitness: cfg.fitness,
+        ...(icl ? { patterns: () => Promise.resolve(examples) } : {}),
+      });
+      episodes.push({
+        arm,
+        instanceId: c.id,
+        family: c.family,
+        level: c.level,
+        seed,
+        pass: rec.verdict.pass,
+        score: rec.verdict.score,
+        stopReason: rec.stopReason,
+        examples: rec.examples,
+        rendered: (String(rec.messages[0]?.content ?? "").match(/^### Example \d+$/gm) ?? []).length,
+        model: modelId,
+        ...(options.keepMessages ? { messages: rec.messages } : {}),
+      });
+      options.onProgress?.(++done, jobs.length);
+    });
+  } finally {
+    await server.close();
+    await Deno.remove(workDir, { recursive: true }).catch(() => {});
+  }
+  const order = new Map(instances.map((c, i) => [c.id, i]));
+  episodes.sort((a, b) => arms.indexOf(a.arm) - arms.indexOf(b.arm) || order.get(a.instanceId)! - order.get(b.instanceId)!);
+  const { cells, lifts } = summarise(episodes, arms, levels, seed);
+  return {
+    label: "lab-mini results (oracle distillation), not claims about LLMs",
+    split: options.split,
+    levels,
+    perLevel: options.perLevel ?? null,
+    seed,
+    temperature,
+    strategy: strategy.id,
+    copyThreshold: options.copyThreshold ?? null,
+    dataset: { path: datasetPath, lines: lines.length, families: new Set(lines.map((l) => l.family)).size },
+    instances: instances.map((c) => c.id),
+    forgetTrainedFamilies: [...forgetTrained].sort(),
+    models,
+    cells,
+    lifts,
+    episodes,
+    seconds: Math.round((performance.now() - t0) / 100) / 10,
+  };
+}
+
+/** Per arm × level (and `"all"`) rates and paired lifts over `base`, from episodes. */
+export function summarise(
+  episodes: readonly HonestyEpisode[],
+  arms: readonly HonestyArm[],
+  levels: readonly number[],
+  seed: number,
+): { cells: ArmCell[]; lifts: LiftCell[] } {
+  const cells: ArmCell[] = [];
+  const lifts: LiftCell[] = [];
+  const baseOf = new Map(episodes.filter((e) => e.arm === "base").map((e) => [e.instanceId, e]));
+  for (const arm of arms) {
+    for (const level of [...levels, "all" as const]) {
+      const eps = episodes.filter((e) => e.arm === arm && (level === "all" || e.level === level));
+      if (!eps.length) continue;
+      const passes = eps.filter((e) => e.pass).length;
+      cells.push({ arm, level, n: eps.length, passes, rate: wilsonInterval(passes, eps.length) });
+      if (arm === "base") continue;
+      const pairs = eps.filter((e) => baseOf.has(e.instanceId)).map((e) => ({ cluster: e.instanceId, a: baseOf.get(e.instanceId)!.pass, b: e.pass }));
+      if (!pairs.length) continue;
+      const d = pairedDiffCI(pairs.map((p) => ({ cluster: p.cluster, a: +p.a, b: +p.b })), { seed });
+      lifts.push({ arm, level, n: pairs.length, lift: { estimate: d.estimate, lo: d.lo, hi: d.hi }, baseRate: d.meanA, armRate: d.meanB, mcnemar: mcnemar(pairs) });
+    }
+  }
+  return { cells, lifts };
+}
+
+const pct = (x: number) => `${(100 * x).toFixed(1)}`;
+const pp = (x: number) => `${x >= 0 ? "+" : ""}${(100 * x).toFixed(1)}`;
+
+/** A text table: success by arm × level with Wilson 95 % intervals, then lifts over base with paired 95 % CIs. */
+export function formatLabMiniHonesty(r: LabMiniHonestyResult): string {
+  const cols = [...r.levels.map(String), "all"];
+  const head = (first: string) => [first.padEnd(14), ...cols.map((c) => (c === "all" ? "all" : `L${c}`).padEnd(32))].join("");
+  const out = [
+    r.label,
+    `split ${r.split} · levels ${r.levels.join(",")} · ${r.perLevel === null ? "all instances" : `${r.perLevel}/level`} (${r.instances.length}) · seed ${r.seed} · temperature ${r.temperature} · strategy ${r.strategy} · ICL copy threshold ${r.copyThreshold ?? "default (0.62)"}`,
+    `dataset ${r.dataset.path.replace(/^.*\/data\//, "data/")}: ${r.dataset.lines} train lines, ${r.dataset.families} families · ${r.seconds} s`,
+    "",
+    "success: passes/n = rate % [Wilson 95 %]",
+    head("arm"),
+  ];
+  const armsIn = [...new Set(r.cells.map((c) => c.arm))];
+  for (const arm of armsIn) {
+    out.push([arm.padEnd(14), ...cols.map((l) => {
+      const c = r.cells.find((x) => x.arm === arm && String(x.level) === l);
+      return (c ? `${c.passes}/${c.n} = ${pct(c.rate.estimate)} [${pct(c.rate.lo)}, ${pct(c.rate.hi)}]` : "–").padEnd(32);
+    })].join(""));
+  }
+  out.push("", "lift vs base on the same instances: points [paired cluster-bootstrap 95 %] McNemar p", head("arm"));
+  for (const arm of armsIn.filter((a) => a !== "base")) {
+    out.push([arm.padEnd(14), ...cols.map((l) => {
+      const c = r.lifts.find((x) => x.arm === arm && String(x.level) === l);
+      return (c ? `${pp(c.lift.estimate)} [${pp(c.lift.lo)}, ${pp(c.lift.hi)}] p=${c.mcnemar.pValue.toFixed(2)}` : "–").padEnd(32);
+    })].join(""));
+  }
+  if (r.forgetTrainedFamilies.length) {
+    out.push("", `ft_forget: trained on ${r.forgetTrainedFamilies.length} families, evaluated on the instances of the others only (forgetting check)`);
+  }
+  return out.join("\n");
+}
