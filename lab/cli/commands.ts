@@ -15,7 +15,9 @@ import { CHALLENGE_COMMANDS } from "./challenges.ts";
 import { SERVE_COMMANDS } from "./serve.ts";
 import { MODEL_COMMANDS } from "./model.ts";
 import { TOURNAMENT_COMMANDS } from "./tournament.ts";
+import { EXPORT_COMMANDS } from "./export.ts";
 import { EXPERIMENT_COMMANDS } from "./experiment.ts";
+import { COMPETE_COMMANDS } from "./compete.ts";
 
 const SCALES = ["tiny", "small", "large"] as const;
 
@@ -148,5 +150,7 @@ export const COMMANDS: CommandSpec[] = [
   ...SERVE_COMMANDS,
   ...MODEL_COMMANDS,
   ...TOURNAMENT_COMMANDS,
+  ...EXPORT_COMMANDS,
   ...EXPERIMENT_COMMANDS,
+  ...COMPETE_COMMANDS,
 ];

@@ -1,6 +1,8 @@
 /**
  * The main job, for now: build the sandbox, print its shape, list the tools, and walk one scripted episode
- * through the tools (schemaInfo → dbRead → submitAnswer), judged by the challenge's verifier.
+ * through the tools (schemaInfo → dbRead → submitAnswer), judged by the challenge's verifier; then lab-mini
+ * attempts the same task, and a small lab-mini tournament (3 strategies × 4 level-1/2 train challenges × k=1 ×
+ * 2 generations) runs into a temporary store, so repeated demos are independent of data/lab.duckdb.
  */
 import { ensureSandbox, type SandboxSpec, SandboxPool } from "../sandbox/mod.ts";
 import { callTool, createToolContext, type ToolResult, TOOLS } from "../tools/mod.ts";
@@ -11,6 +13,7 @@ import { formatManifest } from "./_format.ts";
 import { createChatModel, getModelConfig, loadModelsConfig } from "../models/mod.ts";
 import { getStrategy, loadStrategiesConfig, runEpisode } from "../agents/mod.ts";
 import { startServer } from "../serve/mod.ts";
+import { formatLeaderboard, parseTournamentConfig, runTournament } from "../tournament/mod.ts";
 import { defaultBackends } from "../serve/backends.ts";
 
 /** Options of {@linkcode runDemo}. */
@@ -90,6 +93,40 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   }
   log(`verdict: ${record.verdict.pass ? "PASS" : "FAIL"} · score ${record.verdict.score.toFixed(2)} · ${record.verdict.reason}`);
   log(`  strategy ${record.strategyId}, stop: ${record.stopReason}, tokens ${record.tokens.total}, fitness ${record.fitness.composite.toFixed(3)}`);
+
+  log(`\n== A small tournament: lab-mini, 3 strategies × 4 challenges × k=1 × 2 generations ==`);
+  const strategies = await loadStrategiesConfig();
+  const config = parseTournamentConfig({
+    model: "lab-mini",
+    strategies: ["alpha", "beta", "gamma"],
+    challenges: { levels: [1, 2], max_instances: 4 },
+    attempts: 1,
+    generations: 2,
+    concurrency: 2,
+    sandbox: { scale: options.spec.scale, seed: options.spec.seed, as_of: options.spec.asOf },
+  }, "the demo's tournament");
+  const tmp = await Deno.makeTempDir({ prefix: "lab-demo-tournament-" });
+  let run;
+  try {
+    run = await runTournament(config, {
+      db: `${tmp}/demo.duckdb`,
+      runId: "demo",
+      model,
+      strategies,
+      pool,
+      stats: { resamples: 200 },
+      source: "the demo's tournament",
+    });
+  } finally {
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  }
+  for (const g of run.generations) {
+    const kids = g.children.map((c) => `${c.id} ← ${c.lineage.operation}(${c.lineage.parents.join(", ")})`);
+    log(`generation ${g.generation}: ${g.ranking.map((r) => `${r.strategyId} ${r.meanFitness.toFixed(3)}`).join(" > ")}` +
+      (g.replaced.length ? `; replaced ${g.replaced.join(", ")} with ${kids.join("; ")}` : ""));
+  }
+  log(`\n${formatLeaderboard(run.leaderboard)}`);
+  log(`(${run.episodes.stored} episodes in ${(run.elapsedMs / 1000).toFixed(1)} s; challenges ${run.challenges.join(", ")})`);
   if (options.json) {
     console.log(JSON.stringify({
       sandbox: { path, ...manifest },
@@ -103,6 +140,18 @@ export async function runDemo(options: DemoOptions): Promise<number> {
         tools: record.toolCalls.map((t) => t.name),
         stopReason: record.stopReason,
         verdict: record.verdict,
+      },
+      tournament: {
+        model: run.model,
+        challenges: run.challenges,
+        episodes: run.episodes.stored,
+        generations: run.generations.map((g) => ({
+          generation: g.generation,
+          population: g.population,
+          replaced: g.replaced,
+          children: g.children,
+        })),
+        leaderboard: run.leaderboard,
       },
     }, null, 2));
   }

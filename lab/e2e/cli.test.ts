@@ -32,19 +32,30 @@ describe("lab demo (end to end, tiny scale)", () => {
     expect(out.labMini).toMatchObject({ model: { name: "lab-mini" }, strategy: "gamma" });
     expect(out.labMini.tools.length).toBeGreaterThan(0);
     expect(typeof out.labMini.verdict.pass).toBe("boolean");
+    // Then a small lab-mini tournament (3 strategies × 4 challenges × k=1 × 2 generations) into a temp store.
+    expect(out.tournament).toMatchObject({ model: { name: "lab-mini" }, episodes: 24 });
+    expect(out.tournament.challenges).toHaveLength(4);
+    expect(out.tournament.generations.map((g: { replaced: string[] }) => g.replaced.length)).toEqual([1, 0]);
+    const board = out.tournament.leaderboard as { strategyId: string; episodes: number; success: { estimate: number } }[];
+    expect(board.map((r) => r.strategyId).sort()).toEqual(
+      [...out.tournament.generations[0].population, ...out.tournament.generations[0].children.map((c: { id: string }) => c.id)].sort(),
+    );
+    expect(board.reduce((a, r) => a + r.episodes, 0)).toBe(24);
     // A second run reuses the built sandbox and gives the same verdict.
     const again = JSON.parse((await lab("demo", "--scale", "tiny", "--dir", dir, "--json")).stdout);
     expect(again.verdict).toEqual(out.verdict);
     const untimed = (steps: { ms: number }[]) => steps.map(({ ms: _ms, ...rest }) => rest);
     expect(untimed(again.steps)).toEqual(untimed(out.steps));
     expect(again.labMini).toEqual(out.labMini);
+    // The tournament's store is temporary: the second demo runs it afresh, to the same leaderboard.
+    expect(again.tournament).toEqual(out.tournament);
   });
 
   it("prints the sandbox shape and the tools as text", async () => {
     const dir = await Deno.makeTempDir({ prefix: "lab-demo-" });
     const r = await lab("demo", "--scale", "tiny", "--dir", dir);
     expect(r.code).toBe(0);
-    for (const s of ["== The ERP sandbox ==", "sales_invoices", "== Agent tools ==", "dbWrite", "verdict", "PASS", "== lab-mini attempts it"]) {
+    for (const s of ["== The ERP sandbox ==", "sales_invoices", "== Agent tools ==", "dbWrite", "verdict", "PASS", "== lab-mini attempts it", "== A small tournament", "rating [95% CI]"]) {
       expect(r.stdout).toContain(s);
     }
   });

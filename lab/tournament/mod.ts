@@ -8,7 +8,9 @@
  * - Statistics: {@linkcode leaderboard} (Bradley–Terry ratings, success and fitness with challenge-bootstrap
  *   CIs, pass@k / pass^k), {@linkcode generationStats}, {@linkcode learningMetrics}.
  * - Store: tables runs, strategies, generations, episodes, queries ({@linkcode readEpisodeRows},
- *   {@linkcode queryStore}).
+ *   {@linkcode queryStore}, {@linkcode listRuns}); held open for a run ({@linkcode openStore}); resumable after
+ *   a kill at any moment (every write is one transaction).
+ * - Export: {@linkcode exportRun} writes a run as hive-partitioned Parquet (`lab export`).
  *
  * @example
  * ```ts
@@ -71,8 +73,15 @@ export {
 export {
   DEFAULT_DB_PATH,
   type EpisodeRow,
+  listRuns,
+  openStore,
+  type OpenStore,
   queryStore,
   readEpisodeRows,
+  type RunListing,
   type StoredEpisode,
+  type StoreRef,
   withStore,
 } from "./store.ts";
+export { DEFAULT_EXPORT_DIR, type ExportResult, exportRun, UnknownRunError } from "./export.ts";
+export * from "./experiments.ts";

@@ -2,9 +2,15 @@
  * The tournament's store in the lab's DuckDB file (default `data/lab.duckdb`, gitignored): tables `runs`,
  * `strategies` (with lineage), `generations`, `episodes` (key fields + full trace JSON) and `queries`.
  *
- * The file is opened briefly per write batch and closed again, so a notebook kernel reading it never holds a
- * lock against the CLI for long (a locked file is retried for a few seconds). Each batch is one transaction,
- * so an episode is stored whole or not at all — a killed run leaves no half episode behind.
+ * Every function takes a path (the file is opened for the call and closed again, so a notebook kernel reading
+ * it never holds a lock for long; a locked file is retried for a few seconds) or an {@linkcode OpenStore} that a
+ * run holds for its whole length (opening the file costs tens of milliseconds and closing it checkpoints, which
+ * would dominate a fast model's episodes).
+ *
+ * Crash safety: every write is one transaction — a batch of whole episodes with their queries, a generation's
+ * row, a strategy list — and the run header is inserted once, so a process killed at any moment (SIGKILL
+ * included) leaves only whole episodes behind; DuckDB replays its write-ahead log of committed transactions
+ * when the file is next opened, and a resumed run re-runs what is missing.
  * @module
  */
 import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from "@duckdb/node-api";
@@ -86,14 +92,26 @@ function isLockError(e: unknown): boolean {
 }
 
 /**
- * Opens the store at `path`, runs `fn` on a connection, and closes it. Creates the tables on first use.
- * Writes go through {@linkcode withStore}`(path, fn, { write: true })` inside one transaction.
+ * The store held open: one DuckDB instance and connection, its calls serialized (a connection runs one
+ * transaction at a time). Close it with `await using` (STYLE #8).
+ *
+ * @example
+ * ```ts
+ * await using store = await openStore("data/lab.duckdb");
+ * const rows = await readEpisodeRows(store, "t-1234");
+ * ```
  */
-export async function withStore<T>(
-  path: string,
-  fn: (con: DuckDBConnection) => Promise<T>,
-  options: { write?: boolean } = {},
-): Promise<T> {
+export interface OpenStore extends AsyncDisposable {
+  readonly path: string;
+  /** Runs `fn` on the connection after every earlier call has finished. */
+  exclusive<T>(fn: (con: DuckDBConnection) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+/** A store by path (opened per call) or held open. */
+export type StoreRef = string | OpenStore;
+
+async function openInstance(path: string): Promise<{ instance: DuckDBInstance; con: DuckDBConnection }> {
   await Deno.mkdir(dirname(path), { recursive: true });
   const fresh = !existsSync(path);
   let instance: DuckDBInstance | undefined;
@@ -115,16 +133,66 @@ export async function withStore<T>(
       for (const sql of SCHEMA) await con.run(sql);
       initialized.add(path);
     }
-    if (!options.write) return await fn(con);
-    await con.run("BEGIN TRANSACTION");
-    try {
-      const out = await fn(con);
-      await con.run("COMMIT");
-      return out;
-    } catch (e) {
-      await con.run("ROLLBACK").catch(() => {});
-      throw e;
-    }
+  } catch (e) {
+    con.closeSync();
+    instance.closeSync();
+    throw e;
+  }
+  return { instance, con };
+}
+
+/** Opens the store at `path` (creating its tables) and holds it until closed. */
+export async function openStore(path: string): Promise<OpenStore> {
+  const { instance, con } = await openInstance(path);
+  let queue: Promise<unknown> = Promise.resolve();
+  let closed = false;
+  const exclusive = <T>(fn: (con: DuckDBConnection) => Promise<T>): Promise<T> => {
+    if (closed) return Promise.reject(new Error(`the store ${path} is closed`));
+    const out = queue.then(() => fn(con));
+    queue = out.catch(() => {});
+    return out;
+  };
+  const close = async () => {
+    if (closed) return;
+    closed = true;
+    await queue;
+    con.closeSync();
+    instance.closeSync();
+  };
+  return { path, exclusive, close, [Symbol.asyncDispose]: close };
+}
+
+/** The path of a store reference. */
+export function storePath(ref: StoreRef): string {
+  return typeof ref === "string" ? ref : ref.path;
+}
+
+async function inTransaction<T>(con: DuckDBConnection, fn: (con: DuckDBConnection) => Promise<T>): Promise<T> {
+  await con.run("BEGIN TRANSACTION");
+  try {
+    const out = await fn(con);
+    await con.run("COMMIT");
+    return out;
+  } catch (e) {
+    await con.run("ROLLBACK").catch(() => {});
+    throw e;
+  }
+}
+
+/**
+ * Runs `fn` on a connection to the store: a held store's, or one opened for the call at a path (and closed
+ * after). Creates the tables on first use. With `{ write: true }`, `fn` runs inside one transaction.
+ */
+export async function withStore<T>(
+  ref: StoreRef,
+  fn: (con: DuckDBConnection) => Promise<T>,
+  options: { write?: boolean } = {},
+): Promise<T> {
+  const body = (con: DuckDBConnection) => options.write ? inTransaction(con, fn) : fn(con);
+  if (typeof ref !== "string") return await ref.exclusive(body);
+  const { instance, con } = await openInstance(ref);
+  try {
+    return await body(con);
   } finally {
     con.closeSync();
     instance.closeSync();
@@ -134,7 +202,7 @@ export async function withStore<T>(
 const json = (v: unknown) => JSON.stringify(v ?? null);
 
 /** Inserts the run's header, or returns the stored one when the id exists. */
-export async function upsertRun(path: string, run: RunRow): Promise<RunRow> {
+export async function upsertRun(path: StoreRef, run: RunRow): Promise<RunRow> {
   return await withStore(path, async (con) => {
     const existing = await readRun(con, run.id);
     if (existing) {
@@ -169,7 +237,7 @@ async function readRun(con: DuckDBConnection, id: string): Promise<RunRow | unde
 }
 
 /** Sets a run's status (`running`, `completed`, `aborted`). */
-export async function setRunStatus(path: string, id: string, status: string): Promise<void> {
+export async function setRunStatus(path: StoreRef, id: string, status: string): Promise<void> {
   await withStore(path, async (con) => {
     await con.run("UPDATE runs SET updated_at = now(), status = $2 WHERE id = $1", [id, status]);
   }, { write: true });
@@ -177,7 +245,7 @@ export async function setRunStatus(path: string, id: string, status: string): Pr
 
 /** Stores strategies with their lineage (already stored ids are left as they are). */
 export async function insertStrategies(
-  path: string,
+  path: StoreRef,
   runId: string,
   generation: number,
   items: readonly { strategy: Strategy; lineage: Lineage }[],
@@ -195,7 +263,7 @@ export async function insertStrategies(
 }
 
 /** Stores a batch of episodes (and their queries) in one transaction; ids already stored are skipped. */
-export async function insertEpisodes(path: string, runId: string, episodes: readonly StoredEpisode[]): Promise<void> {
+export async function insertEpisodes(path: StoreRef, runId: string, episodes: readonly StoredEpisode[]): Promise<void> {
   if (!episodes.length) return;
   await withStore(path, async (con) => {
     for (const { id, generation, contaminated, record: r } of episodes) {
@@ -219,7 +287,7 @@ export async function insertEpisodes(path: string, runId: string, episodes: read
 
 /** Stores a finished generation: its population, ranking, statistics and selection decisions. */
 export async function upsertGeneration(
-  path: string,
+  path: StoreRef,
   runId: string,
   row: { generation: number; population: string[]; ranking: unknown; replaced: string[]; children: unknown; stats: unknown },
 ): Promise<void> {
@@ -233,7 +301,7 @@ export async function upsertGeneration(
 }
 
 /** Ids of the run's stored episodes. */
-export async function storedEpisodeIds(path: string, runId: string): Promise<Set<string>> {
+export async function storedEpisodeIds(path: StoreRef, runId: string): Promise<Set<string>> {
   return await withStore(path, async (con) => {
     const rows = (await con.runAndReadAll("SELECT id FROM episodes WHERE run_id = $1", [runId])).getRows();
     return new Set(rows.map(([id]) => String(id)));
@@ -241,7 +309,7 @@ export async function storedEpisodeIds(path: string, runId: string): Promise<Set
 }
 
 /** The key fields of a run's episodes (of one generation, or all), ordered by id. */
-export async function readEpisodeRows(path: string, runId: string, generation?: number): Promise<EpisodeRow[]> {
+export async function readEpisodeRows(path: StoreRef, runId: string, generation?: number): Promise<EpisodeRow[]> {
   return await withStore(path, async (con) => {
     const rows = (await con.runAndReadAll(
       `SELECT id, generation, strategy_id, challenge_id, attempt, seed, pass, score, composite, tokens_total,
@@ -268,6 +336,33 @@ export async function readEpisodeRows(path: string, runId: string, generation?: 
 }
 
 /** Runs a read-only query against the store and returns rows as JSON objects (for notebooks and tests). */
-export async function queryStore(path: string, sql: string, params: DuckDBValue[] = []): Promise<Record<string, unknown>[]> {
+export async function queryStore(path: StoreRef, sql: string, params: DuckDBValue[] = []): Promise<Record<string, unknown>[]> {
   return await withStore(path, async (con) => (await con.runAndReadAll(sql, params)).getRowObjectsJson() as Record<string, unknown>[]);
+}
+
+/** A run as listed: id, status, when, and how many episodes are stored. */
+export interface RunListing {
+  id: string;
+  status: string;
+  createdAt: string;
+  modelName: string;
+  episodes: number;
+}
+
+/** The runs in the store, newest first. */
+export async function listRuns(path: StoreRef): Promise<RunListing[]> {
+  return await withStore(path, async (con) => {
+    const rows = (await con.runAndReadAll(
+      `SELECT r.id, r.status, r.created_at::VARCHAR AS created_at, r.model_name,
+              (SELECT count(*) FROM episodes e WHERE e.run_id = r.id)::INTEGER AS episodes
+       FROM runs r ORDER BY r.created_at DESC, r.id`,
+    )).getRowObjectsJson();
+    return rows.map((r) => ({
+      id: String(r.id),
+      status: String(r.status),
+      createdAt: String(r.created_at),
+      modelName: String(r.model_name),
+      episodes: Number(r.episodes),
+    }));
+  });
 }

@@ -8,10 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { join } from "node:path";
 import { buildSandbox } from "../sandbox/generate.ts";
 import { SandboxPool } from "../sandbox/episode.ts";
-import { type Challenge, renderSql } from "../challenges/mod.ts";
-import { loadStrategiesConfig, type StrategiesConfig } from "../agents/mod.ts";
-import { type ChatModel, createChatModel, ModelEntry } from "../models/mod.ts";
-import type { TransportRequest } from "../models/types.ts";
+import type { Challenge } from "../challenges/mod.ts";
+import type { StrategiesConfig } from "../agents/mod.ts";
+import type { ChatModel } from "../models/mod.ts";
 import { ConfigError } from "../util/errors.ts";
 import {
   parseTournamentConfig,
@@ -25,10 +24,7 @@ import {
   TOURNAMENT_SCHEMA_PATH,
   loadTournamentConfig,
 } from "./mod.ts";
-
-const STRONG = "Consult the ledger compass first.";
-const MEDIUM = "Trust the coin.";
-const AS_OF = "2025-11-28";
+import { AS_OF, plantedModel as planted, plantedSetup } from "./_test_model.ts";
 
 let dir: string;
 let pool: SandboxPool;
@@ -37,44 +33,7 @@ let challenges: Challenge[];
 let config: TournamentConfig;
 let sqlByTask: Map<string, string>;
 
-/** The reply to a request: a function of the request alone, so concurrent episodes cannot disturb each other. */
-function reply(req: TransportRequest): { name: string; args: Record<string, unknown> } {
-  const system = String(req.messages[0].content);
-  const task = String(req.messages.find((m) => m.role === "user")?.content);
-  const turns = req.messages.filter((m) => m.role === "assistant").length;
-  if (turns === 0) {
-    const good = system.includes(STRONG) || (system.includes(MEDIUM) && (req.seed ?? 0) % 2 === 0);
-    return { name: "dbRead", args: { sql: good ? sqlByTask.get(task)! : "SELECT 0 AS n" } };
-  }
-  const last = JSON.parse(String(req.messages.findLast((m) => m.role === "tool")?.content ?? "{}"));
-  const value = last.rows?.[0] ? Object.values(last.rows[0])[0] : 0;
-  return { name: "submitAnswer", args: { answer: Number(value) } };
-}
-
-/**
- * The real chat client over an in-process transport. Unlike `scriptedModel` (whose tool-call ids count calls
- * across the whole model, which concurrency reorders), ids here depend on the conversation only.
- */
-function plantedModel(onRequest?: () => void): ChatModel {
-  const entry = ModelEntry.parse({
-    provider: "local",
-    model: "planted",
-    base_url: "http://127.0.0.1:9/v1",
-    context_window: 128000,
-    max_retries: 0,
-  });
-  return createChatModel({ ...entry, name: "planted" }, {
-    transport: (req) => {
-      onRequest?.();
-      const turn = req.messages.filter((m) => m.role === "assistant").length;
-      const call = reply(req);
-      return Promise.resolve({
-        choices: [{ toolCalls: [{ id: `call_${turn}`, ...call }], finishReason: "tool_calls" }],
-        usage: { inputTokens: JSON.stringify(req.messages).length >> 2, outputTokens: JSON.stringify(call).length >> 2 },
-      });
-    },
-  });
-}
+const plantedModel = (onRequest?: () => void): ChatModel => planted(sqlByTask, onRequest);
 
 function options(db: string, extra: Partial<RunTournamentOptions> = {}): RunTournamentOptions {
   return {
@@ -113,34 +72,7 @@ beforeAll(async () => {
   const path = join(dir, "tiny.duckdb");
   await buildSandbox(path, { scale: "tiny", asOf: AS_OF });
   pool = await SandboxPool.open(path, { size: 6 });
-  const base = await loadStrategiesConfig();
-  const mk = (id: string, instructions: string, temperature: number) => ({
-    ...base.strategies.alpha,
-    id,
-    instructions,
-    sampling: { ...base.strategies.alpha.sampling, temperature },
-  });
-  strategies = {
-    ...base,
-    strategies: {
-      strong: mk("strong", `Work carefully. ${STRONG}`, 0.1),
-      medium: mk("medium", `Work quickly. ${MEDIUM}`, 0.5),
-      weak: mk("weak", "Guess.", 0.9),
-    },
-  };
-  config = parseTournamentConfig({
-    strategies: ["weak", "medium", "strong"],
-    challenges: { families: ["invoice_count_for_period", "cash_book_balance_end_of_period"], max_instances: 6 },
-    attempts: 2,
-    generations: 2,
-    seed: 3,
-    concurrency: 6,
-    selection: { replace: 1, crossover: 0 },
-  });
-  challenges = await selectChallenges(config);
-  sqlByTask = new Map(
-    challenges.map((c) => [c.task, renderSql((c.verifier as { reference: string }).reference, c.params, AS_OF)]),
-  );
+  ({ config, strategies, challenges, sqlByTask } = await plantedSetup());
 }, 60_000);
 afterAll(() => pool?.close());
 

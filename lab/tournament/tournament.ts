@@ -27,6 +27,7 @@ import {
   type EpisodeRow,
   insertEpisodes,
   insertStrategies,
+  openStore,
   readEpisodeRows,
   setRunStatus,
   type StoredEpisode,
@@ -232,7 +233,9 @@ export async function runTournament(config: TournamentConfig, options: RunTourna
     challenges: challenges.map((c) => c.id),
   };
   const runId = options.runId ?? `t-${(await sha256(canonicalJson(snapshot))).slice(0, 12)}`;
-  const stored = await upsertRun(db, {
+  // Held for the whole run: reopening the file per write costs more than a fast model's episode.
+  await using store = await openStore(db);
+  const stored = await upsertRun(store, {
     id: runId,
     status: "running",
     config: snapshot,
@@ -260,8 +263,8 @@ export async function runTournament(config: TournamentConfig, options: RunTourna
 
   try {
     const total = initial.length * challenges.length * config.attempts * config.generations;
-    const already = await storedEpisodeIds(db, runId);
-    const before = await readEpisodeRows(db, runId);
+    const already = await storedEpisodeIds(store, runId);
+    const before = await readEpisodeRows(store, runId);
     const tally = {
       done: already.size,
       passed: before.filter((r) => r.pass).length,
@@ -277,20 +280,20 @@ export async function runTournament(config: TournamentConfig, options: RunTourna
     }));
     let aborted = false;
 
-    // Writes are serialized (one open file at a time) and batched: episodes that finish while a write is running
-    // go together in the next transaction, so a fast model is not throttled by opening the file per episode.
-    // Progress is reported once an episode is stored.
+    // Writes are serialized and batched: episodes that finish while a write is running go together in the next
+    // transaction (whole episodes only, so a kill never leaves half of one). Progress is reported once an
+    // episode is committed.
     let pending: { stored: StoredEpisode; report: () => void }[] = [];
     let writing: Promise<void> = Promise.resolve();
     let writeError: unknown;
-    const store = (item: { stored: StoredEpisode; report: () => void }) => {
+    const save = (item: { stored: StoredEpisode; report: () => void }) => {
       pending.push(item);
       writing = writing.then(async () => {
         if (!pending.length || writeError) return;
         const batch = pending;
         pending = [];
         try {
-          await insertEpisodes(db, runId, batch.map((b) => b.stored));
+          await insertEpisodes(store, runId, batch.map((b) => b.stored));
         } catch (e) {
           writeError = e;
           return;
@@ -300,7 +303,7 @@ export async function runTournament(config: TournamentConfig, options: RunTourna
     };
 
     for (let g = 1; g <= config.generations; g++) {
-      await insertStrategies(db, runId, g, newcomers);
+      await insertStrategies(store, runId, g, newcomers);
       const tasks: { key: string; challenge: Challenge; strategy: Strategy; attempt: number; seed: number }[] = [];
       for (const challenge of challenges) {
         for (let attempt = 0; attempt < config.attempts; attempt++) {
@@ -323,7 +326,7 @@ export async function runTournament(config: TournamentConfig, options: RunTourna
           // An episode that ends after the abort may have been cut short (in any of several ways): it is not a
           // result, so it is left for the re-run.
           if (record.stopReason === "aborted" || options.signal?.aborted) continue;
-          store({
+          save({
             stored: { id: t.key, generation: g, contaminated: t.challenge.split !== "train", record },
             report: () => {
               tally.done++;
@@ -358,7 +361,7 @@ export async function runTournament(config: TournamentConfig, options: RunTourna
         break;
       }
 
-      const rows = await readEpisodeRows(db, runId, g);
+      const rows = await readEpisodeRows(store, runId, g);
       const ranking = rankStandings(standingsOf(population, rows));
       const sel = g < config.generations
         ? selectNext(population, ranking, g + 1, config.selection, config.seed)
@@ -372,7 +375,7 @@ export async function runTournament(config: TournamentConfig, options: RunTourna
         children: sel.children.map((c) => ({ id: c.strategy.id, lineage: c.lineage })),
         stats,
       };
-      await upsertGeneration(db, runId, { ...summary, stats });
+      await upsertGeneration(store, runId, { ...summary, stats });
       generations.push(summary);
       options.onProgress?.({
         kind: "generation",
@@ -385,8 +388,8 @@ export async function runTournament(config: TournamentConfig, options: RunTourna
       newcomers = sel.children;
     }
 
-    await setRunStatus(db, runId, aborted ? "aborted" : "completed");
-    const all = await readEpisodeRows(db, runId);
+    await setRunStatus(store, runId, aborted ? "aborted" : "completed");
+    const all = await readEpisodeRows(store, runId);
     return {
       runId,
       db,

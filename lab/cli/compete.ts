@@ -1,0 +1,78 @@
+/**
+ * `lab compete`: does competition help? The tournament of `configs/tournament.yaml` (with selection) against a
+ * single strategy on the same episode budget, then both final strategies on the same dev instances with the same
+ * fresh seeds; prints the lift with a paired 95% interval (cluster = dev instance) and McNemar. Both training runs
+ * are stored in the lab's DuckDB file and resume when re-run. A local model is served in-process for the run.
+ */
+import type { CommandSpec } from "./_args.ts";
+import { intOption, UsageError } from "./_args.ts";
+import { type CompetitionProgress, competitionVsSingle, DEFAULT_DB_PATH, formatCompetition, loadTournamentConfig } from "../tournament/mod.ts";
+import { getModelConfig, loadModelsConfig } from "../models/mod.ts";
+import { startServer } from "../serve/mod.ts";
+import { defaultBackends } from "../serve/backends.ts";
+import { progressBar } from "../util/progress.ts";
+import { displayPath } from "../util/paths.ts";
+
+export const COMPETE_COMMANDS: CommandSpec[] = [
+  {
+    name: "compete",
+    summary: "Does competition help? Tournament vs a single strategy on the same budget, both evaluated on dev",
+    options: {
+      config: { type: "string", description: "Tournament config", default: "configs/tournament.yaml" },
+      budget: { type: "string", description: "Training episodes per arm (default: the config's tournament size)" },
+      single: { type: "string", description: "The single arm's strategy (default: gamma when in the population, else the first)" },
+      "dev-instances": { type: "string", description: "Dev instances (config's levels and families; default: its max_instances)" },
+      "dev-seeds": { type: "string", description: "Fresh seeds per dev instance", default: "2" },
+      db: { type: "string", description: "DuckDB store", default: displayPath(DEFAULT_DB_PATH) },
+      "base-url": { type: "string", description: "Use the model at this OpenAI-compatible URL instead of serving a local one" },
+      json: { type: "boolean", description: "Print the full result as JSON" },
+    },
+    examples: [
+      "deno task lab compete --config configs/tournament.yaml --budget 240",
+      "deno task lab compete --budget 120 --dev-instances 12 --json",
+    ],
+    async run(args) {
+      const configPath = String(args.values.config);
+      const config = await loadTournamentConfig(configPath);
+      const budget = args.values.budget === undefined ? undefined : intOption(args, "budget", 1);
+      const devInstances = args.values["dev-instances"] === undefined ? undefined : intOption(args, "dev-instances", 1);
+      const devSeeds = intOption(args, "dev-seeds", 1);
+      const entry = getModelConfig(await loadModelsConfig(), config.model);
+      let baseUrl = args.values["base-url"] as string | undefined;
+      if (baseUrl !== undefined && !/^https?:\/\//.test(baseUrl)) {
+        throw new UsageError(`--base-url must be an http(s) URL, found '${baseUrl}'`);
+      }
+      await using server = !baseUrl && entry.provider === "local"
+        ? await startServer({ port: 0, backends: await defaultBackends() })
+        : undefined;
+      if (server) baseUrl = server.url;
+
+      const ac = new AbortController();
+      const onSignal = () => ac.abort();
+      Deno.addSignalListener("SIGINT", onSignal);
+      const tty = Deno.stderr.isTerminal() && !args.values.json;
+      const bar = tty ? progressBar("compete") : undefined;
+      const onProgress = (p: CompetitionProgress) => {
+        if (p.arm === "dev") bar?.update(p.done / p.total, `dev ${p.done}/${p.total}`);
+        else if (p.event.kind === "episode") bar?.update(p.event.done / p.event.total, `${p.arm} ${p.event.done}/${p.event.total}`);
+      };
+      try {
+        const r = await competitionVsSingle({
+          config,
+          budget,
+          single: args.values.single as string | undefined,
+          devInstances,
+          devSeeds,
+          db: String(args.values.db),
+          baseUrl,
+          signal: ac.signal,
+          onProgress,
+        });
+        bar?.done(`done in ${(r.elapsedMs / 1000).toFixed(0)} s`);
+        console.log(args.values.json ? JSON.stringify(r, null, 2) : formatCompetition(r));
+      } finally {
+        Deno.removeSignalListener("SIGINT", onSignal);
+      }
+    },
+  },
+];

@@ -1,0 +1,155 @@
+/**
+ * "Does competition help?" bookkeeping at small scale with the planted in-process model (3 strategies, 6 train
+ * challenges, budget 60 episodes, 4 dev instances × 2 seeds). Nothing here asserts that competition wins: the test
+ * checks equal budgets, identical dev instances and seeds for both arms, fresh seeds and intervals that hold their
+ * estimates.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { join } from "node:path";
+import { buildSandbox } from "../sandbox/generate.ts";
+import { SandboxPool } from "../sandbox/episode.ts";
+import type { Challenge } from "../challenges/mod.ts";
+import type { StrategiesConfig } from "../agents/mod.ts";
+import type { ChatModel } from "../models/mod.ts";
+import {
+  competitionVsSingle,
+  type CompetitionResult,
+  formatCompetition,
+  freshSeeds,
+  pairedStrategyDiff,
+  parseTournamentConfig,
+  queryStore,
+  readEpisodeRows,
+  selectChallenges,
+  type TournamentConfig,
+} from "./mod.ts";
+import { AS_OF, plantedModel, plantedSetup, referenceSql } from "./_test_model.ts";
+
+let dir: string;
+let pool: SandboxPool;
+let config: TournamentConfig;
+let strategies: StrategiesConfig;
+let challenges: Challenge[];
+let dev: Challenge[];
+let model: ChatModel;
+let result: CompetitionResult;
+let db: string;
+
+beforeAll(async () => {
+  dir = await Deno.makeTempDir({ prefix: "lab-compete-" });
+  const path = join(dir, "tiny.duckdb");
+  await buildSandbox(path, { scale: "tiny", asOf: AS_OF });
+  pool = await SandboxPool.open(path, { size: 6 });
+  ({ config, strategies, challenges } = await plantedSetup({ attempts: 2, generations: 2 }));
+  dev = (await selectChallenges(parseTournamentConfig({ ...config, split: "dev" }))).slice(0, 4);
+  model = plantedModel(referenceSql([...challenges, ...dev]));
+  db = join(dir, "compete.duckdb");
+  result = await competitionVsSingle({
+    config,
+    budget: 60,
+    single: "medium",
+    challenges,
+    devChallenges: dev,
+    devSeeds: 2,
+    db,
+    model,
+    strategies,
+    pool,
+    stats: { resamples: 500 },
+  });
+}, 60_000);
+afterAll(() => pool?.close());
+
+describe("competitionVsSingle", () => {
+  it("gives both arms the same training budget on the same train instances", async () => {
+    expect(challenges).toHaveLength(6);
+    // 3 strategies × 2 attempts × 2 generations = 12 episodes per instance; ⌊60 / 12⌋ = 5 instances.
+    expect(result.budget).toEqual({ requested: 60, perArm: 60, perInstance: 12, trainInstances: 5 });
+    expect(result.trainChallenges).toEqual(challenges.slice(0, 5).map((c) => c.id));
+    expect(result.tournament).toMatchObject({ episodes: 60, generations: 2, population: 3 });
+    expect(result.single).toMatchObject({ episodes: 60, final: "medium", root: "medium" });
+
+    const stored = await queryStore(
+      db,
+      `SELECT run_id, count(*)::INT AS n, count(DISTINCT challenge_id)::INT AS instances,
+              list(DISTINCT strategy_id ORDER BY strategy_id) AS strategies
+       FROM episodes GROUP BY run_id ORDER BY n DESC, run_id`,
+    );
+    expect(Object.fromEntries(stored.map((r) => [r.run_id, [r.n, r.instances]]))).toEqual({
+      [result.tournament.runId]: [60, 5],
+      [result.single.runId]: [60, 5],
+    });
+    expect(stored.find((r) => r.run_id === result.single.runId)!.strategies).toEqual(["medium"]);
+  });
+
+  it("evaluates both final strategies on identical dev instances with identical fresh seeds", async () => {
+    const key = (e: { challengeId: string; seed: number }) => `${e.challengeId}|${e.seed}`;
+    const winner = result.episodes.filter((e) => e.strategyId === result.tournament.final).map(key).sort();
+    const single = result.episodes.filter((e) => e.strategyId === "medium").map(key).sort();
+    const expected = dev.flatMap((c) => result.dev.seeds.map((s) => `${c.id}|${s}`)).sort();
+    expect(result.dev.challenges).toEqual(dev.map((c) => c.id));
+    expect(result.dev.seeds).toHaveLength(2);
+    expect(single).toEqual(expected);
+    if (!result.sameStrategy) expect(winner).toEqual(expected);
+    expect(result.episodes.every((e) => e.split === "dev")).toBe(true);
+
+    const trainSeeds = new Set([
+      ...(await readEpisodeRows(db, result.tournament.runId)).map((r) => r.seed),
+      ...(await readEpisodeRows(db, result.single.runId)).map((r) => r.seed),
+    ]);
+    expect(result.dev.seeds.filter((s) => trainSeeds.has(s))).toEqual([]);
+    expect(result.dev.tournament.episodes).toBe(8);
+    expect(result.dev.single.episodes).toBe(8);
+  });
+
+  it("reports the lift with a paired interval that holds its estimate, and McNemar on the same pairs", () => {
+    const { lift } = result;
+    expect(lift.pairs).toBe(8);
+    for (const d of [lift.success, lift.fitness]) {
+      expect(d.lo).toBeLessThanOrEqual(d.estimate + 1e-12);
+      expect(d.hi).toBeGreaterThanOrEqual(d.estimate - 1e-12);
+      expect(d.estimate).toBeCloseTo(d.meanB - d.meanA, 12);
+      expect(d.clusters).toBe(4);
+    }
+    expect(lift.success.meanA).toBeCloseTo(result.dev.single.success.estimate, 12);
+    expect(lift.success.meanB).toBeCloseTo(result.dev.tournament.success.estimate, 12);
+    // McNemar counts the discordant pairs: b = single passed and the winner failed, c = the reverse.
+    const byKey = (id: string) => new Map(result.episodes.filter((e) => e.strategyId === id).map((e) => [`${e.challengeId}|${e.seed}`, e.pass]));
+    const s = byKey("medium"), w = byKey(result.tournament.final);
+    const b = [...s].filter(([k, p]) => p && !w.get(k)).length;
+    const c = [...s].filter(([k, p]) => !p && w.get(k)).length;
+    expect(lift.mcnemar).toMatchObject({ b, c });
+    expect(result.label).toBeNull();
+    const text = formatCompetition(result);
+    expect(text).toMatch(/^model planted/);
+    expect(text).toMatch(/budget: 60 train episodes per arm \(requested 60\) on 5 train instances, 12 per instance/);
+    expect(text).toMatch(/dev: 4 instances × 2 fresh seeds .* = 8 pairs/);
+    expect(formatCompetition({ ...result, label: "lab-mini results" })).toMatch(/^lab-mini results\n/);
+  });
+
+  it("refuses a budget below one train instance's worth and dev seeds that training used", async () => {
+    const opts = { config, challenges, devChallenges: dev, db, model, strategies, pool, single: "medium" };
+    await expect(competitionVsSingle({ ...opts, budget: 11 })).rejects.toThrow(
+      /budget 11 is below one train instance's worth: 3 strategies × 2 attempts × 2 generations = 12 episodes/,
+    );
+    const used = (await readEpisodeRows(db, result.tournament.runId))[0].seed;
+    await expect(
+      competitionVsSingle({ ...opts, budget: 60, devSeeds: [used], runIds: { tournament: result.tournament.runId, single: result.single.runId } }),
+    ).rejects.toThrow(/dev seeds .* were used in training/);
+  }, 30_000);
+});
+
+describe("paired comparisons and fresh seeds", () => {
+  it("pairedStrategyDiff refuses two strategies that never met", async () => {
+    const rows = await readEpisodeRows(db, result.tournament.runId);
+    expect(() => pairedStrategyDiff(rows, "weak", "medium.g9.m1")).toThrow(/share no \(generation, challenge, seed, attempt\)/);
+    const d = pairedStrategyDiff(rows, "weak", "medium", { resamples: 200 });
+    expect(d.pairs).toBe(10); // generation 1: 5 instances × 2 attempts
+  });
+
+  it("freshSeeds skips excluded seeds and is deterministic", () => {
+    const [a, b] = freshSeeds(2, { salt: "x" });
+    expect(freshSeeds(2, { salt: "x" })).toEqual([a, b]);
+    expect(freshSeeds(2, { salt: "x", exclude: new Set([a]) })).toEqual([b, freshSeeds(3, { salt: "x" })[2]]);
+  });
+});
