@@ -5,11 +5,9 @@
  * are stored in the lab's DuckDB file and resume when re-run. A local model is served in-process for the run.
  */
 import type { CommandSpec } from "./_args.ts";
-import { intOption, UsageError } from "./_args.ts";
+import { intOption } from "./_args.ts";
 import { type CompetitionProgress, competitionVsSingle, DEFAULT_DB_PATH, formatCompetition, loadTournamentConfig } from "../tournament/mod.ts";
-import { getModelConfig, loadModelsConfig } from "../models/mod.ts";
-import { startServer } from "../serve/mod.ts";
-import { defaultBackends } from "../serve/backends.ts";
+import { modelEndpoint } from "./_endpoint.ts";
 import { progressBar } from "../util/progress.ts";
 import { displayPath } from "../util/paths.ts";
 
@@ -37,15 +35,9 @@ export const COMPETE_COMMANDS: CommandSpec[] = [
       const budget = args.values.budget === undefined ? undefined : intOption(args, "budget", 1);
       const devInstances = args.values["dev-instances"] === undefined ? undefined : intOption(args, "dev-instances", 1);
       const devSeeds = intOption(args, "dev-seeds", 1);
-      const entry = getModelConfig(await loadModelsConfig(), config.model);
-      let baseUrl = args.values["base-url"] as string | undefined;
-      if (baseUrl !== undefined && !/^https?:\/\//.test(baseUrl)) {
-        throw new UsageError(`--base-url must be an http(s) URL, found '${baseUrl}'`);
-      }
-      await using server = !baseUrl && entry.provider === "local"
-        ? await startServer({ port: 0, backends: await defaultBackends() })
-        : undefined;
-      if (server) baseUrl = server.url;
+      const endpoint = await modelEndpoint(config.model, args.values["base-url"] as string | undefined);
+      await using _server = endpoint.server;
+      const baseUrl = endpoint.baseUrl;
 
       const ac = new AbortController();
       const onSignal = () => ac.abort();

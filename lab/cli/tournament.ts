@@ -4,12 +4,9 @@
  * A model served by the lab itself (provider `local`) is served in-process on a free port for the run.
  */
 import type { CommandSpec } from "./_args.ts";
-import { UsageError } from "./_args.ts";
 import { formatLeaderboard, loadTournamentConfig, runTournament, type TournamentProgress } from "../tournament/mod.ts";
 import { DEFAULT_DB_PATH } from "../tournament/mod.ts";
-import { getModelConfig, loadModelsConfig } from "../models/mod.ts";
-import { startServer } from "../serve/mod.ts";
-import { defaultBackends } from "../serve/backends.ts";
+import { modelEndpoint } from "./_endpoint.ts";
 import { progressBar } from "../util/progress.ts";
 import { displayPath } from "../util/paths.ts";
 
@@ -36,15 +33,9 @@ export const TOURNAMENT_COMMANDS: CommandSpec[] = [
     async run(args) {
       const configPath = String(args.values.config);
       const config = await loadTournamentConfig(configPath);
-      const entry = getModelConfig(await loadModelsConfig(), config.model);
-      let baseUrl = args.values["base-url"] as string | undefined;
-      if (baseUrl !== undefined && !/^https?:\/\//.test(baseUrl)) {
-        throw new UsageError(`--base-url must be an http(s) URL, found '${baseUrl}'`);
-      }
-      await using server = !baseUrl && entry.provider === "local"
-        ? await startServer({ port: 0, backends: await defaultBackends() })
-        : undefined;
-      if (server) baseUrl = server.url;
+      const endpoint = await modelEndpoint(config.model, args.values["base-url"] as string | undefined);
+      await using _server = endpoint.server;
+      const baseUrl = endpoint.baseUrl;
 
       const ac = new AbortController();
       const onSignal = () => ac.abort();

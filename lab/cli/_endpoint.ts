@@ -1,0 +1,22 @@
+/** Where CLI commands reach the configured model. */
+import { UsageError } from "./_args.ts";
+import { getModelConfig, loadModelsConfig } from "../models/mod.ts";
+import { type LocalServer, startServer } from "../serve/mod.ts";
+import { defaultBackends } from "../serve/backends.ts";
+
+/**
+ * The base URL to reach `modelName` at: `--base-url` when given; for a model of the lab's own server (provider
+ * `local`), an in-process server on a free port — the caller closes `server` (`await using`).
+ */
+export async function modelEndpoint(
+  modelName: string,
+  baseUrl: string | undefined,
+): Promise<{ baseUrl?: string; server?: LocalServer }> {
+  if (baseUrl !== undefined) {
+    if (!/^https?:\/\//.test(baseUrl)) throw new UsageError(`--base-url must be an http(s) URL, found '${baseUrl}'`);
+    return { baseUrl };
+  }
+  if (getModelConfig(await loadModelsConfig(), modelName).provider !== "local") return {};
+  const server = await startServer({ port: 0, backends: await defaultBackends() });
+  return { baseUrl: server.url, server };
+}
