@@ -13,6 +13,7 @@
  * const r = await model.complete({ model: model.id, messages: [{ role: "user", content: "hi" }] });
  * ```
  */
+import { fnv1a } from "../util/random.ts";
 import { type ChatBackend, type ChatChoice, type ChatRequest, countChatTokens, countTokens, encoder, type ToolCall, type ToolDefinition } from "./backend.ts";
 
 /** The placeholder's model id. */
@@ -28,15 +29,7 @@ export interface PlaceholderOptions {
   ownedBy?: string;
 }
 
-/** FNV-1a (32 bit) of a string: a stable, fast hash for deterministic choices. */
-export function fnv1a(text: string, seed = 0x811c9dc5): number {
-  let h = seed >>> 0;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h >>> 0;
-}
+export { fnv1a };
 
 type Schema = Record<string, unknown>;
 

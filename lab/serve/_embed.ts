@@ -5,8 +5,7 @@
  */
 import { z } from "zod";
 import { countTokens } from "../models/backend.ts";
-import { fnv1a } from "../models/placeholder.ts";
-import { mulberry32 } from "../util/random.ts";
+import { fnv1a, mulberry32 } from "../util/random.ts";
 import { encodeBase64 } from "./_base64.ts";
 
 /** The embedding model's id. */

@@ -4,17 +4,10 @@
  * @module
  */
 
-import { mulberry32 } from "../../util/random.ts";
+import { fnv1a, mulberry32 } from "../../util/random.ts";
 
 /** FNV-1a (32 bit). */
-export function hash32(text: string, seed = 0x811c9dc5): number {
-  let h = seed >>> 0;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h >>> 0;
-}
+export const hash32: (text: string, seed?: number) => number = fnv1a;
 
 /** mulberry32: a small seeded PRNG returning floats in [0, 1). */
 export const prng: (seed: number) => () => number = mulberry32;
