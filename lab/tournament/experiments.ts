@@ -18,7 +18,7 @@
 import type { Challenge, Split } from "../challenges/types.ts";
 import { type EpisodeRecord, runEpisode } from "../agents/runner.ts";
 import { loadStrategiesConfig, type StrategiesConfig, type Strategy } from "../agents/strategies.ts";
-import { ensureSandbox, SandboxPool } from "../sandbox/mod.ts";
+import type { SandboxPool } from "../sandbox/mod.ts";
 import { type ChatModel, createChatModel } from "../models/chat.ts";
 import { getModelConfig, loadModelsConfig } from "../models/config.ts";
 import {
@@ -39,7 +39,7 @@ import { parseTournamentConfig, type TournamentConfig } from "./config.ts";
 import { hashSeed, rootId, type Standing } from "./evolve.ts";
 import { pairwiseGames, type StrategyStats } from "./stats.ts";
 import { DEFAULT_DB_PATH, type EpisodeRow, queryStore, readEpisodeRows } from "./store.ts";
-import { runTournament, type RunSummary, selectChallenges, type TournamentProgress } from "./tournament.ts";
+import { openConfigPool, runTournament, type RunSummary, selectChallenges, type TournamentProgress } from "./tournament.ts";
 
 /** What a paired comparison measures per episode: pass (0/1) or composite fitness. */
 export type PairedMetric = "success" | "fitness";
@@ -316,13 +316,7 @@ async function openEnv(config: TournamentConfig, env: ExperimentEnv) {
   const model = env.model ??
     createChatModel(getModelConfig(await loadModelsConfig(), config.model), env.baseUrl ? { baseUrl: env.baseUrl } : {});
   const ownPool = !env.pool;
-  const pool = env.pool ?? await SandboxPool.open(
-    (await ensureSandbox(
-      { scale: config.sandbox.scale, seed: config.sandbox.seed, asOf: config.sandbox.as_of },
-      env.sandboxDir ? { dir: env.sandboxDir } : {},
-    )).path,
-    { size: Math.min(config.concurrency, 8) },
-  );
+  const pool = env.pool ?? await openConfigPool(config, env.sandboxDir);
   return { strategies, model, pool, close: () => ownPool && pool.close() };
 }
 

@@ -104,6 +104,15 @@ export interface GenerationSummary {
   stats: StrategyStats[];
 }
 
+/** Opens a sandbox pool on a tournament config's sandbox (built into `sandboxDir` on first use). */
+export async function openConfigPool(config: TournamentConfig, sandboxDir?: string): Promise<SandboxPool> {
+  const { path } = await ensureSandbox(
+    { scale: config.sandbox.scale, seed: config.sandbox.seed, asOf: config.sandbox.as_of },
+    sandboxDir ? { dir: sandboxDir } : {},
+  );
+  return await SandboxPool.open(path, { size: Math.min(config.concurrency, 8) });
+}
+
 /** What a run produced. */
 export interface RunSummary {
   runId: string;
@@ -253,13 +262,7 @@ export async function runTournament(config: TournamentConfig, options: RunTourna
   }
 
   const ownPool = !options.pool;
-  const pool = options.pool ?? await SandboxPool.open(
-    (await ensureSandbox(
-      { scale: config.sandbox.scale, seed: config.sandbox.seed, asOf: config.sandbox.as_of },
-      options.sandboxDir ? { dir: options.sandboxDir } : {},
-    )).path,
-    { size: Math.min(config.concurrency, 8) },
-  );
+  const pool = options.pool ?? await openConfigPool(config, options.sandboxDir);
 
   try {
     const total = initial.length * challenges.length * config.attempts * config.generations;
