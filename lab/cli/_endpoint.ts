@@ -3,6 +3,15 @@ import { UsageError } from "./_args.ts";
 import { getModelConfig, loadModelsConfig } from "../models/mod.ts";
 import { type LocalServer, startServer } from "../serve/mod.ts";
 import { defaultBackends } from "../serve/backends.ts";
+import { DEFAULT_DB_PATH } from "../tournament/mod.ts";
+import { displayPath } from "../util/paths.ts";
+
+/** Options every command that runs a tournament config shares: the config, the store and the model's URL. */
+export const TOURNAMENT_RUN_OPTIONS = {
+  config: { type: "string", description: "Tournament config", default: "configs/tournament.yaml" },
+  db: { type: "string", description: "DuckDB store", default: displayPath(DEFAULT_DB_PATH) },
+  "base-url": { type: "string", description: "Use the model at this OpenAI-compatible URL instead of serving a local one" },
+} as const;
 
 /**
  * The base URL to reach `modelName` at: `--base-url` when given; for a model of the lab's own server (provider

@@ -6,23 +6,20 @@
  */
 import type { CommandSpec } from "./_args.ts";
 import { intOption } from "./_args.ts";
-import { type CompetitionProgress, competitionVsSingle, DEFAULT_DB_PATH, formatCompetition, loadTournamentConfig } from "../tournament/mod.ts";
-import { modelEndpoint } from "./_endpoint.ts";
+import { type CompetitionProgress, competitionVsSingle, formatCompetition, loadTournamentConfig } from "../tournament/mod.ts";
+import { modelEndpoint, TOURNAMENT_RUN_OPTIONS } from "./_endpoint.ts";
 import { progressBar } from "../util/progress.ts";
-import { displayPath } from "../util/paths.ts";
 
 export const COMPETE_COMMANDS: CommandSpec[] = [
   {
     name: "compete",
     summary: "Does competition help? Tournament vs a single strategy on the same budget, both evaluated on dev",
     options: {
-      config: { type: "string", description: "Tournament config", default: "configs/tournament.yaml" },
+      ...TOURNAMENT_RUN_OPTIONS,
       budget: { type: "string", description: "Training episodes per arm (default: the config's tournament size)" },
       single: { type: "string", description: "The single arm's strategy (default: gamma when in the population, else the first)" },
       "dev-instances": { type: "string", description: "Dev instances (config's levels and families; default: its max_instances)" },
       "dev-seeds": { type: "string", description: "Fresh seeds per dev instance", default: "2" },
-      db: { type: "string", description: "DuckDB store", default: displayPath(DEFAULT_DB_PATH) },
-      "base-url": { type: "string", description: "Use the model at this OpenAI-compatible URL instead of serving a local one" },
       json: { type: "boolean", description: "Print the full result as JSON" },
     },
     examples: [

@@ -5,8 +5,7 @@
  */
 import type { CommandSpec } from "./_args.ts";
 import { formatLeaderboard, loadTournamentConfig, runTournament, type TournamentProgress } from "../tournament/mod.ts";
-import { DEFAULT_DB_PATH } from "../tournament/mod.ts";
-import { modelEndpoint } from "./_endpoint.ts";
+import { modelEndpoint, TOURNAMENT_RUN_OPTIONS } from "./_endpoint.ts";
 import { progressBar } from "../util/progress.ts";
 import { displayPath } from "../util/paths.ts";
 
@@ -20,10 +19,8 @@ export const TOURNAMENT_COMMANDS: CommandSpec[] = [
     name: "tournament",
     summary: "Run (or resume) a tournament: strategies × challenges × attempts × generations with selection",
     options: {
-      config: { type: "string", description: "Tournament config", default: "configs/tournament.yaml" },
-      db: { type: "string", description: "DuckDB store", default: displayPath(DEFAULT_DB_PATH) },
+      ...TOURNAMENT_RUN_OPTIONS,
       "run-id": { type: "string", description: "Run id; an existing run with this id is resumed (default: a hash of the config)" },
-      "base-url": { type: "string", description: "Use the model at this OpenAI-compatible URL instead of serving a local one" },
       json: { type: "boolean", description: "Print the run summary as JSON instead of the leaderboard table" },
     },
     examples: [
