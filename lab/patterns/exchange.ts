@@ -1,0 +1,391 @@
+/**
+ * Patterns in and out of the lab: Parquet for other tools and machines, Arrow for notebooks.
+ *
+ * - {@linkcode exportParquet} writes `turn_memories` as hive-partitioned Parquet
+ *   (`<dir>/run_id=<run>/category=<category>/data_0.parquet`; a NULL run is `__HIVE_DEFAULT_PARTITION__`,
+ *   other characters are percent-encoded) plus `<dir>/_patterns.json` (format, version, row count, columns,
+ *   composite weights, embedders). The partition columns are also written inside the files, so a reader that
+ *   ignores the folder names (or mangles them) still gets the exact values. Everything is written to a hidden
+ *   folder beside `dir` and renamed into place: a reader never sees a partial export.
+ * - {@linkcode importParquet} reads such a folder back: exact (every column, embeddings and JSON included) and
+ *   all or nothing (one transaction). Composites are re-derived when the store's weights differ.
+ * - {@linkcode toArrow} returns the patterns as an apache-arrow Table (embedding as FixedSizeList<Float32>[256],
+ *   timestamps in microseconds, `successful_queries` as JSON text).
+ * @module
+ */
+import { basename, dirname, join, resolve } from "node:path";
+import { existsSync } from "node:fs";
+import type { DuckDBConnection } from "@duckdb/node-api";
+import {
+  Bool,
+  type Data,
+  Field,
+  FixedSizeList,
+  Float32,
+  Float64,
+  Int32,
+  List,
+  makeData,
+  makeVector,
+  Table,
+  TimestampMicrosecond,
+  Utf8,
+  type Vector,
+  vectorFromArray,
+} from "apache-arrow";
+import { EMBEDDING_DIMS, PATTERN_COLUMNS } from "./_schema.ts";
+import { filterSql, inTransaction, type PatternFilter, type PatternStore } from "./store.ts";
+
+/** Format tag and version written to `_patterns.json`. */
+export const PARQUET_FORMAT = { format: "lab-patterns", version: 1 } as const;
+
+/** A column of `turn_memories`. */
+export type PatternColumn = typeof PATTERN_COLUMNS[number];
+
+/** Options for {@linkcode exportParquet}. */
+export interface ExportParquetOptions {
+  /** Export only these patterns. @default all */
+  filter?: PatternFilter;
+  /** Replace an existing folder (atomically: the old one is removed only after the new one is in place). @default false */
+  overwrite?: boolean;
+  /**
+   * Parquet compression. Snappy is read by every Parquet reader; `lz4_raw` writes embeddings about a third
+   * faster but needs a recent reader (Spark ≥ 3.4, pyarrow ≥ 7); `zstd` is smallest and slowest.
+   * @default "snappy"
+   */
+  compression?: "snappy" | "lz4_raw" | "zstd" | "uncompressed";
+}
+
+/** What {@linkcode exportParquet} wrote. */
+export interface ExportParquetResult {
+  dir: string;
+  rows: number;
+  /** Parquet files written (one per (run, category) partition). */
+  files: number;
+}
+
+const lit = (s: string) => `'${s.replaceAll("'", "''")}'`;
+
+async function parquetFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (d: string) => {
+    for await (const e of Deno.readDir(d)) {
+      if (e.isDirectory) await walk(join(d, e.name));
+      else if (e.name.endsWith(".parquet")) out.push(join(d, e.name));
+    }
+  };
+  await walk(dir);
+  return out.sort();
+}
+
+/**
+ * Exports the store (or the patterns matching `options.filter`) to `dir` as hive-partitioned Parquet by run and
+ * category (see the module doc). Throws when `dir` exists, unless `overwrite`.
+ *
+ * @example
+ * ```ts
+ * const r = await exportParquet(store, "data/exports/patterns", { overwrite: true });
+ * // SELECT * FROM read_parquet('data/exports/patterns/**\/*.parquet')   -- DuckDB, polars, pandas, Spark
+ * ```
+ */
+export async function exportParquet(
+  store: PatternStore,
+  dir: string,
+  options: ExportParquetOptions = {},
+): Promise<ExportParquetResult> {
+  if (typeof dir !== "string" || !dir) throw new TypeError("exportParquet: dir must be a folder path");
+  const target = resolve(dir);
+  const compression = options.compression ?? "snappy";
+  if (!["snappy", "lz4_raw", "zstd", "uncompressed"].includes(compression)) {
+    throw new TypeError(
+      `exportParquet: compression must be snappy, lz4_raw, zstd or uncompressed, found '${compression}'`,
+    );
+  }
+  if (existsSync(target) && !options.overwrite) {
+    throw new Error(`exportParquet: ${target} exists; pass { overwrite: true } to replace it or choose another folder`);
+  }
+  const parent = dirname(target);
+  await Deno.mkdir(parent, { recursive: true });
+  const tmp = join(parent, `.${basename(target)}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`);
+  await Deno.mkdir(tmp);
+  try {
+    const { where, params } = filterSql(options.filter);
+    const meta = await store.withConnection(async (con) => {
+      // One read transaction: the count, the manifest and the COPY see the same snapshot.
+      return await inTransaction(con, async () => {
+        const [[n]] = (await con.runAndReadAll(`SELECT count(*) FROM turn_memories ${where}`, params)).getRows();
+        const embedders = (await con.runAndReadAll(
+          `SELECT DISTINCT embedder FROM turn_memories ${where} ORDER BY 1`,
+          params,
+        )).getRows().map(([e]) => String(e));
+        if (Number(n)) {
+          // COPY takes no parameters: materialize the selection first when filtered.
+          let source = "turn_memories";
+          if (where) {
+            await con.run(`CREATE OR REPLACE TEMP TABLE _tm_export AS SELECT * FROM turn_memories ${where}`, params);
+            source = "temp.main._tm_export";
+          }
+          await con.run(
+            `COPY (SELECT ${PATTERN_COLUMNS.join(", ")} FROM ${source}) TO ${lit(tmp)}
+             (FORMAT parquet, COMPRESSION ${compression}, PARTITION_BY (run_id, category), WRITE_PARTITION_COLUMNS true,
+              OVERWRITE_OR_IGNORE)`,
+          );
+          if (where) await con.run("DROP TABLE IF EXISTS temp.main._tm_export");
+        }
+        return { rows: Number(n), embedders };
+      });
+    });
+    const files = (await parquetFiles(tmp)).length;
+    await Deno.writeTextFile(
+      join(tmp, "_patterns.json"),
+      JSON.stringify(
+        {
+          ...PARQUET_FORMAT,
+          rows: meta.rows,
+          files,
+          columns: PATTERN_COLUMNS,
+          partitioning: ["run_id", "category"],
+          compression,
+          composite_weights: store.weights,
+          embedders: meta.embedders,
+          exported_at: new Date().toISOString(),
+        },
+        null,
+        2,
+      ) + "\n",
+    );
+    const old = existsSync(target) ? `${tmp}.old` : undefined;
+    if (old) await Deno.rename(target, old);
+    await Deno.rename(tmp, target);
+    if (old) await Deno.remove(old, { recursive: true });
+    return { dir: target, rows: meta.rows, files };
+  } catch (e) {
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    throw e;
+  }
+}
+
+/** Options for {@linkcode importParquet}. */
+export interface ImportParquetOptions {
+  /**
+   * Ids already in the store: `"error"` stores nothing and says how many clash, `"skip"` keeps the stored
+   * rows, `"replace"` overwrites them with the imported ones.
+   * @default "error"
+   */
+  onConflict?: "error" | "skip" | "replace";
+}
+
+/** What {@linkcode importParquet} did. */
+export interface ImportParquetResult {
+  /** Rows read. */
+  rows: number;
+  inserted: number;
+  /** Rows whose id was stored already (kept with `skip`, overwritten with `replace`). */
+  conflicts: number;
+  /** Composites re-derived because the export's weights differ from the store's. */
+  rederived: boolean;
+}
+
+/**
+ * Imports a folder written by {@linkcode exportParquet} (or any Parquet files with the `turn_memories`
+ * columns) into the store, in one transaction.
+ *
+ * @example
+ * ```ts
+ * await using other = await PatternStore.open("data/other.duckdb");
+ * await importParquet(other, "data/exports/patterns", { onConflict: "skip" });
+ * ```
+ */
+export async function importParquet(
+  store: PatternStore,
+  dir: string,
+  options: ImportParquetOptions = {},
+): Promise<ImportParquetResult> {
+  const onConflict = options.onConflict ?? "error";
+  if (!["error", "skip", "replace"].includes(onConflict)) {
+    throw new TypeError(`importParquet: onConflict must be 'error', 'skip' or 'replace', found '${onConflict}'`);
+  }
+  const source = resolve(dir);
+  if (!existsSync(source)) {
+    throw new Error(`importParquet: ${source} does not exist; pass a folder written by exportParquet`);
+  }
+  const files = (await Deno.stat(source)).isDirectory ? await parquetFiles(source) : [source];
+  let weights: { query: number; turn: number } | undefined;
+  const manifestPath = join(source, "_patterns.json");
+  if (existsSync(manifestPath)) {
+    let m: Record<string, unknown>;
+    try {
+      m = JSON.parse(await Deno.readTextFile(manifestPath));
+    } catch (e) {
+      throw new Error(
+        `importParquet: ${manifestPath} is not valid JSON (${(e as Error).message}); re-export the folder`,
+      );
+    }
+    if (m.format !== PARQUET_FORMAT.format || m.version !== PARQUET_FORMAT.version) {
+      throw new Error(
+        `importParquet: ${manifestPath} is ${m.format} v${m.version}; this reader knows ${PARQUET_FORMAT.format} v${PARQUET_FORMAT.version}`,
+      );
+    }
+    weights = m.composite_weights as typeof weights;
+  }
+  if (!files.length) return { rows: 0, inserted: 0, conflicts: 0, rederived: false };
+  const list = `[${files.map(lit).join(", ")}]`;
+  return await store.withConnection(async (con) => {
+    const tableTypes = await columnTypes(con, "SELECT * FROM turn_memories");
+    const fileTypes = await columnTypes(con, `SELECT * FROM read_parquet(${list}, hive_partitioning = false)`);
+    const missing = PATTERN_COLUMNS.filter((c) => !fileTypes.has(c));
+    if (missing.length) {
+      throw new Error(
+        `importParquet: ${source} lacks column${missing.length > 1 ? "s" : ""} ${missing.join(", ")}; ` +
+          "import a folder written by exportParquet",
+      );
+    }
+    const select = PATTERN_COLUMNS.map((c) => `${c}::${tableTypes.get(c)} AS ${c}`).join(", ");
+    return await inTransaction(con, async () => {
+      await con.run(
+        `CREATE OR REPLACE TEMP TABLE _tm_import AS SELECT ${select} FROM read_parquet(${list}, hive_partitioning = false)`,
+      );
+      const [[rows, distinct, nullIds]] = (await con.runAndReadAll(
+        "SELECT count(*), count(DISTINCT id), count(*) FILTER (WHERE id IS NULL) FROM _tm_import",
+      )).getRows();
+      if (Number(nullIds) || Number(distinct) !== Number(rows)) {
+        throw new Error(
+          `importParquet: ${source} holds ${Number(rows) - Number(distinct)} duplicate and ${nullIds} empty ids; ` +
+            "import one export at a time",
+        );
+      }
+      const [[conflicts]] = (await con.runAndReadAll(
+        "SELECT count(*) FROM _tm_import JOIN turn_memories USING (id)",
+      )).getRows();
+      if (Number(conflicts) && onConflict === "error") {
+        throw new Error(
+          `importParquet: ${conflicts} of ${rows} patterns in ${source} are already in ${store.path}; nothing was ` +
+            "imported (pass { onConflict: 'skip' } or 'replace')",
+        );
+      }
+      if (onConflict === "replace") {
+        await con.run("DELETE FROM turn_memories WHERE id IN (SELECT id FROM _tm_import)");
+      }
+      const ins = await con.run(
+        `INSERT INTO turn_memories (${PATTERN_COLUMNS.join(", ")}) SELECT ${
+          PATTERN_COLUMNS.join(", ")
+        } FROM _tm_import i
+         WHERE NOT EXISTS (SELECT 1 FROM turn_memories t WHERE t.id = i.id)`,
+      );
+      const w = store.weights;
+      const rederived = !!weights && (weights.query !== w.query || weights.turn !== w.turn);
+      if (rederived) {
+        await con.run(
+          `UPDATE turn_memories SET composite_fitness = round($1 * query_avg_fitness + $2 * turn_fitness, 6)
+           WHERE id IN (SELECT id FROM _tm_import)`,
+          [w.query, w.turn],
+        );
+      }
+      await con.run("DROP TABLE _tm_import");
+      return { rows: Number(rows), inserted: ins.rowsChanged, conflicts: Number(conflicts), rederived };
+    });
+  });
+}
+
+async function columnTypes(con: DuckDBConnection, sql: string): Promise<Map<string, string>> {
+  const rows = (await con.runAndReadAll(`DESCRIBE ${sql}`)).getRowObjectsJson();
+  return new Map(rows.map((r) => [String(r.column_name), String(r.column_type)]));
+}
+
+/** Options for {@linkcode toArrow}. */
+export interface ToArrowOptions {
+  /** Columns to include, in this order. @default every column of turn_memories */
+  columns?: readonly PatternColumn[];
+  /** @default all */
+  limit?: number;
+}
+
+const INT_COLUMNS = new Set(["level", "support", "passes", "org_id"]);
+const DOUBLE_COLUMNS = new Set(["turn_fitness", "query_avg_fitness", "composite_fitness"]);
+const BOOL_COLUMNS = new Set(["is_synthetic", "turn_pass", "marked_pass", "contaminated", "stale"]);
+const TIME_COLUMNS = new Set(["created_at", "updated_at", "validated_at"]);
+
+/**
+ * The patterns matching `filter` as an apache-arrow Table, best first (composite fitness, support, id).
+ *
+ * @example
+ * ```ts
+ * const t = await toArrow(store, { turnPass: true }, { columns: ["normalized_intent", "composite_fitness", "embedding"] });
+ * t.numRows; t.getChild("embedding")?.get(0)?.toArray(); // Float32Array(256)
+ * ```
+ */
+export async function toArrow(
+  store: PatternStore,
+  filter: PatternFilter = {},
+  options: ToArrowOptions = {},
+): Promise<Table> {
+  const columns = options.columns ?? PATTERN_COLUMNS;
+  const unknown = columns.filter((c) => !(PATTERN_COLUMNS as readonly string[]).includes(c));
+  if (unknown.length) {
+    throw new RangeError(`toArrow: unknown column ${unknown.join(", ")}; columns: ${PATTERN_COLUMNS.join(", ")}`);
+  }
+  if (options.limit !== undefined && (!Number.isInteger(options.limit) || options.limit < 0)) {
+    throw new RangeError(`toArrow: limit must be a non-negative integer, found ${options.limit}`);
+  }
+  const { where, params } = filterSql(filter);
+  const select = columns.map((c) => {
+    if (TIME_COLUMNS.has(c)) return `epoch_us(${c}) AS ${c}`;
+    if (c === "successful_queries") return "successful_queries::VARCHAR AS successful_queries";
+    return c;
+  }).join(", ");
+  const limit = options.limit !== undefined ? `LIMIT ${options.limit}` : "";
+  const data = await store.withConnection(async (con) => {
+    const r = await con.runAndReadAll(
+      `SELECT ${select} FROM turn_memories ${where} ORDER BY composite_fitness DESC, support DESC, id ${limit}`,
+      params,
+    );
+    return { n: r.currentRowCount, cols: r.getColumns() };
+  });
+  const vectors: Record<string, Vector> = {};
+  columns.forEach((c, i) => {
+    const values = data.cols[i] as unknown[];
+    vectors[c] = arrowColumn(c, values, data.n);
+  });
+  return new Table(vectors);
+}
+
+function nullBitmap(values: readonly unknown[]): { bitmap: Uint8Array; nulls: number } {
+  const bitmap = new Uint8Array(Math.ceil(values.length / 8));
+  let nulls = 0;
+  values.forEach((v, i) => {
+    if (v === null || v === undefined) nulls++;
+    else bitmap[i >> 3] |= 1 << (i & 7);
+  });
+  return { bitmap, nulls };
+}
+
+function arrowColumn(name: string, values: unknown[], n: number): Vector {
+  if (name === "embedding") {
+    const flat = new Float32Array(n * EMBEDDING_DIMS);
+    values.forEach((v, i) => {
+      const items = (v as { items: readonly number[] }).items;
+      for (let k = 0; k < EMBEDDING_DIMS; k++) flat[i * EMBEDDING_DIMS + k] = items[k];
+    });
+    const child = makeData({ type: new Float32(), length: flat.length, data: flat });
+    const type = new FixedSizeList(EMBEDDING_DIMS, new Field("item", new Float32(), false));
+    return makeVector(makeData({ type, length: n, nullCount: 0, child }) as Data<FixedSizeList<Float32>>);
+  }
+  if (name === "tool_sequence") {
+    const lists = values.map((v) => (v as { items: readonly unknown[] }).items.map(String));
+    return vectorFromArray(lists, new List(new Field("item", new Utf8(), true)));
+  }
+  if (TIME_COLUMNS.has(name)) {
+    const data = new BigInt64Array(n);
+    values.forEach((v, i) => {
+      if (v !== null && v !== undefined) data[i] = BigInt(v as bigint);
+    });
+    const { bitmap, nulls } = nullBitmap(values);
+    return makeVector(
+      makeData({ type: new TimestampMicrosecond(), length: n, data, nullCount: nulls, nullBitmap: bitmap }),
+    );
+  }
+  if (INT_COLUMNS.has(name)) return vectorFromArray(values.map((v) => (v === null ? null : Number(v))), new Int32());
+  if (DOUBLE_COLUMNS.has(name)) return vectorFromArray(values.map((v) => Number(v)), new Float64());
+  if (BOOL_COLUMNS.has(name)) return vectorFromArray(values.map((v) => (v === null ? null : Boolean(v))), new Bool());
+  return vectorFromArray(values.map((v) => (v === null ? null : String(v))), new Utf8());
+}
