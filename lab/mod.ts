@@ -22,6 +22,7 @@ export { displayPath, repoPath, ROOT } from "./util/paths.ts";
 export * from "./models/mod.ts";
 export * from "./agents/mod.ts";
 export * from "./tournament/mod.ts";
+export * from "./patterns/mod.ts";
 // The local OpenAI-compatible server is a face (no lab module imports it); notebooks, like the CLI, may start it.
 export { type LocalServer, startServer } from "./serve/mod.ts";
 export { defaultBackends, defaultTrainers } from "./serve/backends.ts";

@@ -18,14 +18,17 @@
  * @module
  */
 import type { Challenge, Verdict } from "../challenges/types.ts";
-import { verifyEpisode } from "../challenges/episode.ts";
-import type { SandboxPool } from "../sandbox/episode.ts";
+import { outcomeOf } from "../challenges/episode.ts";
+import { verify, type VerifyContext } from "../challenges/verify.ts";
+import type { Episode, SandboxPool, SqlRow } from "../sandbox/episode.ts";
 import {
   callTool,
   createToolContext,
   openAiToolSchemas,
+  type OpenAiToolSchema,
   type QueryRecord,
   type SubmittedAnswer,
+  type ToolContext,
   type ToolLimits,
 } from "../tools/tools.ts";
 import type { RolesConfig } from "../tools/roles.ts";
@@ -74,6 +77,11 @@ export interface RunEpisodeDeps {
   toolLimits?: Partial<ToolLimits>;
   /** @default configs/roles.yaml */
   roles?: RolesConfig;
+  /**
+   * Judges the episode instead of the challenge's verifier (e.g. a person's own question, which has none).
+   * @default the challenge's verifier
+   */
+  verify?: (challenge: Challenge, ctx: ToolContext) => Promise<Verdict>;
 }
 
 /** Why an episode ended. */
@@ -166,6 +174,8 @@ export interface EpisodeRecord {
   attempt: number;
   /** Injected examples (how many were put in the prompt). */
   examples: number;
+  /** The injected examples themselves (ids when the source gives them), for pattern reuse analytics. */
+  injected?: InjectedExample[];
   /** Every message of the conversation, system prompt first. */
   messages: ChatMessage[];
   steps: StepRecord[];
@@ -239,6 +249,61 @@ function truncate(text: string, max: number): string {
 
 const round2 = (x: number) => Math.round(x * 100) / 100;
 
+const renderNothing: ExampleRenderer = () => "";
+
+// The tool schemas offered for a set of allowed tools: built from zod once per process, not once per episode
+// (converting the schemas costs more than a fast model's whole episode). Treated as read-only by every transport.
+let allToolSchemas: OpenAiToolSchema[] | undefined;
+const toolSchemasByAllowed = new Map<string, OpenAiToolSchema[]>();
+function toolSchemasFor(allowed: ReadonlySet<string>): OpenAiToolSchema[] {
+  const key = [...allowed].join("\u0000");
+  let out = toolSchemasByAllowed.get(key);
+  if (!out) {
+    allToolSchemas ??= openAiToolSchemas();
+    out = allToolSchemas.filter((t) => allowed.has(t.function.name));
+    toolSchemasByAllowed.set(key, out);
+  }
+  return out;
+}
+
+// Results of the verifier's queries on the pristine state, per pool, by (org, SQL): an organization's starting
+// state never changes, so the reference queries and table hashes one challenge needs are run once for all the
+// strategies, attempts and generations that play it, not once per episode. Results are frozen: shared rows must
+// not be changed by whoever reads them.
+const pristineCache = new WeakMap<SandboxPool, Map<string, Promise<readonly SqlRow[]>>>();
+const PRISTINE_CACHE_MAX = 8192;
+
+function cachedPristine(pool: SandboxPool, ep: Episode): (sql: string) => Promise<SqlRow[]> {
+  let cache = pristineCache.get(pool);
+  if (!cache) pristineCache.set(pool, cache = new Map());
+  const c = cache;
+  return (sql) => {
+    const key = `${ep.orgId}\u0000${sql}`;
+    let hit = c.get(key);
+    if (!hit) {
+      if (c.size >= PRISTINE_CACHE_MAX) c.clear();
+      hit = ep.queryPristine(sql).then((rows) => Object.freeze(rows.map((r) => Object.freeze(r))));
+      hit.catch(() => c.delete(key));
+      c.set(key, hit);
+    }
+    return hit as Promise<SqlRow[]>;
+  };
+}
+
+/**
+ * The verifier's view of an episode: the pristine state through the pool's cache, and the current state — which
+ * is the pristine one when the episode made no accepted write (reads cannot change it, rejected writes leave no
+ * trace), so a read-only episode's table diff costs no query at all.
+ */
+function verifyContext(pool: SandboxPool, ep: Episode): VerifyContext {
+  const pristine = cachedPristine(pool, ep);
+  return {
+    asOf: ep.asOf,
+    pristine,
+    current: (sql) => ep.writes.length ? ep.query(sql) : pristine(sql),
+  };
+}
+
 /**
  * Runs one episode: acquires a fresh copy of the challenge's tenant, runs the tool loop, verifies by
  * execution, computes fitness, hands the record to the sink and returns it.
@@ -278,11 +343,12 @@ async function runInSandbox(spec: EpisodeSpec, deps: RunEpisodeDeps): Promise<Ep
     role: challenge.role,
     asOf: ep.asOf,
     examples,
-    renderExamples: deps.renderExamples,
+    // The default renderer writes nothing for no examples, but counts tokens to find that out.
+    renderExamples: deps.renderExamples ?? (examples.length ? undefined : renderNothing),
     roles: deps.roles,
   });
   const allowed = new Set<string>(strategy.tools.allowed);
-  const tools = openAiToolSchemas().filter((t) => allowed.has(t.function.name));
+  const tools = toolSchemasFor(allowed);
 
   const steps: StepRecord[] = [];
   const toolCalls: ToolCallTrace[] = [];
@@ -318,7 +384,8 @@ async function runInSandbox(spec: EpisodeSpec, deps: RunEpisodeDeps): Promise<Ep
     const tCall = performance.now();
     try {
       result = await model.invoke({
-        messages: structuredClone(messages),
+        // A snapshot of the list (later turns are appended to `messages`); messages themselves are never changed.
+        messages: messages.slice(),
         tools,
         toolChoice: strategy.sampling.tool_choice,
         temperature: strategy.sampling.temperature,
@@ -424,7 +491,9 @@ async function runInSandbox(spec: EpisodeSpec, deps: RunEpisodeDeps): Promise<Ep
     }
   }
 
-  const verdict = await verifyEpisode(challenge, ctx);
+  const verdict = deps.verify
+    ? await deps.verify(challenge, ctx)
+    : await verify(challenge, outcomeOf(ctx), verifyContext(deps.pool, ep));
   const fitness = episodeFitness(
     {
       verdict,
@@ -456,6 +525,7 @@ async function runInSandbox(spec: EpisodeSpec, deps: RunEpisodeDeps): Promise<Ep
     seed,
     attempt,
     examples: examples.length,
+    ...(examples.length ? { injected: examples } : {}),
     messages,
     steps,
     toolCalls,

@@ -18,6 +18,7 @@ import { TOURNAMENT_COMMANDS } from "./tournament.ts";
 import { EXPORT_COMMANDS } from "./export.ts";
 import { EXPERIMENT_COMMANDS } from "./experiment.ts";
 import { COMPETE_COMMANDS } from "./compete.ts";
+import { PATTERN_COMMANDS } from "./patterns.ts";
 
 const SCALES = ["tiny", "small", "large"] as const;
 
@@ -153,4 +154,5 @@ export const COMMANDS: CommandSpec[] = [
   ...EXPORT_COMMANDS,
   ...EXPERIMENT_COMMANDS,
   ...COMPETE_COMMANDS,
+  ...PATTERN_COMMANDS,
 ];

@@ -2,7 +2,7 @@
  * `lab compete`: does competition help? The tournament of `configs/tournament.yaml` (with selection) against a
  * single strategy on the same episode budget, then both final strategies on the same dev instances with the same
  * fresh seeds; prints the lift with a paired 95% interval (cluster = dev instance) and McNemar. Both training runs
- * are stored in the lab's DuckDB file and resume when re-run. A local model is served in-process for the run.
+ * are stored in the lab's DuckDB file and resume when re-run. A local model is called in process for the run.
  */
 import type { CommandSpec } from "./_args.ts";
 import { intOption } from "./_args.ts";
@@ -34,7 +34,7 @@ export const COMPETE_COMMANDS: CommandSpec[] = [
       const devSeeds = intOption(args, "dev-seeds", 1);
       const endpoint = await modelEndpoint(config.model, args.values["base-url"] as string | undefined);
       await using _server = endpoint.server;
-      const baseUrl = endpoint.baseUrl;
+      const { baseUrl, model } = endpoint;
 
       const ac = new AbortController();
       const onSignal = () => ac.abort();
@@ -54,6 +54,7 @@ export const COMPETE_COMMANDS: CommandSpec[] = [
           devSeeds,
           db: String(args.values.db),
           baseUrl,
+          model,
           signal: ac.signal,
           onProgress,
         });

@@ -1,8 +1,9 @@
 /**
  * The main job, for now: build the sandbox, print its shape, list the tools, and walk one scripted episode
  * through the tools (schemaInfo → dbRead → submitAnswer), judged by the challenge's verifier; then lab-mini
- * attempts the same task, and a small lab-mini tournament (3 strategies × 4 level-1/2 train challenges × k=1 ×
- * 2 generations) runs into a temporary store, so repeated demos are independent of data/lab.duckdb.
+ * attempts the same task; a small lab-mini tournament on train (3 strategies × 8 level-1/2 challenges × k=1 ×
+ * 2 generations) runs into temporary stores, its episodes become patterns, and dev instances run with
+ * injection off and on (same instances and seeds): the lift with its paired 95% CI.
  */
 import { ensureSandbox, type SandboxSpec, SandboxPool } from "../sandbox/mod.ts";
 import { callTool, createToolContext, type ToolResult, TOOLS } from "../tools/mod.ts";
@@ -13,7 +14,8 @@ import { formatManifest } from "./_format.ts";
 import { createChatModel, getModelConfig, loadModelsConfig } from "../models/mod.ts";
 import { getStrategy, loadStrategiesConfig, runEpisode } from "../agents/mod.ts";
 import { startServer } from "../serve/mod.ts";
-import { formatLeaderboard, parseTournamentConfig, runTournament } from "../tournament/mod.ts";
+import { formatLeaderboard, parseTournamentConfig } from "../tournament/mod.ts";
+import { formatPatternLift, patternLift } from "../patterns/mod.ts";
 import { defaultBackends } from "../serve/backends.ts";
 
 /** Options of {@linkcode runDemo}. */
@@ -94,32 +96,39 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   log(`verdict: ${record.verdict.pass ? "PASS" : "FAIL"} · score ${record.verdict.score.toFixed(2)} · ${record.verdict.reason}`);
   log(`  strategy ${record.strategyId}, stop: ${record.stopReason}, tokens ${record.tokens.total}, fitness ${record.fitness.composite.toFixed(3)}`);
 
-  log(`\n== A small tournament: lab-mini, 3 strategies × 4 challenges × k=1 × 2 generations ==`);
+  log(`\n== Learning from a tournament: lab-mini, 3 strategies × 8 train challenges × k=1 × 2 generations → patterns → dev ==`);
   const strategies = await loadStrategiesConfig();
   const config = parseTournamentConfig({
     model: "lab-mini",
     strategies: ["alpha", "beta", "gamma"],
-    challenges: { levels: [1, 2], max_instances: 4 },
+    challenges: { levels: [1, 2], max_instances: 8 },
     attempts: 1,
     generations: 2,
     concurrency: 2,
     sandbox: { scale: options.spec.scale, seed: options.spec.seed, as_of: options.spec.asOf },
   }, "the demo's tournament");
+  // Temporary stores, so repeated demos are independent of data/lab.duckdb and data/patterns.duckdb.
   const tmp = await Deno.makeTempDir({ prefix: "lab-demo-tournament-" });
-  let run;
+  let lift;
   try {
-    run = await runTournament(config, {
+    lift = await patternLift({
+      config,
       db: `${tmp}/demo.duckdb`,
+      patternsDb: `${tmp}/patterns.duckdb`,
       runId: "demo",
       model,
       strategies,
       pool,
-      stats: { resamples: 200 },
-      source: "the demo's tournament",
+      strategy: "gamma",
+      splits: ["dev"],
+      instances: 12,
+      seeds: 1,
+      stats: { resamples: 500 },
     });
   } finally {
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
   }
+  const run = lift.tournament;
   for (const g of run.generations) {
     const kids = g.children.map((c) => `${c.id} ← ${c.lineage.operation}(${c.lineage.parents.join(", ")})`);
     log(`generation ${g.generation}: ${g.ranking.map((r) => `${r.strategyId} ${r.meanFitness.toFixed(3)}`).join(" > ")}` +
@@ -127,6 +136,8 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   }
   log(`\n${formatLeaderboard(run.leaderboard)}`);
   log(`(${run.episodes.stored} episodes in ${(run.elapsedMs / 1000).toFixed(1)} s; challenges ${run.challenges.join(", ")})`);
+  log(`\n== Does injecting what was learned help on dev? (same instances and seeds, injection off vs on) ==`);
+  log(formatPatternLift(lift));
   if (options.json) {
     console.log(JSON.stringify({
       sandbox: { path, ...manifest },
@@ -152,6 +163,17 @@ export async function runDemo(options: DemoOptions): Promise<number> {
           children: g.children,
         })),
         leaderboard: run.leaderboard,
+      },
+      patternLift: {
+        patterns: lift.patterns,
+        splits: lift.splits.map((sp) => ({
+          split: sp.split,
+          pairs: sp.lift.pairs,
+          off: sp.off.success.estimate,
+          on: sp.on.success.estimate,
+          lift: sp.lift.success,
+          reuseRate: sp.injection.reuseRate,
+        })),
       },
     }, null, 2));
   }

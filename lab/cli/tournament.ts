@@ -1,10 +1,11 @@
 /**
  * `lab tournament`: runs (or resumes) a tournament from `configs/tournament.yaml`, with a progress bar on a
- * terminal (episodes done/total, ETA, success rate, spend) and JSON lines otherwise, then prints the leaderboard.
- * A model served by the lab itself (provider `local`) is served in-process on a free port for the run.
+ * terminal (episodes done/total, ETA, success rate, spend) and JSON lines otherwise, then prints the leaderboard
+ * and the learning metrics (fitness per generation, convergence, pattern discovery rate).
+ * A model served by the lab itself (provider `local`) is called in process (no HTTP) for the run.
  */
 import type { CommandSpec } from "./_args.ts";
-import { formatLeaderboard, loadTournamentConfig, runTournament, type TournamentProgress } from "../tournament/mod.ts";
+import { formatLeaderboard, formatLearning, loadTournamentConfig, runTournament, type TournamentProgress } from "../tournament/mod.ts";
 import { modelEndpoint, TOURNAMENT_RUN_OPTIONS } from "./_endpoint.ts";
 import { progressBar } from "../util/progress.ts";
 import { displayPath } from "../util/paths.ts";
@@ -32,7 +33,7 @@ export const TOURNAMENT_COMMANDS: CommandSpec[] = [
       const config = await loadTournamentConfig(configPath);
       const endpoint = await modelEndpoint(config.model, args.values["base-url"] as string | undefined);
       await using _server = endpoint.server;
-      const baseUrl = endpoint.baseUrl;
+      const { baseUrl, model } = endpoint;
 
       const ac = new AbortController();
       const onSignal = () => ac.abort();
@@ -56,6 +57,7 @@ export const TOURNAMENT_COMMANDS: CommandSpec[] = [
           db: String(args.values.db),
           runId: args.values["run-id"] as string | undefined,
           baseUrl,
+          model,
           signal: ac.signal,
           onProgress,
           source: displayPath(configPath),
@@ -72,6 +74,8 @@ export const TOURNAMENT_COMMANDS: CommandSpec[] = [
           }
           console.log("");
           console.log(formatLeaderboard(run.leaderboard));
+          console.log("");
+          console.log(formatLearning(run.learning));
           if (run.status === "aborted") console.log(`\naborted: re-run the same command with --run-id ${run.runId} to resume`);
         }
         return run.status === "aborted" ? 130 : 0;

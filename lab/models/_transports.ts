@@ -1,7 +1,8 @@
 /**
  * Transports: one request to one provider, no retries (the lab's retry loop wraps them). Built on LangChain:
  * `ChatOpenAI` for OpenAI and every OpenAI-compatible server, and the @langchain/community integrations for
- * Together, Fireworks and DeepInfra, each with its base URL overridable (so tests hit the local server).
+ * Together, Fireworks and DeepInfra, each with its base URL overridable (so tests hit the local server). For a
+ * model the lab serves itself, {@linkcode backendTransport} calls its `ChatBackend` in process instead.
  * @module
  */
 import { ChatOpenAI } from "@langchain/openai";
@@ -14,6 +15,14 @@ import type { ChatGeneration } from "@langchain/core/outputs";
 import type { ModelConfig } from "./config.ts";
 import { HttpStatusError } from "./resilience.ts";
 import type { ChatMessage, ChatTransport, RawChoice, RawToolCall, TransportRequest } from "./types.ts";
+import {
+  type ChatBackend,
+  type ChatChoice as BackendChoice,
+  type ChatMessage as BackendMessage,
+  type ChatRequest as BackendRequest,
+  countTokens,
+  type ToolDefinition,
+} from "./backend.ts";
 
 /** Which LangChain class serves a request. */
 export type Integration = "openai" | "together" | "fireworks" | "deepinfra";
@@ -174,5 +183,127 @@ export function langChainTransport(config: ModelConfig, ep: EndpointOptions, int
     const result = await model.generate([toLangChainMessages(req.messages)], callOptions);
     const gens = result.generations[0] as ChatGeneration[];
     return { choices: gens.map(fromGeneration), usage: usageOf(gens) };
+  };
+}
+
+// ── In-process transport ───────────────────────────────────────────────────────────────────────────────────────
+
+// Token counts of texts seen recently: an episode resends its system prompt, tools and earlier turns on every call,
+// and tiktoken costs ~0.1 ms per short text (more than a local model's whole reply). Same accounting as
+// `countChatTokens` of ./backend.ts, which the local server's context check uses.
+const tokenMemo = new Map<string, number>();
+function memoTokens(text: string): number {
+  if (!text) return 0;
+  let n = tokenMemo.get(text);
+  if (n === undefined) {
+    if (tokenMemo.size >= 4096) tokenMemo.clear();
+    tokenMemo.set(text, n = countTokens(text));
+  }
+  return n;
+}
+
+function chatTokens(messages: readonly BackendMessage[], tools: readonly ToolDefinition[] | undefined): number {
+  let n = 3;
+  for (const m of messages) {
+    n += 3 + memoTokens(m.role) + memoTokens(m.content ?? "");
+    if (m.name) n += 1 + memoTokens(m.name);
+    if (m.tool_calls?.length) n += memoTokens(JSON.stringify(m.tool_calls.map((c) => c.function)));
+  }
+  if (tools?.length) n += memoTokens(JSON.stringify(tools.map((t) => t.function)));
+  return n;
+}
+
+/**
+ * The backend request the local server would build from this request as LangChain sends it over HTTP (assistant
+ * content `""` rather than null, tool-call arguments as JSON text, `n` defaulting to 1), so a local model sees the
+ * same conversation — and, hashing it, replies the same — in process as through the server.
+ */
+function toBackendRequest(model: string, req: TransportRequest, signal: AbortSignal): BackendRequest {
+  const messages = req.messages.map((m): BackendMessage => {
+    switch (m.role) {
+      case "assistant":
+        return {
+          role: "assistant",
+          content: m.content ?? "",
+          ...(m.toolCalls?.length
+            ? {
+              tool_calls: m.toolCalls.map((c) => ({
+                id: c.id,
+                type: "function" as const,
+                function: { name: c.name, arguments: JSON.stringify(c.args ?? {}) },
+              })),
+            }
+            : {}),
+        };
+      case "tool":
+        return { role: "tool", content: m.content ?? "", ...(m.toolCallId ? { tool_call_id: m.toolCallId } : {}) };
+      default:
+        return { role: m.role, content: m.content ?? "" };
+    }
+  });
+  const choice = req.toolChoice;
+  return {
+    model,
+    messages,
+    tools: req.tools?.length ? req.tools.map((t) => ({ type: "function", function: t.function })) : undefined,
+    tool_choice: choice === undefined || typeof choice === "string" ? choice : { type: "function", function: { name: choice.name } },
+    temperature: req.temperature,
+    top_p: req.topP,
+    seed: req.seed,
+    n: req.n ?? 1,
+    max_tokens: req.maxTokens,
+    signal,
+  };
+}
+
+function fromBackendChoice(c: BackendChoice): RawChoice {
+  const toolCalls = c.message.tool_calls?.map((t): RawToolCall => {
+    try {
+      const args = JSON.parse(t.function.arguments);
+      if (args && typeof args === "object" && !Array.isArray(args)) return { id: t.id, name: t.function.name, args };
+      return { id: t.id, name: t.function.name, rawArgs: t.function.arguments, error: "arguments are not a JSON object" };
+    } catch (e) {
+      return { id: t.id, name: t.function.name, rawArgs: t.function.arguments, error: (e as Error).message };
+    }
+  });
+  return {
+    content: c.message.content || undefined,
+    toolCalls: toolCalls?.length ? toolCalls : undefined,
+    finishReason: c.finish_reason,
+  };
+}
+
+/**
+ * A transport that calls a local {@linkcode ChatBackend} in this process — no HTTP, no SDK — for models the lab
+ * serves itself (`provider: local`). It behaves like the local server in front of the backend: the same request
+ * shape, the same context-window refusal (HTTP 400, not retried), and any other backend failure as an HTTP 500
+ * (retried). A tournament on lab-mini spends most of its time here otherwise, in JSON, HTTP and LangChain.
+ */
+export function backendTransport(backend: ChatBackend): ChatTransport {
+  return async (req, signal) => {
+    signal.throwIfAborted();
+    const request = toBackendRequest(backend.id, req, signal);
+    const prompt = chatTokens(request.messages, request.tools);
+    const total = prompt + (request.max_tokens ?? 0);
+    if (total > backend.contextWindow) {
+      throw new HttpStatusError(
+        400,
+        new Headers(),
+        `This model's maximum context length is ${backend.contextWindow} tokens. However, you requested ${total} tokens ` +
+          `(${prompt} in the messages, ${request.max_tokens ?? 0} in the completion).`,
+      );
+    }
+    let result;
+    try {
+      result = await backend.complete(request);
+    } catch (e) {
+      if (signal.aborted) throw e;
+      const status = typeof (e as { status?: unknown }).status === "number" ? (e as { status: number }).status : 500;
+      throw new HttpStatusError(status, new Headers(), `${backend.id}: ${(e as Error).message ?? e}`);
+    }
+    return {
+      choices: result.choices.map(fromBackendChoice),
+      usage: { inputTokens: result.usage.prompt_tokens, outputTokens: result.usage.completion_tokens },
+    };
   };
 }

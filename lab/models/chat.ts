@@ -6,10 +6,10 @@
 import { ConfigError } from "../util/errors.ts";
 import { costUsd, type ModelConfig, SELF_HOSTED } from "./config.ts";
 import type { ResponseCache } from "./cache.ts";
-import { canonicalJson } from "./cache.ts";
 import { type Budget, callWithRetries, type ErrorClass, RateLimiter, type RetryOptions, seededRandom } from "./resilience.ts";
 import { countCompletionTokens, countPromptTokens, defaultEncoding, estimateTokens } from "./tokens.ts";
-import { type Integration, langChainTransport } from "./_transports.ts";
+import { backendTransport, type Integration, langChainTransport } from "./_transports.ts";
+import type { ChatBackend } from "./backend.ts";
 import type {
   AssistantMessage,
   ChatRequest,
@@ -32,6 +32,12 @@ export interface ChatModelOptions {
   integration?: Integration;
   /** Replaces the HTTP transport (tests, benches, custom providers). */
   transport?: ChatTransport;
+  /**
+   * Calls this local model in process instead of over HTTP (for `provider: local` entries: lab-mini and the
+   * placeholder). Same requests and replies as through the local server, without JSON, HTTP and LangChain in
+   * between; retries, limits, budget and cache still apply. Ignored when `transport` is given.
+   */
+  backend?: ChatBackend;
   /** A fetch for the openai SDK under LangChain (benches). */
   fetch?: typeof fetch;
   /** Share one limiter between clients of the same account. @default a new one from the entry's `limits` */
@@ -108,8 +114,9 @@ export function createChatModel(config: ModelConfig, options: ChatModelOptions =
     throw new ConfigError(`model '${config.name}' is an embedding model; use createEmbeddings for it`);
   }
   const baseUrl = (options.baseUrl ?? config.base_url).replace(/\/$/, "");
-  const transport = options.transport ??
-    langChainTransport(config, { baseUrl, apiKey: resolveApiKey(config, options.apiKey), fetch: options.fetch }, options.integration);
+  const transport = options.transport ?? (options.backend
+    ? backendTransport(options.backend)
+    : langChainTransport(config, { baseUrl, apiKey: resolveApiKey(config, options.apiKey), fetch: options.fetch }, options.integration));
   const limiter = options.limiter ?? limiterFor(config);
   const retry = {
     maxRetries: options.retry?.maxRetries ?? config.max_retries,
@@ -119,7 +126,7 @@ export function createChatModel(config: ModelConfig, options: ChatModelOptions =
   const rnd = seededRandom(options.retry?.seed ?? 1);
   const timeoutMs = options.timeoutMs ?? config.timeout_ms;
   const encoding = config.tokenizer ?? defaultEncoding(config.provider);
-  const label = `model '${config.name}' (${config.model} at ${baseUrl})`;
+  const label = `model '${config.name}' (${config.model} ${options.backend && !options.transport ? "in process" : `at ${baseUrl}`})`;
   const stats: ChatModelStats = { calls: 0, cacheHits: 0, attempts: 0, retries: 0, modelErrors: 0, inputTokens: 0, outputTokens: 0, costUsd: 0 };
 
   async function invoke(request: ChatRequest): Promise<ChatResult> {
@@ -134,8 +141,8 @@ export function createChatModel(config: ModelConfig, options: ChatModelOptions =
         return finish(req, hit.response, hit.usage, t0, { cached: true, attempts: 0 });
       }
     }
-    const promptText = canonicalJson([req.messages, req.tools ?? null]);
-    const estInput = estimateTokens(promptText);
+    // Key order does not change the length, so plain JSON gives the same estimate as canonical JSON, cheaper.
+    const estInput = estimateTokens(JSON.stringify([req.messages, req.tools ?? null]));
     options.budget?.check(
       { costUsd: costUsd(config.pricing, estInput, 0), tokens: estInput },
       `a call to ${config.name}`,

@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startServer } from "../serve/mod.ts";
+import { defaultBackends } from "../serve/backends.ts";
+import type { ChatBackend } from "./backend.ts";
+import type { ChatRequest, ChatResult } from "./types.ts";
 import { openAiToolSchemas } from "../tools/tools.ts";
 import {
   Budget,
@@ -303,5 +306,68 @@ describe("response cache", () => {
     for (const change of [{ model: "openai:gpt-4o-mini" }, { messages: ask("other") }, { tools: [] }, { seed: 2 }, { temperature: 0.1 }]) {
       expect(cache.key({ ...base, ...change })).not.toBe(k);
     }
+  });
+});
+
+describe("local models in process (no HTTP)", () => {
+  let srv: Awaited<ReturnType<typeof startServer>>;
+  let backends: Record<string, ChatBackend>;
+  beforeAll(async () => {
+    backends = await defaultBackends();
+    srv = await startServer({ port: 0, backends });
+  });
+  afterAll(() => srv.close());
+
+  const conversation = (): ChatRequest => ({
+    messages: [
+      { role: "system", content: "You are an ERP analyst. Prefer the semantic views." },
+      { role: "user", content: "How many sales invoices were issued in October 2025?" },
+      { role: "assistant", content: null, toolCalls: [{ id: "c1", name: "dbRead", args: { sql: "SELECT count(*) AS n FROM sales_invoices" } }] },
+      { role: "tool", toolCallId: "c1", content: '{"ok":true,"columns":["n"],"rows":[{"n":12}],"rowCount":1,"truncated":false}' },
+    ],
+    tools: openAiToolSchemas(),
+    toolChoice: "auto",
+    temperature: 0.7,
+    topP: 0.9,
+    seed: 11,
+    n: 3,
+  });
+  const comparable = (r: ChatResult) => ({ ...r, latencyMs: 0 });
+
+  it.each(["lab-mini", "lab-mini-placeholder"])("%s answers in process exactly as through the local server", async (id) => {
+    const c = { ...getModelConfig(cfg, "lab-mini"), model: id };
+    const viaHttp = createChatModel(c, { baseUrl: srv.url });
+    const inProcess = createChatModel(c, { backend: backends[id] });
+    for (const req of [conversation(), { ...conversation(), messages: conversation().messages.slice(0, 2), n: 1 }]) {
+      const before = srv.stats().requests;
+      const direct = await inProcess.invoke(req);
+      expect(srv.stats().requests).toBe(before); // no request reached the server
+      expect(comparable(direct)).toEqual(comparable(await viaHttp.invoke(req)));
+      expect(direct).toMatchObject({ attempts: 1, cached: false, usage: { source: "response" } });
+    }
+  });
+
+  it("refuses a prompt over the context window as the server does: HTTP 400, not retried", async () => {
+    const model = createChatModel({ ...getModelConfig(cfg, "lab-mini"), model: "lab-mini-placeholder" }, {
+      backend: backends["lab-mini-placeholder"],
+      retry: fast,
+    });
+    const long = "invoice ".repeat(5000);
+    const err = await model.invoke({ messages: ask(long) }).catch((e) => e);
+    expect(err).toBeInstanceOf(ModelCallError);
+    expect(err.attempts).toBe(1);
+    expect(err.message).toMatch(/in process\): HTTP 400 .*maximum context length is 4096 tokens/);
+  });
+
+  it("retries a failing backend like a server error", async () => {
+    let calls = 0;
+    const flaky: ChatBackend = {
+      id: "flaky",
+      contextWindow: 4096,
+      complete: (req) => (++calls < 3 ? Promise.reject(new Error("boom")) : backends["lab-mini-placeholder"].complete(req)),
+    };
+    const model = createChatModel({ ...getModelConfig(cfg, "lab-mini"), model: "flaky" }, { backend: flaky, retry: fast });
+    const r = await model.invoke({ messages: ask() });
+    expect({ calls, attempts: r.attempts }).toEqual({ calls: 3, attempts: 3 });
   });
 });

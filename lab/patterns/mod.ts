@@ -48,4 +48,33 @@ export {
 } from "./store.ts";
 export * from "./prune.ts";
 export * from "./exchange.ts";
-// export * from "./retrieve.ts";
+export * from "./retrieve.ts";
+export {
+  cachedEmbedder,
+  type CachedEmbedder,
+  type CachedEmbedderOptions,
+  type ConnectionSource,
+  EMBEDDING_CACHE_SCHEMA,
+  type EmbeddingCacheStats,
+  openAiEmbedder,
+  type OpenAiEmbedderOptions,
+} from "./embed.ts";
+export {
+  bestF1Cutoff,
+  type CalibrateOptions,
+  calibrateCutoff,
+  figuresAt,
+  rocAuc,
+  SEED_CUTOFF,
+  writeCalibration,
+} from "./calibrate.ts";
+export { askQuestion, type AskOptions, type AskResult } from "./ask.ts";
+export {
+  type ArmLift,
+  formatPatternLift,
+  ingestRun,
+  patternLift,
+  type PatternLiftOptions,
+  type PatternLiftResult,
+  type SplitLift,
+} from "./lift.ts";

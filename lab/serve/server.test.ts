@@ -3,6 +3,8 @@ import OpenAI, { toFile } from "openai";
 import { type LocalServer, startServer } from "./mod.ts";
 import { placeholderBackend } from "../models/placeholder.ts";
 import type { Trainer } from "../models/trainer.ts";
+import { type ChatMessage, countChatTokens } from "../models/backend.ts";
+import { promptTokens } from "./_chat.ts";
 
 const MODEL = "lab-mini-placeholder";
 const DB_READ = {
@@ -161,6 +163,22 @@ describe("chat completions", () => {
     expect(err).toMatchObject({ param: "temperature", type: "invalid_request_error" });
     const noTool = await client.chat.completions.create({ model: MODEL, messages: [{ role: "user", content: "x" }], tools: [DB_READ], tool_choice: { type: "function", function: { name: "nope" } } }).catch((e) => e);
     expect(noTool).toMatchObject({ status: 400, param: "tool_choice" });
+  });
+});
+
+describe("context check", () => {
+  it("counts prompt tokens exactly as countChatTokens, memo or not", () => {
+    const messages: ChatMessage[] = [
+      { role: "system", content: "You are an ERP analyst." },
+      { role: "user", content: "How many invoices were issued in October 2025?", name: "ana" },
+      { role: "assistant", content: null, tool_calls: [{ id: "c1", type: "function", function: { name: "dbRead", arguments: '{"sql":"SELECT 1"}' } }] },
+      { role: "tool", content: '{"ok":true,"rows":[{"n":1}]}', tool_call_id: "c1" },
+      { role: "user", content: "" },
+    ];
+    for (let i = 0; i < 2; i++) {
+      expect(promptTokens(messages, [DB_READ, SUBMIT])).toBe(countChatTokens(messages, [DB_READ, SUBMIT]));
+      expect(promptTokens(messages)).toBe(countChatTokens(messages));
+    }
   });
 });
 

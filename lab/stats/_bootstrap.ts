@@ -1,9 +1,24 @@
 /**
  * Cluster bootstrap. Episodes of one challenge are correlated (same difficulty, same data), so resampling episodes
  * independently understates the uncertainty; resampling whole challenges (clusters) with replacement does not.
+ *
+ * Small samples: with n clusters the plain percentile interval is too narrow twice over — the bootstrap
+ * distribution's variance is the plug-in one, too small by (n − 1)/n, and its tails are normal-like where a
+ * studentized statistic's are t(n − 1). At the tournament's 12–24 challenges that made nominal 95% intervals cover
+ * 90–93% in A/A tests. The default interval is therefore Hesterberg's *expanded percentile* interval (Hesterberg
+ * 2015, "What teachers should know about the bootstrap", §4.3): the percentile interval taken at the adjusted
+ * tail probability α′/2 = Φ(−√(n/(n−1)) · t(1 − α/2; n − 1)) instead of α/2 — for a mean this makes the interval
+ * as wide as the t interval with the usual (n − 1) standard error, while keeping the percentile interval's shape
+ * (skew) and working for any statistic. It widens by 4% at n = 24, 11% at n = 12, and vanishes as n grows.
+ * BCa corrects bias and skew but not this narrowness, and bootstrap-t needs a standard error per resample
+ * (not available for Bradley–Terry ratings), so neither was taken.
  */
 
 import { type Interval, mean, type Random, seededRandom, sortedQuantile } from "./_describe.ts";
+import { normalCdf, studentTQuantile } from "./_distributions.ts";
+
+/** How a bootstrap interval is read off the resampled statistics. */
+export type IntervalMethod = "percentile" | "expanded";
 
 /** One observation tagged with the cluster (usually the challenge id) it was drawn with. */
 export interface ClusteredValue {
@@ -17,13 +32,18 @@ export interface ClusteredValue {
 export interface BootstrapOptions {
   /** Number of bootstrap resamples. @default 2000 */
   resamples?: number;
-  /** Confidence level of the percentile interval. @default 0.95 */
+  /** Confidence level of the interval. @default 0.95 */
   level?: number;
   /** Seed of the resampling stream; the same seed gives the same interval. @default 0 */
   seed?: number;
+  /**
+   * `"expanded"`: the percentile interval with the small-sample correction for n clusters (see the module
+   * notes); `"percentile"`: the plain percentile interval. @default "expanded"
+   */
+  interval?: IntervalMethod;
 }
 
-/** A bootstrap estimate with its percentile confidence interval. */
+/** A bootstrap estimate with its confidence interval. */
 export interface BootstrapResult extends Interval {
   /** Number of resamples the interval was computed from. */
   resamples: number;
@@ -37,13 +57,33 @@ export function resolveBootstrapOptions(
   options: BootstrapOptions,
   defaultResamples = 2000,
 ): Required<BootstrapOptions> {
-  const { resamples = defaultResamples, level = 0.95, seed = 0 } = options;
+  const { resamples = defaultResamples, level = 0.95, seed = 0, interval = "expanded" } = options;
   if (!Number.isInteger(resamples) || resamples < 1) {
     throw new RangeError(`${where}: options.resamples must be a positive integer, found ${resamples}`);
   }
   if (!(level > 0 && level < 1)) throw new RangeError(`${where}: options.level must be in (0, 1), found ${level}`);
   if (!Number.isFinite(seed)) throw new RangeError(`${where}: options.seed must be a finite number, found ${seed}`);
-  return { resamples, level, seed };
+  if (interval !== "percentile" && interval !== "expanded") {
+    throw new RangeError(`${where}: options.interval must be "percentile" or "expanded", found ${interval}`);
+  }
+  return { resamples, level, seed, interval };
+}
+
+/**
+ * The coverage to read percentiles at for a `level` interval from `clusters` clusters: `level` itself for the
+ * percentile method (or fewer than 2 clusters, where no correction is defined), else the expanded percentile
+ * level 1 − 2·Φ(−√(n/(n−1)) · t(1 − α/2; n − 1)).
+ *
+ * @example
+ * ```ts
+ * adjustedLevel(0.95, 12, "expanded"); // 0.9785
+ * ```
+ */
+export function adjustedLevel(level: number, clusters: number, method: IntervalMethod = "expanded"): number {
+  if (method === "percentile" || clusters < 2) return level;
+  const n = clusters;
+  const z = Math.sqrt(n / (n - 1)) * studentTQuantile(1 - (1 - level) / 2, n - 1);
+  return 1 - 2 * normalCdf(-z);
 }
 
 /** Groups items by a key, keeping first-seen order so a seed always resamples the same way for the same input. */
@@ -65,7 +105,7 @@ export function resampleIndices(n: number, rand: Random): number[] {
   return out;
 }
 
-/** The two-sided percentile interval of bootstrap statistics at `level`. */
+/** The two-sided percentile interval of bootstrap statistics at `level` (pass an {@linkcode adjustedLevel}). */
 export function percentileInterval(stats: number[], level: number): { lo: number; hi: number } {
   const sorted = stats.filter((s) => !Number.isNaN(s)).sort((x, y) => x - y);
   if (sorted.length === 0) return { lo: NaN, hi: NaN };
@@ -74,9 +114,10 @@ export function percentileInterval(stats: number[], level: number): { lo: number
 }
 
 /**
- * A cluster-bootstrap percentile confidence interval for `stat` (the mean by default): each resample draws as many
- * clusters as there are, with replacement, and pools all their values. Use the challenge id as the cluster so that
- * several seeds or attempts on one challenge count as one independent unit.
+ * A cluster-bootstrap confidence interval for `stat` (the mean by default): each resample draws as many clusters
+ * as there are, with replacement, and pools all their values; the interval is the expanded percentile interval
+ * (small-sample corrected, see the module notes) unless `options.interval` is `"percentile"`. Use the challenge id
+ * as the cluster so that several seeds or attempts on one challenge count as one independent unit.
  *
  * @param values observations with their cluster ids (at least one)
  * @param stat the statistic of a pooled list of values
@@ -95,7 +136,7 @@ export function bootstrapCI(
   stat: (values: number[]) => number = mean,
   options: BootstrapOptions = {},
 ): BootstrapResult {
-  const { resamples, level, seed } = resolveBootstrapOptions("bootstrapCI", options);
+  const { resamples, level, seed, interval } = resolveBootstrapOptions("bootstrapCI", options);
   if (values.length === 0) throw new RangeError("bootstrapCI: values is empty; pass at least one observation");
   values.forEach((v, i) => {
     if (typeof v.value !== "number" || Number.isNaN(v.value)) {
@@ -106,13 +147,32 @@ export function bootstrapCI(
   const estimate = stat(clusters.flat());
   const rand = seededRandom(seed);
   const stats = new Array<number>(resamples);
-  const pooled: number[] = [];
-  for (let r = 0; r < resamples; r++) {
-    pooled.length = 0;
-    for (const i of resampleIndices(clusters.length, rand)) for (const v of clusters[i]) pooled.push(v);
-    stats[r] = stat(pooled);
+  if (stat === mean) {
+    // The mean of pooled clusters is Σ cluster sums / Σ cluster sizes: no pooling needed.
+    const sums = clusters.map((c) => c.reduce((a, v) => a + v, 0));
+    const sizes = clusters.map((c) => c.length);
+    for (let r = 0; r < resamples; r++) {
+      let sum = 0, size = 0;
+      for (const i of resampleIndices(clusters.length, rand)) {
+        sum += sums[i];
+        size += sizes[i];
+      }
+      stats[r] = sum / size;
+    }
+  } else {
+    const pooled: number[] = [];
+    for (let r = 0; r < resamples; r++) {
+      pooled.length = 0;
+      for (const i of resampleIndices(clusters.length, rand)) for (const v of clusters[i]) pooled.push(v);
+      stats[r] = stat(pooled);
+    }
   }
-  return { estimate, ...percentileInterval(stats, level), resamples, clusters: clusters.length };
+  return {
+    estimate,
+    ...percentileInterval(stats, adjustedLevel(level, clusters.length, interval)),
+    resamples,
+    clusters: clusters.length,
+  };
 }
 
 /** One paired observation: the same unit (challenge × seed) measured under control `a` and treatment `b`. */
@@ -134,7 +194,8 @@ export interface PairedDiffResult extends BootstrapResult {
 }
 
 /**
- * The mean paired difference b − a (treatment minus control) with a cluster-bootstrap percentile interval. Pairing
+ * The mean paired difference b − a (treatment minus control) with a cluster-bootstrap interval (expanded percentile
+ * by default: at a dozen challenges the plain percentile interval covers ~90% for a nominal 95%). Pairing
  * removes challenge difficulty from the comparison; clustering keeps several pairs of one challenge from passing
  * as independent evidence. A lift is credible when the interval excludes 0.
  *

@@ -3,7 +3,7 @@
  * challenges for confidence intervals. P(i beats j) = p_i / (p_i + p_j); ratings are 400·log10(p_i), the Elo scale.
  */
 
-import { groupBy, percentileInterval, resampleIndices, resolveBootstrapOptions } from "./_bootstrap.ts";
+import { adjustedLevel, groupBy, type IntervalMethod, percentileInterval, resampleIndices, resolveBootstrapOptions } from "./_bootstrap.ts";
 import { seededRandom } from "./_describe.ts";
 
 /** One game on one challenge: `result` is a's score, 1 (a won), 0.5 (tie) or 0 (b won). */
@@ -28,10 +28,12 @@ export interface BradleyTerryOptions {
   prior?: number;
   /** Number of bootstrap resamples of challenges. @default 1000 */
   resamples?: number;
-  /** Confidence level of the percentile intervals. @default 0.95 */
+  /** Confidence level of the intervals. @default 0.95 */
   level?: number;
   /** Seed of the resampling stream. @default 0 */
   seed?: number;
+  /** Expanded (small-sample corrected over the challenges) or plain percentile intervals. @default "expanded" */
+  interval?: IntervalMethod;
 }
 
 /** One player's fitted rating, interval and record. */
@@ -40,9 +42,9 @@ export interface BradleyTerryRating {
   player: string;
   /** Elo-scale rating, 400·log10(strength), shifted so the players' mean is 1500. */
   rating: number;
-  /** Lower bound of the bootstrap percentile interval. */
+  /** Lower bound of the bootstrap interval. */
   lo: number;
-  /** Upper bound of the bootstrap percentile interval. */
+  /** Upper bound of the bootstrap interval. */
   hi: number;
   /** Games won. */
   wins: number;
@@ -208,7 +210,43 @@ export function bradleyTerry(
   outcomes: readonly PairwiseOutcome[],
   options: BradleyTerryOptions = {},
 ): BradleyTerryRating[] {
-  const { resamples, level, seed } = resolveBootstrapOptions("bradleyTerry", options, 1000);
+  const { level, interval } = resolveBootstrapOptions("bradleyTerry", options, 1000);
+  const fit = bradleyTerryFit(outcomes, options);
+  const coverage = adjustedLevel(level, fit.clusters, interval);
+  return fit.players
+    .map((player, i) => ({ player, rating: fit.ratings[i], ...percentileInterval(fit.samples[i], coverage), ...fit.record[i] }))
+    .sort((x, y) => y.rating - x.rating || x.player.localeCompare(y.player));
+}
+
+/** A Bradley–Terry fit with its bootstrap replicates (see {@linkcode bradleyTerryFit}). */
+export interface BradleyTerryFit {
+  /** Players in order of first appearance. */
+  players: string[];
+  /** Elo-scale ratings, by player index. */
+  ratings: number[];
+  /** Bootstrap ratings: `samples[player][resample]` (prior-only when the player had no game in the resample). */
+  samples: number[][];
+  /** Whether the player had a game in the resample: `played[player][resample]`. */
+  played: boolean[][];
+  /** Challenges (the resampled clusters). */
+  clusters: number;
+  /** Wins, losses and ties, by player index. */
+  record: { wins: number; losses: number; ties: number }[];
+}
+
+/**
+ * The fit behind {@linkcode bradleyTerry} with every bootstrap replicate kept, for intervals of functions of the
+ * ratings — e.g. the difference of two players, whose interval is not the difference of their intervals.
+ *
+ * @example
+ * ```ts
+ * import { bradleyTerryFit } from "../lab/stats/mod.ts";
+ * const fit = bradleyTerryFit([{ challenge: "inv-01", a: "x", b: "y", result: 1 }], { resamples: 200 });
+ * const diffs = fit.samples[0].map((r, k) => r - fit.samples[1][k]);
+ * ```
+ */
+export function bradleyTerryFit(outcomes: readonly PairwiseOutcome[], options: BradleyTerryOptions = {}): BradleyTerryFit {
+  const { resamples, seed } = resolveBootstrapOptions("bradleyTerry", options, 1000);
   const prior = options.prior ?? 1;
   if (!(prior > 0 && Number.isFinite(prior))) {
     throw new RangeError(`bradleyTerry: options.prior must be a positive number, found ${prior}`);
@@ -256,13 +294,16 @@ export function bradleyTerry(
 
   const rand = seededRandom(seed);
   const samples: number[][] = Array.from({ length: players }, () => new Array<number>(resamples));
+  const played: boolean[][] = Array.from({ length: players }, () => new Array<boolean>(resamples));
   for (let r = 0; r < resamples; r++) {
     const { wins, games } = tally(players, byChallenge, resampleIndices(byChallenge.length, rand));
     const elo = toElo(fitLogStrengths(players, wins, games, prior, fitted));
-    for (let i = 0; i < players; i++) samples[i][r] = elo[i];
+    for (let i = 0; i < players; i++) {
+      samples[i][r] = elo[i];
+      let n = 0;
+      for (let j = 0; j < players; j++) n += games[i * players + j];
+      played[i][r] = n > 0;
+    }
   }
-
-  return [...index.keys()]
-    .map((player, i) => ({ player, rating: ratings[i], ...percentileInterval(samples[i], level), ...record[i] }))
-    .sort((x, y) => y.rating - x.rating || x.player.localeCompare(y.player));
+  return { players: [...index.keys()], ratings, samples, played, clusters: byChallenge.length, record };
 }

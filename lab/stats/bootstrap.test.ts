@@ -1,12 +1,17 @@
 import { describe, expect, it } from "vitest";
 import {
+  adjustedLevel,
   bootstrapCI,
   type ClusteredValue,
   mean,
+  normalCdf,
+  normalQuantile,
   pairedDiffCI,
   type PairedValue,
   quantile,
   seededRandom,
+  studentTCdf,
+  studentTQuantile,
 } from "./mod.ts";
 
 /** `clusters` challenges of differing difficulty, `perCluster` correlated values each. */
@@ -66,6 +71,45 @@ describe("bootstrapCI", () => {
       /options.level must be in \(0, 1\)/,
     );
     expect(() => bootstrapCI([{ cluster: "a", value: 1 }], mean, { resamples: 0 })).toThrow(/options.resamples/);
+    expect(() => bootstrapCI([{ cluster: "a", value: 1 }], mean, { interval: "bca" as never })).toThrow(
+      /options.interval must be "percentile" or "expanded"/,
+    );
+  });
+  it("widens the percentile interval for few clusters by the expanded-percentile correction only", () => {
+    const data = clusteredData(12, 2, 8);
+    const plain = bootstrapCI(data, mean, { resamples: 2000, seed: 3, interval: "percentile" });
+    const expanded = bootstrapCI(data, mean, { resamples: 2000, seed: 3 });
+    // The same resamples read at the 1.08% / 98.92% percentiles instead of 2.5% / 97.5%.
+    expect(expanded.estimate).toBe(plain.estimate);
+    expect(expanded.lo).toBeLessThan(plain.lo);
+    expect(expanded.hi).toBeGreaterThan(plain.hi);
+    // For a mean of near-normal cluster values, it is about as wide as the t interval with the (n − 1) SE.
+    const byCluster = [...Map.groupBy(data, (d) => d.cluster).values()].map((g) => mean(g.map((d) => d.value)));
+    const m = mean(byCluster);
+    const se = Math.sqrt(byCluster.reduce((a, x) => a + (x - m) ** 2, 0) / 11 / 12);
+    const tHalf = studentTQuantile(0.975, 11) * se;
+    expect((expanded.hi - expanded.lo) / 2).toBeGreaterThan(0.85 * tHalf);
+    expect((expanded.hi - expanded.lo) / 2).toBeLessThan(1.15 * tHalf);
+  });
+});
+
+describe("small-sample correction", () => {
+  it("reads percentiles at 1 − 2Φ(−√(n/(n−1))·t(0.975; n−1)), which tends to the nominal level", () => {
+    expect(adjustedLevel(0.95, 12)).toBeCloseTo(0.97849, 4);
+    expect(adjustedLevel(0.95, 24)).toBeCloseTo(0.96538, 4);
+    expect(adjustedLevel(0.95, 1000)).toBeCloseTo(0.9503, 3);
+    expect(adjustedLevel(0.95, 12, "percentile")).toBe(0.95);
+    expect(adjustedLevel(0.95, 1)).toBe(0.95); // one cluster: no correction is defined
+  });
+  it("computes normal and t quantiles to table accuracy", () => {
+    expect(normalQuantile(0.975)).toBeCloseTo(1.959964, 6);
+    expect(normalQuantile(0.001)).toBeCloseTo(-3.090232, 6);
+    expect(normalCdf(-1.644854)).toBeCloseTo(0.05, 7);
+    const table: [number, number][] = [[1, 12.706205], [2, 4.302653], [5, 2.570582], [11, 2.200985], [23, 2.068658], [100, 1.983972]];
+    for (const [df, t] of table) expect(studentTQuantile(0.975, df)).toBeCloseTo(t, 5);
+    expect(studentTQuantile(0.025, 11)).toBeCloseTo(-2.200985, 5);
+    expect(studentTCdf(2.200985, 11)).toBeCloseTo(0.975, 6);
+    expect(() => studentTQuantile(1, 3)).toThrow(/p must be in \(0, 1\)/);
   });
 });
 
@@ -97,6 +141,7 @@ describe("pairedDiffCI", () => {
   });
   it("is calibrated: in A/A simulations the 95% interval covers 0 about 95% of the time", () => {
     // 200 seeded experiments, identical control and treatment; 30 challenges of varying difficulty × 2 seeds.
+    // (lab/tournament/calibration.test.ts checks coverage at the tournament's sizes with binomial tolerances.)
     let covered = 0;
     const runs = 200;
     for (let sim = 0; sim < runs; sim++) {

@@ -7,7 +7,9 @@
  * and treating them as independent makes intervals too narrow.
  *
  * - Describe: {@linkcode mean}, {@linkcode quantile}, {@linkcode wilsonInterval}, {@linkcode seededRandom}.
- * - Intervals: {@linkcode bootstrapCI} (cluster bootstrap), {@linkcode pairedDiffCI} (treatment − control).
+ * - Intervals: {@linkcode bootstrapCI} (cluster bootstrap), {@linkcode pairedDiffCI} (treatment − control), both
+ *   small-sample corrected by default ({@linkcode adjustedLevel}: Hesterberg's expanded percentile interval).
+ * - Distributions: {@linkcode normalCdf}, {@linkcode normalQuantile}, {@linkcode studentTCdf}, {@linkcode studentTQuantile}.
  * - Tests: {@linkcode mcnemar} (paired pass/fail), {@linkcode pairedPermutationTest} (cluster sign flips).
  * - Sampling metrics: {@linkcode passAtK} / {@linkcode meanPassAtK} (any of k succeeds), {@linkcode passHatK} /
  *   {@linkcode meanPassHatK} (all k succeed), {@linkcode countTrials}.
@@ -31,14 +33,17 @@
 
 export { type Interval, mean, quantile, type Random, seededRandom, wilsonInterval } from "./_describe.ts";
 export {
+  adjustedLevel,
   bootstrapCI,
   type BootstrapOptions,
   type BootstrapResult,
   type ClusteredValue,
+  type IntervalMethod,
   pairedDiffCI,
   type PairedDiffResult,
   type PairedValue,
 } from "./_bootstrap.ts";
+export { normalCdf, normalQuantile, studentTCdf, studentTQuantile } from "./_distributions.ts";
 export {
   mcnemar,
   type McNemarResult,
@@ -49,6 +54,8 @@ export {
 export { countTrials, meanPassAtK, meanPassHatK, passAtK, passHatK, type TaskTrials } from "./_pass_k.ts";
 export {
   bradleyTerry,
+  type BradleyTerryFit,
+  bradleyTerryFit,
   type BradleyTerryOptions,
   type BradleyTerryRating,
   type PairwiseOutcome,

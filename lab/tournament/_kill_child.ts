@@ -39,6 +39,9 @@ if (import.meta.main) {
     challenges,
     pool,
     stats: { resamples: 100 },
+    // Every episode is written as soon as the previous write is done (not batched for a second), so the
+    // parent's kills land between and inside many small writes.
+    flushMs: 0,
     onProgress: (e) => console.log(e.kind === "episode" ? `stored ${e.done}/${e.total}` : `generation ${e.generation}`),
   });
   console.log(`done ${run.status} ${run.episodes.ranNow} ran ${run.episodes.resumed} resumed`);

@@ -16,23 +16,24 @@
  * @module
  */
 import type { Challenge, Split } from "../challenges/types.ts";
-import { type EpisodeRecord, runEpisode } from "../agents/runner.ts";
+import { type EpisodeRecord, type PatternSource, runEpisode } from "../agents/runner.ts";
+import type { ExampleRenderer } from "../agents/prompt.ts";
 import { loadStrategiesConfig, type StrategiesConfig, type Strategy } from "../agents/strategies.ts";
 import type { SandboxPool } from "../sandbox/mod.ts";
 import { type ChatModel, createChatModel } from "../models/chat.ts";
 import { getModelConfig, loadModelsConfig } from "../models/config.ts";
 import {
+  adjustedLevel,
   bootstrapCI,
   type BootstrapOptions,
   type BootstrapResult,
-  bradleyTerry,
+  bradleyTerryFit,
   mcnemar,
   type McNemarResult,
   pairedDiffCI,
   type PairedDiffResult,
   type PairedValue,
   quantile,
-  seededRandom,
 } from "../stats/mod.ts";
 import { repoPath } from "../util/paths.ts";
 import { parseTournamentConfig, type TournamentConfig } from "./config.ts";
@@ -103,7 +104,8 @@ export interface RatingDiffOptions extends BootstrapOptions {
 
 /**
  * The Bradley–Terry rating difference `a − b` (Elo points) from the run's per-challenge games
- * ({@linkcode pairwiseGames}), with a percentile interval from resampling challenges. `bradleyTerry` gives each
+ * ({@linkcode pairwiseGames}), with an interval from resampling challenges (expanded percentile, small-sample
+ * corrected, unless `interval: "percentile"`). `bradleyTerry` gives each
  * player's interval, not the interval of a difference; with more than two players the two are not the same.
  *
  * @example
@@ -118,7 +120,7 @@ export function ratingDiffCI(
   b: string,
   options: RatingDiffOptions = {},
 ): BootstrapResult {
-  const { resamples = 1000, level = 0.95, seed = 0, prior = 1 } = options;
+  const { resamples = 1000, level = 0.95, seed = 0, prior = 1, interval = "expanded" } = options;
   if (!Number.isInteger(resamples) || resamples < 1) {
     throw new RangeError(`ratingDiffCI: options.resamples must be a positive integer, found ${resamples}`);
   }
@@ -127,28 +129,21 @@ export function ratingDiffCI(
   for (const p of [a, b]) {
     if (!players.has(p)) throw new RangeError(`ratingDiffCI: '${p}' played no game; players: ${[...players].join(", ")}`);
   }
-  const diff = (gs: typeof games) => {
-    const byPlayer = new Map(bradleyTerry(gs, { resamples: 1, prior }).map((r) => [r.player, r.rating]));
-    return (byPlayer.get(a) ?? NaN) - (byPlayer.get(b) ?? NaN);
-  };
-  const byChallenge = new Map<string, typeof games>();
-  for (const g of games) byChallenge.set(g.challenge, [...(byChallenge.get(g.challenge) ?? []), g]);
-  const clusters = [...byChallenge.values()];
-  const rand = seededRandom(seed);
+  // One fit with its replicates (challenges resampled), differenced per replicate. A replicate where a or b
+  // played no game says nothing about their difference: dropped.
+  const fit = bradleyTerryFit(games, { resamples, seed, prior });
+  const [i, j] = [fit.players.indexOf(a), fit.players.indexOf(b)];
   const stats: number[] = [];
   for (let r = 0; r < resamples; r++) {
-    const picked = Array.from({ length: clusters.length }, () => clusters[Math.floor(rand() * clusters.length)]).flat();
-    // A resample where a or b played no game says nothing about their difference: dropped (NaN).
-    const d = diff(picked);
-    if (!Number.isNaN(d)) stats.push(d);
+    if (fit.played[i][r] && fit.played[j][r]) stats.push(fit.samples[i][r] - fit.samples[j][r]);
   }
-  const alpha = (1 - level) / 2;
+  const alpha = (1 - adjustedLevel(level, fit.clusters, interval)) / 2;
   return {
-    estimate: diff(games),
+    estimate: fit.ratings[i] - fit.ratings[j],
     lo: stats.length ? quantile(stats, alpha) : NaN,
     hi: stats.length ? quantile(stats, 1 - alpha) : NaN,
     resamples,
-    clusters: clusters.length,
+    clusters: fit.clusters,
   };
 }
 
@@ -196,6 +191,12 @@ export interface EvaluateOptions {
   concurrency?: number;
   signal?: AbortSignal;
   onEpisode?: (done: number, total: number) => void;
+  /** Examples injected into every episode (e.g. a pattern retriever's source). @default none */
+  patterns?: PatternSource;
+  /** Renders injected examples. @default the runner's (injection format v1) */
+  renderExamples?: ExampleRenderer;
+  /** Receives each episode's full record (in completion order). */
+  onRecord?: (record: EpisodeRecord) => void;
 }
 
 /**
@@ -228,7 +229,13 @@ export async function evaluateStrategies(
       const t = tasks[i];
       const rec: EpisodeRecord = await runEpisode(
         { challenge: t.challenge, strategy: t.strategy, model: options.model, attempt: t.attempt, seed: t.seed },
-        { pool: options.pool, fitness: options.fitness, signal: options.signal },
+        {
+          pool: options.pool,
+          fitness: options.fitness,
+          signal: options.signal,
+          ...(options.patterns ? { patterns: options.patterns } : {}),
+          ...(options.renderExamples ? { renderExamples: options.renderExamples } : {}),
+        },
       );
       out[i] = {
         strategyId: t.strategy.id,
@@ -242,6 +249,7 @@ export async function evaluateStrategies(
         costUsd: rec.costUsd,
         stopReason: rec.stopReason,
       };
+      options.onRecord?.(rec);
       options.onEpisode?.(++done, tasks.length);
     }
   };
@@ -263,7 +271,8 @@ export interface EvalFigure {
   fitness: BootstrapResult;
 }
 
-function evalFigure(episodes: readonly EvalEpisode[], boot: BootstrapOptions): EvalFigure {
+/** Success and fitness of evaluation episodes (one strategy's), with challenge-bootstrap 95% intervals. */
+export function evalFigure(episodes: readonly EvalEpisode[], boot: BootstrapOptions): EvalFigure {
   return {
     episodes: episodes.length,
     success: bootstrapCI(episodes.map((e) => ({ cluster: e.challengeId, value: e.pass ? 1 : 0 })), undefined, boot),
@@ -281,7 +290,8 @@ export interface Lift {
   mcnemar: McNemarResult;
 }
 
-function liftOf(episodes: readonly EvalEpisode[], control: string, treatment: string, boot: BootstrapOptions): Lift {
+/** The lift `treatment − control` on evaluation episodes paired by (challenge, seed), clustered by challenge. */
+export function liftOf(episodes: readonly EvalEpisode[], control: string, treatment: string, boot: BootstrapOptions): Lift {
   const pairs = pairEval(episodes, control, treatment);
   const p = (m: PairedMetric) => pairs.map(({ a, b }) => ({ cluster: a.challengeId, a: metricOf(m)(a), b: metricOf(m)(b) }));
   return {
@@ -310,18 +320,32 @@ export interface ExperimentEnv {
   signal?: AbortSignal;
 }
 
-async function openEnv(config: TournamentConfig, env: ExperimentEnv) {
+/**
+ * Resolves an experiment's environment: the strategies, the model and a sandbox pool (opened on the config's
+ * sandbox unless given); `close()` closes the pool if it opened one.
+ */
+export async function openEnv(
+  config: TournamentConfig,
+  env: ExperimentEnv,
+): Promise<{ strategies: StrategiesConfig; model: ChatModel; pool: SandboxPool; close: () => void }> {
   const strategies = env.strategies ??
     await loadStrategiesConfig(config.strategies_file.startsWith("/") ? config.strategies_file : repoPath(config.strategies_file));
   const model = env.model ??
     createChatModel(getModelConfig(await loadModelsConfig(), config.model), env.baseUrl ? { baseUrl: env.baseUrl } : {});
   const ownPool = !env.pool;
   const pool = env.pool ?? await openConfigPool(config, env.sandboxDir);
-  return { strategies, model, pool, close: () => ownPool && pool.close() };
+  return {
+    strategies,
+    model,
+    pool,
+    close: () => {
+      if (ownPool) pool.close();
+    },
+  };
 }
 
 /** Challenges of `split` with the same levels and families as the config's, at most `max` of them. */
-async function splitChallenges(config: TournamentConfig, split: Split, max: number): Promise<Challenge[]> {
+export async function splitChallenges(config: TournamentConfig, split: Split, max: number): Promise<Challenge[]> {
   return await selectChallenges(
     parseTournamentConfig({ ...config, split, challenges: { ...config.challenges, max_instances: max } }),
     `${split} selection`,

@@ -6,10 +6,11 @@
  * - Engine: {@linkcode runTournament} → {@linkcode RunSummary} (generations, rankings, lineage, leaderboard).
  * - Selection: {@linkcode selectNext}, {@linkcode mutate}, {@linkcode crossover} — children are new Strategy values.
  * - Statistics: {@linkcode leaderboard} (Bradley–Terry ratings, success and fitness with challenge-bootstrap
- *   CIs, pass@k / pass^k), {@linkcode generationStats}, {@linkcode learningMetrics}.
+ *   CIs, pass@k / pass^k), {@linkcode generationStats}, {@linkcode learningMetrics} (fitness improvement,
+ *   convergence, pattern discovery rate; {@linkcode formatLearning} / {@linkcode learningRows} to show them).
  * - Store: tables runs, strategies, generations, episodes, queries ({@linkcode readEpisodeRows},
- *   {@linkcode queryStore}, {@linkcode listRuns}); held open for a run ({@linkcode openStore}); resumable after
- *   a kill at any moment (every write is one transaction).
+ *   {@linkcode queryStore}, {@linkcode listRuns}); opened per transaction, so a notebook and a running tournament
+ *   can share the file; resumable after a kill at any moment (every write is one transaction).
  * - Export: {@linkcode exportRun} writes a run as hive-partitioned Parquet (`lab export`).
  *
  * @example
@@ -52,6 +53,7 @@ export {
   episodeKey,
   episodeSeed,
   type GenerationSummary,
+  openConfigPool,
   runTournament,
   type RunSummary,
   type RunTournamentOptions,
@@ -59,13 +61,19 @@ export {
   type TournamentProgress,
 } from "./tournament.ts";
 export {
+  formatLearning,
   formatLeaderboard,
+  type GenerationLearning,
   generationStats,
   leaderboard,
   type LeaderboardRow,
   learningMetrics,
   type LearningMetrics,
+  type LearningOptions,
+  learningRows,
+  normalizeSql,
   pairwiseGames,
+  patternKey,
   type StatsOptions,
   type StrategyStats,
   strategyStats,
@@ -78,6 +86,8 @@ export {
   type OpenStore,
   queryStore,
   readEpisodeRows,
+  readSolutions,
+  type EpisodeSolution,
   type RunListing,
   type StoredEpisode,
   type StoreRef,

@@ -1,8 +1,9 @@
 /**
  * Tournament statistics from stored episodes (via `lab/stats`): per strategy and generation the mean composite
  * fitness and success rate with 95% intervals that resample challenges (not episodes), unbiased pass@k and pass^k,
- * tokens and cost; Bradley–Terry ratings (Elo scale, bootstrap intervals) from per-challenge games; and learning
- * metrics (fitness per generation and its change).
+ * tokens and cost; Bradley–Terry ratings (Elo scale, bootstrap intervals) from per-challenge games; and the learning
+ * metrics of seed 000's Appendix C: fitness improvement per generation, convergence speed (generations to stable
+ * performance) and pattern discovery rate (new verified patterns per 100 attempts).
  * @module
  */
 import {
@@ -15,7 +16,9 @@ import {
   meanPassHatK,
   type PairwiseOutcome,
 } from "../stats/mod.ts";
-import type { EpisodeRow } from "./store.ts";
+import type { EpisodeRow, EpisodeSolution } from "./store.ts";
+
+const pct = (x: number) => `${(x * 100).toFixed(0)}%`;
 
 /** One strategy's numbers over a set of episodes. */
 export interface StrategyStats {
@@ -41,14 +44,44 @@ export interface LeaderboardRow extends StrategyStats {
   generations: number[];
 }
 
-/** How the population's fitness changed over generations. */
+/** One generation's learning numbers. */
+export interface GenerationLearning {
+  generation: number;
+  episodes: number;
+  /** The population's mean composite fitness. */
+  meanFitness: number;
+  /** The best strategy's mean composite fitness. */
+  bestFitness: number;
+  successRate: number;
+  /** Patterns (see {@linkcode patternKey}) first seen in this generation; absent when solutions were not given. */
+  newPatterns?: number;
+  /** `newPatterns` per 100 episodes of the generation. */
+  discoveryRate?: number;
+}
+
+/**
+ * How the population learned over generations (seed 000, Appendix C "learning metrics").
+ *
+ * - Fitness improvement: the change of the population's mean fitness per generation.
+ * - Convergence speed: the generation from which the population's mean fitness stays put (every later change
+ *   within `tolerance`); `null` when it still moved in the last generation (or there was only one).
+ * - Pattern discovery rate: new patterns per 100 episodes. A pattern is what a passing episode teaches — the
+ *   challenge family (the task with its parameters taken out) with the normalized SQL of its successful queries
+ *   ({@linkcode patternKey}); a pattern is new in the first generation that produced it. Falling discovery with
+ *   flat fitness is convergence; rising discovery is exploration paying off.
+ */
 export interface LearningMetrics {
-  /** Per generation: the population's mean fitness and the best strategy's mean fitness. */
-  perGeneration: { generation: number; meanFitness: number; bestFitness: number; successRate: number }[];
+  perGeneration: GenerationLearning[];
   /** Change of the population mean fitness from one generation to the next (length = generations − 1). */
   improvement: number[];
   /** Last generation's population mean minus the first's. */
   totalImprovement: number;
+  /** The generation from which the mean fitness changed by at most `tolerance` per generation; null if never. */
+  convergence: { generation: number | null; tolerance: number };
+  /** Distinct patterns of the run per 100 episodes; absent when solutions were not given. */
+  patternDiscoveryRate?: number;
+  /** Distinct patterns of the run; absent when solutions were not given. */
+  patterns?: number;
 }
 
 /** Options for the statistics. */
@@ -86,7 +119,12 @@ export function strategyStats(strategyId: string, rows: readonly EpisodeRow[], o
 
 function groupRows(rows: readonly EpisodeRow[], key: (r: EpisodeRow) => string): Map<string, EpisodeRow[]> {
   const out = new Map<string, EpisodeRow[]>();
-  for (const r of rows) out.set(key(r), [...(out.get(key(r)) ?? []), r]);
+  for (const r of rows) {
+    const k = key(r);
+    const g = out.get(k);
+    if (g) g.push(r);
+    else out.set(k, [r]);
+  }
   return out;
 }
 
@@ -150,25 +188,132 @@ export function generationStats(rows: readonly EpisodeRow[], options: StatsOptio
   return out;
 }
 
-/** Learning metrics: how the population's fitness moved over generations. */
-export function learningMetrics(rows: readonly EpisodeRow[]): LearningMetrics {
-  const perGeneration = [...groupRows(rows, (r) => String(r.generation))].sort((a, b) => +a[0] - +b[0]).map(
-    ([g, gr]) => ({
-      generation: +g,
-      meanFitness: mean(gr.map((r) => r.composite)),
-      bestFitness: Math.max(...[...groupRows(gr, (r) => r.strategyId).values()].map((rs) => mean(rs.map((r) => r.composite)))),
-      successRate: mean(gr.map((r) => (r.pass ? 1 : 0))),
-    }),
-  );
+/**
+ * The SQL of a pattern, normalized: comments dropped, string and number literals replaced by `?`, whitespace
+ * collapsed, lower case, no trailing semicolon — so the same query for another period or customer is the same
+ * pattern.
+ *
+ * @example
+ * ```ts
+ * normalizeSql("SELECT count(*) FROM invoices WHERE issued >= DATE '2025-10-01' AND total > 100;");
+ * // "select count(*) from invoices where issued >= date ? and total > ?"
+ * ```
+ */
+export function normalizeSql(sql: string): string {
+  return sql
+    .replace(/--[^\n]*/g, " ")
+    .replace(/\/\*[\s\S]*?\*\//g, " ")
+    .replace(/'(?:[^']|'')*'/g, "?")
+    .replace(/(?<![\w$."])\d+(?:\.\d+)?(?:e[+-]?\d+)?\b/gi, "?")
+    .replace(/\s+/g, " ")
+    .trim()
+    .replace(/\s*;$/, "")
+    .toLowerCase();
+}
+
+/** The key of a pattern: the family and the normalized SQL of a passing episode's successful queries, in order. */
+export function patternKey(solution: Pick<EpisodeSolution, "family" | "sql">): string {
+  return `${solution.family}\u0000${solution.sql.map(normalizeSql).join(";\n")}`;
+}
+
+/** Options for {@linkcode learningMetrics}. */
+export interface LearningOptions {
+  /** The passing episodes' solutions (`readSolutions`); without them no discovery numbers are computed. */
+  solutions?: readonly EpisodeSolution[];
+  /** Largest change of mean fitness per generation that counts as stable. @default 0.02 */
+  tolerance?: number;
+}
+
+/**
+ * Learning metrics: how the population's fitness moved over generations, when it settled, and how many new
+ * patterns each generation discovered (see {@linkcode LearningMetrics}).
+ *
+ * @example
+ * ```ts
+ * const m = learningMetrics(await readEpisodeRows(db, runId), { solutions: await readSolutions(db, runId) });
+ * m.improvement, m.convergence.generation, m.perGeneration.map((g) => g.discoveryRate);
+ * ```
+ */
+export function learningMetrics(rows: readonly EpisodeRow[], options: LearningOptions = {}): LearningMetrics {
+  const tolerance = options.tolerance ?? 0.02;
+  const byGeneration = [...groupRows(rows, (r) => String(r.generation))].sort((a, b) => +a[0] - +b[0]);
+  // Patterns first seen per generation: solutions in generation order (then id), distinct keys.
+  const seen = new Set<string>();
+  const fresh = new Map<number, number>();
+  if (options.solutions) {
+    const solutions = options.solutions.filter((x) => x.sql.length)
+      .sort((a, b) => a.generation - b.generation || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    for (const x of solutions) {
+      const key = patternKey(x);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      fresh.set(x.generation, (fresh.get(x.generation) ?? 0) + 1);
+    }
+  }
+  const perGeneration = byGeneration.map(([g, gr]): GenerationLearning => ({
+    generation: +g,
+    episodes: gr.length,
+    meanFitness: mean(gr.map((r) => r.composite)),
+    bestFitness: Math.max(...[...groupRows(gr, (r) => r.strategyId).values()].map((rs) => mean(rs.map((r) => r.composite)))),
+    successRate: mean(gr.map((r) => (r.pass ? 1 : 0))),
+    ...(options.solutions
+      ? { newPatterns: fresh.get(+g) ?? 0, discoveryRate: (100 * (fresh.get(+g) ?? 0)) / gr.length }
+      : {}),
+  }));
   const improvement = perGeneration.slice(1).map((p, i) => p.meanFitness - perGeneration[i].meanFitness);
+  // The earliest generation after which every change stays within the tolerance (the last change included).
+  let converged: number | null = null;
+  for (let i = improvement.length - 1; i >= 0 && Math.abs(improvement[i]) <= tolerance; i--) {
+    converged = perGeneration[i].generation;
+  }
   return {
     perGeneration,
     improvement,
     totalImprovement: perGeneration.length ? perGeneration.at(-1)!.meanFitness - perGeneration[0].meanFitness : 0,
+    convergence: { generation: converged, tolerance },
+    ...(options.solutions
+      ? { patterns: seen.size, patternDiscoveryRate: rows.length ? (100 * seen.size) / rows.length : 0 }
+      : {}),
   };
 }
 
-const pct = (x: number) => `${(x * 100).toFixed(0)}%`;
+/**
+ * The learning metrics as table rows, one per generation: for notebooks (`htmlTable(learningRows(run.learning))`)
+ * and the CLI ({@linkcode formatLearning}).
+ */
+export function learningRows(m: LearningMetrics): Record<string, string | number>[] {
+  return m.perGeneration.map((g, i) => ({
+    generation: g.generation,
+    episodes: g.episodes,
+    "mean fitness": g.meanFitness.toFixed(3),
+    "Δ fitness": i === 0 ? "—" : `${m.improvement[i - 1] >= 0 ? "+" : ""}${m.improvement[i - 1].toFixed(3)}`,
+    "best fitness": g.bestFitness.toFixed(3),
+    success: pct(g.successRate),
+    "new patterns": g.newPatterns ?? "—",
+    "patterns/100 ep": g.discoveryRate === undefined ? "—" : g.discoveryRate.toFixed(1),
+  }));
+}
+
+/** The learning metrics as text: a per-generation table, then convergence and the run's discovery rate. */
+export function formatLearning(m: LearningMetrics): string {
+  const rows = learningRows(m);
+  if (!rows.length) return "learning: no episodes";
+  const head = Object.keys(rows[0]);
+  const table = [head, ...rows.map((r) => head.map((k) => String(r[k])))];
+  const widths = head.map((_, i) => Math.max(...table.map((row) => row[i].length)));
+  const lines = table.map((row) => row.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd());
+  const conv = m.convergence.generation === null
+    ? `not converged (the mean fitness moved more than ±${m.convergence.tolerance} in the last generation)`
+    : `converged at generation ${m.convergence.generation} (mean fitness within ±${m.convergence.tolerance} per generation after it)`;
+  lines.push(
+    `fitness ${m.totalImprovement >= 0 ? "+" : ""}${m.totalImprovement.toFixed(3)} over the run; ${conv}` +
+      (m.patternDiscoveryRate === undefined
+        ? ""
+        : `; ${m.patterns} distinct pattern${m.patterns === 1 ? "" : "s"}, ${m.patternDiscoveryRate.toFixed(1)} per 100 episodes`),
+  );
+  return lines.join("\n");
+}
+
 
 /** The leaderboard as a text table (strategy, rating with CI, success with CI, mean fitness, tokens). */
 export function formatLeaderboard(rows: readonly LeaderboardRow[]): string {

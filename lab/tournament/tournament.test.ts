@@ -9,10 +9,15 @@ import { join } from "node:path";
 import { buildSandbox } from "../sandbox/generate.ts";
 import { SandboxPool } from "../sandbox/episode.ts";
 import type { Challenge } from "../challenges/mod.ts";
-import type { StrategiesConfig } from "../agents/mod.ts";
-import type { ChatModel } from "../models/mod.ts";
+import type { EpisodeRecord, EpisodeSink, PatternSource, StrategiesConfig } from "../agents/mod.ts";
+import { type ChatModel, createChatModel, getModelConfig, loadModelsConfig } from "../models/mod.ts";
+import { startServer } from "../serve/mod.ts";
+import { defaultBackends } from "../serve/backends.ts";
 import { ConfigError } from "../util/errors.ts";
 import {
+  formatLearning,
+  learningMetrics,
+  normalizeSql,
   parseTournamentConfig,
   parseTournamentYaml,
   queryStore,
@@ -180,6 +185,76 @@ describe("runTournament", () => {
     expect(await storedState(db)).toEqual(await storedState(full));
   }, 60_000);
 
+  it("passes its pattern source and episode sink to every episode; the sink gets exactly the stored episodes", async () => {
+    const small = parseTournamentConfig({ ...config, challenges: { ...config.challenges, max_instances: 2 }, attempts: 1, generations: 1 });
+    const smallChallenges = await selectChallenges(small);
+    const queries: { task: string; role: string; split?: string }[] = [];
+    const patterns: PatternSource = (q) => {
+      queries.push(q);
+      return Promise.resolve([{ task: "How many invoices?", role: q.role, calls: [{ tool: "dbRead", sql: "SELECT count(*) FROM sales_invoices" }] }]);
+    };
+    const sunk: EpisodeRecord[] = [];
+    const sink: EpisodeSink = (r) => (sunk.push(r), Promise.resolve());
+    const db = join(dir, "ports.duckdb");
+    const run = await runTournament(small, options(db, { challenges: smallChallenges, patterns, sink }));
+    expect(run.episodes.stored).toBe(6);
+    expect(queries).toHaveLength(6);
+    expect(new Set(queries.map((q) => q.task))).toEqual(new Set(smallChallenges.map((c) => c.task)));
+    expect(queries.every((q) => q.split === "train")).toBe(true);
+    const stored = await queryStore(db, "SELECT (trace->>'$.id') AS id, (trace->>'$.examples')::INT AS examples FROM episodes ORDER BY 1");
+    expect(stored.map((r) => r.examples)).toEqual(Array(6).fill(1));
+    expect(sunk.map((r) => r.id).sort()).toEqual(stored.map((r) => r.id));
+
+    // Aborted: episodes cut short reach neither the store nor the sink.
+    const ac = new AbortController();
+    let requests = 0;
+    const cut: EpisodeRecord[] = [];
+    const aborted = await runTournament(config, options(join(dir, "ports-aborted.duckdb"), {
+      signal: ac.signal,
+      model: plantedModel(() => {
+        if (++requests === 21) ac.abort();
+      }),
+      sink: (r) => (cut.push(r), Promise.resolve()),
+    }));
+    expect(aborted.status).toBe("aborted");
+    const ids = await queryStore(join(dir, "ports-aborted.duckdb"), "SELECT trace->>'$.id' AS id FROM episodes ORDER BY 1");
+    expect(cut.map((r) => r.id).sort()).toEqual(ids.map((r) => r.id));
+    expect(cut.every((r) => r.stopReason !== "aborted")).toBe(true);
+  }, 30_000);
+
+  it("reports the learning metrics: fitness per generation, convergence and the pattern discovery rate", async () => {
+    const run = await runTournament(config, options(join(dir, "full.duckdb")));
+    const m = run.learning;
+    expect(m.perGeneration.map((g) => g.episodes)).toEqual([36, 36]);
+    // Generation 1: strong solves all 6 challenges, medium some: each family's reference SQL shape is one pattern
+    // (literals normalized away), so there are at most 2 (one per family); generation 2 repeats them.
+    expect(m.perGeneration[0].newPatterns).toBe(2);
+    expect(m.perGeneration[1].newPatterns).toBe(0);
+    expect(m.perGeneration[0].discoveryRate).toBeCloseTo(200 / 36, 10);
+    expect(m).toMatchObject({ patterns: 2, patternDiscoveryRate: 200 / 72 });
+    expect(m.convergence).toEqual({ generation: null, tolerance: 0.02 }); // it still improved in generation 2
+    const text = formatLearning(m);
+    expect(text).toMatch(/new patterns/);
+    expect(text).toMatch(/not converged .*; 2 distinct patterns, 2\.8 per 100 episodes$/);
+  }, 30_000);
+
+  it("runs lab-mini in process (the CLI's path) to the same episodes and selection as through the local server", async () => {
+    const backends = await defaultBackends();
+    await using server = await startServer({ port: 0, backends });
+    const entry = getModelConfig(await loadModelsConfig(), "lab-mini");
+    const small = parseTournamentConfig({ ...config, model: "lab-mini", challenges: { ...config.challenges, max_instances: 2 }, attempts: 1 });
+    const smallChallenges = await selectChallenges(small);
+    const run = (db: string, model: ChatModel) => runTournament(small, options(db, { model, challenges: smallChallenges }));
+    const before = server.stats().requests;
+    await run(join(dir, "direct.duckdb"), createChatModel(entry, { backend: backends["lab-mini"] }));
+    expect(server.stats().requests).toBe(before);
+    await run(join(dir, "http.duckdb"), createChatModel(entry, { baseUrl: server.url }));
+    expect(server.stats().requests).toBeGreaterThan(before);
+    const direct = await storedState(join(dir, "direct.duckdb"));
+    expect(direct.episodes).toHaveLength(12);
+    expect(direct).toEqual(await storedState(join(dir, "http.duckdb")));
+  }, 60_000);
+
   it("refuses to resume a run id with a different config", async () => {
     const db = join(dir, "full.duckdb");
     await expect(runTournament({ ...config, seed: 4 }, options(db))).rejects.toThrow(
@@ -202,6 +277,34 @@ describe("runTournament", () => {
       { contaminated: true, split: "dev" },
     ]);
   }, 30_000);
+});
+
+describe("learning metrics", () => {
+  const row = (generation: number, composite: number, i: number) => ({
+    id: `g${generation}#c${i}`, generation, strategyId: `s${i % 2}`, challengeId: `c${i}`, attempt: 0, seed: i,
+    pass: composite > 0.5, score: composite > 0.5 ? 1 : 0, composite, tokensTotal: 0, costUsd: 0,
+    stopReason: "submitted", contaminated: false,
+  });
+  it("finds the generation from which the mean fitness stays within the tolerance", () => {
+    const rows = [0.2, 0.5, 0.51, 0.5].flatMap((f, g) => [row(g + 1, f, 0), row(g + 1, f, 1)]);
+    expect(learningMetrics(rows).convergence).toEqual({ generation: 2, tolerance: 0.02 });
+    expect(learningMetrics(rows, { tolerance: 0.001 }).convergence.generation).toBeNull();
+    expect(learningMetrics(rows.filter((r) => r.generation === 1)).convergence.generation).toBeNull();
+  });
+  it("counts a pattern once, in the first generation that produced it, per 100 episodes", () => {
+    const rows = [1, 1, 2, 2].map((g, i) => row(g, 0.9, i));
+    const solutions = [
+      { id: "a", generation: 1, family: "f", sql: ["SELECT count(*) FROM t WHERE d >= DATE '2025-01-01'"] },
+      { id: "b", generation: 1, family: "f", sql: ["select  count(*) from t where d >= date '2024-06-01';"] },
+      { id: "c", generation: 2, family: "f", sql: ["SELECT count(*) FROM t WHERE d >= DATE '2023-01-01' -- again"] },
+      { id: "d", generation: 2, family: "g", sql: ["SELECT sum(x1) FROM t LIMIT 5"] },
+      { id: "e", generation: 2, family: "g", sql: [] }, // passed without a query: teaches no SQL
+    ];
+    const m = learningMetrics(rows, { solutions });
+    expect(m.perGeneration.map((g) => [g.newPatterns, g.discoveryRate])).toEqual([[1, 50], [1, 50]]);
+    expect(m).toMatchObject({ patterns: 2, patternDiscoveryRate: 50 });
+    expect(normalizeSql("SELECT x1, 'a''b' FROM t WHERE n = 3.5e2 /* c */ ;")).toBe("select x1, ? from t where n = ?");
+  });
 });
 
 describe("tournament config", () => {

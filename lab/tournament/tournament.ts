@@ -13,7 +13,7 @@
 import type { Challenge } from "../challenges/types.ts";
 import { loadCatalog } from "../challenges/mod.ts";
 import { ensureSandbox, SandboxPool } from "../sandbox/mod.ts";
-import { type EpisodeRecord, runEpisode } from "../agents/runner.ts";
+import { type EpisodeRecord, type EpisodeSink, type PatternSource, runEpisode } from "../agents/runner.ts";
 import { loadStrategiesConfig, type StrategiesConfig, type Strategy } from "../agents/strategies.ts";
 import { type ChatModel, createChatModel } from "../models/chat.ts";
 import { getModelConfig, loadModelsConfig } from "../models/config.ts";
@@ -27,11 +27,10 @@ import {
   type EpisodeRow,
   insertEpisodes,
   insertStrategies,
-  openStore,
   readEpisodeRows,
+  readSolutions,
   setRunStatus,
   type StoredEpisode,
-  storedEpisodeIds,
   upsertGeneration,
   upsertRun,
 } from "./store.ts";
@@ -67,7 +66,7 @@ export type TournamentProgress =
 
 /** Options for {@linkcode runTournament}. */
 export interface RunTournamentOptions {
-  /** The store. @default "data/lab.duckdb" */
+  /** The store, opened for each write and read, never held for the run. @default "data/lab.duckdb" */
   db?: string;
   /** Run id; an existing run with this id is resumed. @default a hash of the config, strategies and challenges */
   runId?: string;
@@ -90,6 +89,24 @@ export interface RunTournamentOptions {
   source?: string;
   /** Bootstrap settings of the statistics (k of pass@k is the config's `attempts`). */
   stats?: Omit<StatsOptions, "k">;
+  /**
+   * Examples injected into the prompts of strategies that ask for them (`examples.k`), passed to every episode.
+   * Implemented by `lab/patterns`. A resumed run is identical to an uninterrupted one only if the source answers
+   * the same for the same query (e.g. a memory frozen for the run). @default none
+   */
+  patterns?: PatternSource;
+  /**
+   * Receives every episode the tournament stores (not the ones an abort cut short), as it finishes, before it is
+   * committed to the run's store; a killed run's resume sends the episodes it had not committed again, so a sink
+   * should be idempotent by `record.id`. Implemented by `lab/patterns`. @default none
+   */
+  sink?: EpisodeSink;
+  /**
+   * Finished episodes are written at most this often, in one short transaction each (the store file is opened
+   * for the write and closed again, so another process — a notebook, another CLI command — can use it in
+   * between). 0 writes as soon as the previous write is done. @default 1000
+   */
+  flushMs?: number;
 }
 
 /** One generation's outcome. */
@@ -242,8 +259,11 @@ export async function runTournament(config: TournamentConfig, options: RunTourna
     challenges: challenges.map((c) => c.id),
   };
   const runId = options.runId ?? `t-${(await sha256(canonicalJson(snapshot))).slice(0, 12)}`;
-  // Held for the whole run: reopening the file per write costs more than a fast model's episode.
-  await using store = await openStore(db);
+  // The store is opened for each write or read and closed again (never held for the run), so a notebook kernel
+  // or another CLI command can read and write it while the run goes on; writes are batched (`flushMs`) so the
+  // opening and closing stay a small share of the run.
+  const store = db;
+  const flushMs = options.flushMs ?? 1000;
   const stored = await upsertRun(store, {
     id: runId,
     status: "running",
@@ -266,8 +286,8 @@ export async function runTournament(config: TournamentConfig, options: RunTourna
 
   try {
     const total = initial.length * challenges.length * config.attempts * config.generations;
-    const already = await storedEpisodeIds(store, runId);
     const before = await readEpisodeRows(store, runId);
+    const already = new Set(before.map((r) => r.id));
     const tally = {
       done: already.size,
       passed: before.filter((r) => r.pass).length,
@@ -283,18 +303,22 @@ export async function runTournament(config: TournamentConfig, options: RunTourna
     }));
     let aborted = false;
 
-    // Writes are serialized and batched: episodes that finish while a write is running go together in the next
-    // transaction (whole episodes only, so a kill never leaves half of one). Progress is reported once an
-    // episode is committed.
+    // Writes are serialized and batched: an episode waits for the next flush (at most `flushMs` after the last
+    // one began) and goes in one transaction with every other episode finished by then (whole episodes only, so
+    // a kill never leaves half of one). Progress is reported once an episode is committed.
     let pending: { stored: StoredEpisode; report: () => void }[] = [];
     let writing: Promise<void> = Promise.resolve();
     let writeError: unknown;
-    const save = (item: { stored: StoredEpisode; report: () => void }) => {
-      pending.push(item);
+    let lastFlush = -Infinity;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const flush = (): Promise<void> => {
+      if (timer !== undefined) clearTimeout(timer);
+      timer = undefined;
       writing = writing.then(async () => {
         if (!pending.length || writeError) return;
         const batch = pending;
         pending = [];
+        lastFlush = performance.now();
         try {
           await insertEpisodes(store, runId, batch.map((b) => b.stored));
         } catch (e) {
@@ -303,7 +327,15 @@ export async function runTournament(config: TournamentConfig, options: RunTourna
         }
         for (const b of batch) b.report();
       });
+      return writing;
     };
+    const save = (item: { stored: StoredEpisode; report: () => void }) => {
+      pending.push(item);
+      timer ??= setTimeout(flush, Math.max(0, lastFlush + flushMs - performance.now()));
+    };
+    // The sink sees what the store gets: an episode an abort may have cut short is left for the re-run.
+    const sink: EpisodeSink | undefined = options.sink &&
+      ((record) => record.stopReason === "aborted" || options.signal?.aborted ? Promise.resolve() : options.sink!(record));
 
     for (let g = 1; g <= config.generations; g++) {
       await insertStrategies(store, runId, g, newcomers);
@@ -324,7 +356,7 @@ export async function runTournament(config: TournamentConfig, options: RunTourna
           const t = tasks[next++];
           const record: EpisodeRecord = await runEpisode(
             { challenge: t.challenge, strategy: t.strategy, model, attempt: t.attempt, seed: t.seed },
-            { pool, fitness: strategiesConfig.fitness, signal: options.signal },
+            { pool, fitness: strategiesConfig.fitness, signal: options.signal, patterns: options.patterns, sink },
           );
           // An episode that ends after the abort may have been cut short (in any of several ways): it is not a
           // result, so it is left for the re-run.
@@ -356,8 +388,11 @@ export async function runTournament(config: TournamentConfig, options: RunTourna
           if (writeError) throw writeError;
         }
       };
-      await Promise.all(Array.from({ length: Math.min(config.concurrency, Math.max(1, tasks.length)) }, worker));
-      await writing;
+      try {
+        await Promise.all(Array.from({ length: Math.min(config.concurrency, Math.max(1, tasks.length)) }, worker));
+      } finally {
+        await flush();
+      }
       if (writeError) throw writeError;
       if (options.signal?.aborted) {
         aborted = true;
@@ -402,7 +437,7 @@ export async function runTournament(config: TournamentConfig, options: RunTourna
       episodes: { total, stored: all.length, ranNow: tally.ranNow, resumed: already.size },
       generations,
       leaderboard: all.length ? leaderboard(all, statsOptions) : [],
-      learning: learningMetrics(all),
+      learning: learningMetrics(all, { solutions: await readSolutions(store, runId) }),
       tokens: all.reduce((a, r) => a + r.tokensTotal, 0),
       costUsd: all.reduce((a, r) => a + r.costUsd, 0),
       elapsedMs: performance.now() - t0,

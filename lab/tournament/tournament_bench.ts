@@ -2,24 +2,42 @@
  * Tournament benches (deno bench -A lab/tournament/tournament_bench.ts):
  *
  * 1. The lab's own overhead per episode — wall time of running an episode and storing it, minus the time spent
- *    inside DuckDB (every call on a DuckDB connection, prepared statement or instance, timed by wrapping the
- *    @duckdb/node-api prototypes: sandbox acquire, the agent's SQL, verification, the store's transaction) and
+ *    inside DuckDB (every method of the @duckdb/node-api classes an episode goes through — instance, connection,
+ *    prepared and extracted statements, results and their readers and chunks, appender — timed by wrapping their
+ *    prototypes: sandbox acquire, the agent's SQL, verification, the store's transaction) and
  *    inside the model (the planted in-process model answers with no latency, so its time is the lab's chat
  *    client alone, reported separately). Target: p50 < 2 ms. Episodes run one at a time so the subtraction is
  *    exact.
  * 2. Throughput of a whole tournament on lab-mini: 5 strategies × 50 train challenges × 3 attempts × 3
- *    generations = 2,250 episodes through the in-process OpenAI-compatible server (`startServer`, the path
- *    `lab tournament` takes: LangChain client → HTTP on localhost → lab-mini in the same process), on the tiny
- *    sandbox, into a fresh store. Target: ≥ 25 episodes/s on a 2-core machine. `LAB_BENCH_CHALLENGES=10`
- *    runs a smaller one.
+ *    generations = 2,250 episodes, on the tiny sandbox, into a fresh store written the way `lab tournament`
+ *    writes it (a short transaction per batch, the file closed in between). The model is reached the way
+ *    `lab tournament` reaches a local model: lab-mini called in process (`createChatModel(entry, { backend })`,
+ *    no HTTP). Target: ≥ 25 episodes/s on a 2-core machine. The process's CPU time and the machine's load
+ *    average are printed with it: other work on the machine slows the figure down.
+ * 3. The same through the local OpenAI-compatible server (LangChain client → HTTP on localhost → lab-mini in the
+ *    same process), the path for a model served elsewhere: a reference figure, on 10 challenges (450 episodes)
+ *    unless `LAB_BENCH_HTTP_CHALLENGES` says otherwise.
+ *
+ * `LAB_BENCH_CHALLENGES=10` runs a smaller throughput tournament.
  */
 import { join } from "node:path";
-import { DuckDBConnection, DuckDBInstance, DuckDBPreparedStatement } from "@duckdb/node-api";
+import process from "node:process";
+import {
+  DuckDBAppender,
+  DuckDBConnection,
+  DuckDBDataChunk,
+  DuckDBExtractedStatements,
+  DuckDBInstance,
+  DuckDBMaterializedResult,
+  DuckDBPreparedStatement,
+  DuckDBResult,
+  DuckDBResultReader,
+} from "@duckdb/node-api";
 import { buildSandbox } from "../sandbox/generate.ts";
 import { SandboxPool } from "../sandbox/episode.ts";
 import { runEpisode } from "../agents/runner.ts";
 import { loadStrategiesConfig } from "../agents/strategies.ts";
-import { createChatModel, getModelConfig, loadModelsConfig } from "../models/mod.ts";
+import { type ChatModel, createChatModel, getModelConfig, loadModelsConfig } from "../models/mod.ts";
 import { startServer } from "../serve/mod.ts";
 import { defaultBackends } from "../serve/backends.ts";
 import { insertEpisodes, openStore } from "./store.ts";
@@ -58,9 +76,27 @@ function timeMethods(proto: object, names: string[]) {
     };
   }
 }
-timeMethods(DuckDBConnection.prototype, ["run", "runAndReadAll", "runAndRead", "prepare", "streamAndReadAll", "closeSync", "interrupt"]);
-timeMethods(DuckDBPreparedStatement.prototype, ["run", "runAndReadAll", "runAndRead", "bind"]);
-timeMethods(DuckDBInstance.prototype, ["connect", "closeSync"]);
+// Every method of the classes an episode and the store go through (the client library's own JS — converting
+// result chunks to values, binding parameters — counts as DuckDB's: it is the database client's work).
+for (const cls of [
+  DuckDBInstance,
+  DuckDBConnection,
+  DuckDBPreparedStatement,
+  DuckDBExtractedStatements,
+  DuckDBResult,
+  DuckDBMaterializedResult,
+  DuckDBResultReader,
+  DuckDBDataChunk,
+  DuckDBAppender,
+]) {
+  const proto = cls.prototype as object;
+  timeMethods(
+    proto,
+    Object.getOwnPropertyNames(proto).filter((n) =>
+      n !== "constructor" && typeof Object.getOwnPropertyDescriptor(proto, n)?.value === "function"
+    ),
+  );
+}
 timeMethods(DuckDBInstance, ["create", "fromCache"]);
 
 // ── 1. Lab overhead per episode ─────────────────────────────────────────────────────────────────────────────
@@ -99,42 +135,54 @@ timeMethods(DuckDBInstance, ["create", "fromCache"]);
   );
 }
 
-// ── 2. Throughput of a 2,250-episode tournament on lab-mini ──────────────────────────────────────────────────
+// ── 2 and 3. Throughput of a 2,250-episode tournament on lab-mini ─────────────────────────────────────────────
 {
-  const nChallenges = Number(Deno.env.get("LAB_BENCH_CHALLENGES") ?? 50);
-  const config = parseTournamentConfig({
-    model: "lab-mini",
-    strategies: ["alpha", "beta", "gamma", "delta", "epsilon"],
-    challenges: { max_instances: nChallenges },
-    attempts: 3,
-    generations: 3,
-    concurrency: 4,
-    seed: 1,
-  });
-  await using server = await startServer({ port: 0, backends: await defaultBackends() });
-  const model = createChatModel(getModelConfig(await loadModelsConfig(), "lab-mini"), { baseUrl: server.url });
-  await using pool = await SandboxPool.open(sandbox, { size: config.concurrency });
-  duckMs = 0;
-  const t0 = performance.now();
-  const run = await runTournament(config, {
-    db: join(dir, "throughput.duckdb"),
-    runId: "bench",
-    model,
-    pool,
-    strategies: await loadStrategiesConfig(),
-    stats: { resamples: 200 },
-  });
-  const secs = (performance.now() - t0) / 1000;
-  const eps = run.episodes.stored / secs;
-  console.log(
-    `tournament throughput (${config.strategies.length} strategies × ${run.challenges.length} challenges × 3 attempts × 3 generations = ` +
-      `${run.episodes.stored} episodes, lab-mini via the in-process server, tiny sandbox, concurrency ${config.concurrency}, ` +
-      `${navigator.hardwareConcurrency} cores): ${eps.toFixed(1)} episodes/s in ${secs.toFixed(1)} s vs target ≥ 25: ${eps >= 25 ? "OK" : "MISSED"}`,
-  );
-  console.log(
-    `  success ${(run.leaderboard.reduce((a, r) => a + r.success.estimate * r.episodes, 0) / run.episodes.stored * 100).toFixed(0)}%, ` +
-      `tokens/episode ${(run.tokens / run.episodes.stored).toFixed(0)}, wall time with a DuckDB call in flight ${(duckMs / 1000).toFixed(1)} s`,
-  );
+  const backends = await defaultBackends();
+  await using server = await startServer({ port: 0, backends });
+  const entry = getModelConfig(await loadModelsConfig(), "lab-mini");
+  const strategies = await loadStrategiesConfig();
+  const throughput = async (label: string, nChallenges: number, model: ChatModel, target: boolean) => {
+    const config = parseTournamentConfig({
+      model: "lab-mini",
+      strategies: ["alpha", "beta", "gamma", "delta", "epsilon"],
+      challenges: { max_instances: nChallenges },
+      attempts: 3,
+      generations: 3,
+      concurrency: 4,
+      seed: 1,
+    });
+    await using pool = await SandboxPool.open(sandbox, { size: config.concurrency });
+    duckMs = 0;
+    const load = Deno.loadavg()[0];
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    const run = await runTournament(config, {
+      db: join(dir, `throughput-${label}.duckdb`),
+      runId: "bench",
+      model,
+      pool,
+      strategies,
+      stats: { resamples: 200 },
+    });
+    const secs = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    const eps = run.episodes.stored / secs;
+    console.log(
+      `tournament throughput, ${label} (${config.strategies.length} strategies × ${run.challenges.length} challenges × 3 attempts × ` +
+        `3 generations = ${run.episodes.stored} episodes, tiny sandbox, concurrency ${config.concurrency}, ` +
+        `${navigator.hardwareConcurrency} cores): ${eps.toFixed(1)} episodes/s in ${secs.toFixed(1)} s` +
+        (target ? ` vs target ≥ 25: ${eps >= 25 ? "OK" : "MISSED"}` : " (reference, no target)"),
+    );
+    console.log(
+      `  success ${(run.leaderboard.reduce((a, r) => a + r.success.estimate * r.episodes, 0) / run.episodes.stored * 100).toFixed(0)}%, ` +
+        `tokens/episode ${(run.tokens / run.episodes.stored).toFixed(0)}, wall time with a DuckDB call in flight ${(duckMs / 1000).toFixed(1)} s, ` +
+        `process CPU ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s, load average ${load.toFixed(1)} at the start`,
+    );
+  };
+  await throughput("lab-mini in process (the CLI's path)", Number(Deno.env.get("LAB_BENCH_CHALLENGES") ?? 50),
+    createChatModel(entry, { backend: backends["lab-mini"] }), true);
+  await throughput("lab-mini via the local server over HTTP", Number(Deno.env.get("LAB_BENCH_HTTP_CHALLENGES") ?? 10),
+    createChatModel(entry, { baseUrl: server.url }), false);
 }
 
 await Deno.remove(dir, { recursive: true }).catch(() => {});

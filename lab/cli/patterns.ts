@@ -1,0 +1,312 @@
+/**
+ * `lab patterns …` and `lab ask`: the pattern memory from the command line — learn from a tournament run,
+ * look inside, search, prune, re-validate, exchange as Parquet, measure the injection lift, and ask the agent a
+ * question of your own (its answer's queries become a pattern once you mark it right).
+ */
+import type { CommandSpec, ParsedArgs } from "./_args.ts";
+import { intOption, UsageError } from "./_args.ts";
+import { modelEndpoint, TOURNAMENT_RUN_OPTIONS } from "./_endpoint.ts";
+import { createChatModel, getModelConfig, loadModelsConfig } from "../models/mod.ts";
+import { getStrategy, loadStrategiesConfig } from "../agents/mod.ts";
+import { loadTournamentConfig, openConfigPool } from "../tournament/mod.ts";
+import {
+  askQuestion,
+  DEFAULT_PATTERNS_PATH,
+  exportParquet,
+  formatPatternLift,
+  importParquet,
+  ingestRun,
+  patternLift,
+  PatternRetriever,
+  PatternStore,
+  prunePatterns,
+  revalidatePatterns,
+} from "../patterns/mod.ts";
+import { SPLITS, type Split } from "../challenges/types.ts";
+import { displayPath } from "../util/paths.ts";
+import { progressBar } from "../util/progress.ts";
+
+const STORE = { patterns: { type: "string", description: "Pattern store (DuckDB file)", default: displayPath(DEFAULT_PATTERNS_PATH) } } as const;
+const JSON_OUT = { json: { type: "boolean", description: "Print the result as JSON" } } as const;
+
+function one(args: ParsedArgs, what: string): string {
+  if (args.positionals.length !== 1) {
+    throw new UsageError(`expects one ${what}, found ${args.positionals.length ? `'${args.positionals.join(" ")}'` : "none"}`);
+  }
+  return args.positionals[0];
+}
+
+const print = (args: ParsedArgs, value: unknown, text: () => string) =>
+  console.log(args.values.json ? JSON.stringify(value, null, 2) : text());
+
+async function openStore(args: ParsedArgs) {
+  return await PatternStore.open(String(args.values.patterns));
+}
+
+export const PATTERN_COMMANDS: CommandSpec[] = [
+  {
+    name: "patterns ingest",
+    summary: "Store a tournament run's episodes as patterns (idempotent: a run ingested twice adds nothing)",
+    positionals: ["run"],
+    options: { db: TOURNAMENT_RUN_OPTIONS.db, ...STORE, ...JSON_OUT },
+    examples: ["deno task lab patterns ingest t-1a2b3c4d5e6f"],
+    async run(args) {
+      const runId = one(args, "run id");
+      await using store = await openStore(args);
+      const r = await ingestRun(store, String(args.values.db), runId);
+      print(args, r, () =>
+        `run ${runId}: ${r.episodes} episodes → ${r.inserted} new patterns, ${r.merged} merged, ${r.duplicates} already stored; ` +
+        `${r.failedQueriesSkipped} failed queries and ${r.verificationQueriesSkipped} verification queries left out; ` +
+        `${r.withoutPattern} episodes had no successful query`);
+    },
+  },
+  {
+    name: "patterns stats",
+    summary: "What the store holds: patterns by category and level, passing, contaminated, stale, synthetic",
+    options: { ...STORE, ...JSON_OUT },
+    async run(args) {
+      await using store = await openStore(args);
+      const rows = await store.withConnection(async (c) =>
+        (await c.runAndReadAll(
+          `SELECT category, coalesce(level::VARCHAR, '—') AS level, count(*)::INTEGER AS patterns,
+             count(*) FILTER (turn_pass)::INTEGER AS passing, count(*) FILTER (contaminated)::INTEGER AS contaminated,
+             count(*) FILTER (stale)::INTEGER AS stale, count(*) FILTER (NOT is_synthetic)::INTEGER AS asked,
+             round(avg(composite_fitness), 3)::DOUBLE AS mean_fitness, sum(support)::INTEGER AS support
+           FROM turn_memories GROUP BY ALL ORDER BY category, level`,
+        )).getRowObjectsJson()
+      );
+      print(args, rows, () =>
+        rows.length
+          ? rows.map((r) => Object.entries(r).map(([k, v]) => `${k}=${v}`).join("  ")).join("\n")
+          : `${displayPath(store.path)} holds no patterns yet: run a tournament and 'lab patterns ingest <run>'`);
+    },
+  },
+  {
+    name: "patterns search",
+    summary: "Retrieve patterns for a task, as the agent would get them (cut-off, fitness filter, leakage control)",
+    positionals: ["task"],
+    options: {
+      ...STORE,
+      role: { type: "string", description: "The asking role", default: "analyst" },
+      split: { type: "string", description: "The split being evaluated (its patterns are never returned)", choices: SPLITS },
+      limit: { type: "string", description: "How many", default: "5" },
+      ...JSON_OUT,
+    },
+    examples: ['deno task lab patterns search "Total revenue last month" --role cfo --split dev'],
+    async run(args) {
+      const task = one(args, "task (quote it)");
+      await using store = await openStore(args);
+      await using retriever = await PatternRetriever.open(store);
+      const hits = await retriever.search(
+        { task, role: String(args.values.role), ...(args.values.split ? { split: String(args.values.split) } : {}) },
+        { limit: intOption(args, "limit", 1) },
+      );
+      print(args, hits, () =>
+        hits.length
+          ? hits.map((h, i) =>
+            `${i + 1}. sim ${h.similarity.toFixed(3)} fitness ${h.fitness.toFixed(3)} support ${h.support} [${h.category}, L${h.level ?? "—"}] ${h.intent}\n` +
+            h.calls.map((c) => `     ${c.tool}: ${c.sql}`).join("\n")
+          ).join("\n")
+          : "no pattern passes the cut-off and the fitness filter for this task");
+    },
+  },
+  {
+    name: "patterns mark",
+    summary: "Mark a pattern's answer right or wrong (a person's judgement; only right ones are retrieved)",
+    positionals: ["id", "right|wrong"],
+    options: { ...STORE },
+    examples: ["deno task lab patterns mark 3f9c0a1b2c3d4e5f right"],
+    async run(args) {
+      const [id, verdict] = args.positionals;
+      if (args.positionals.length !== 2 || !["right", "wrong"].includes(verdict)) {
+        throw new UsageError("expects a pattern id and 'right' or 'wrong', e.g. lab patterns mark <id> right");
+      }
+      await using store = await openStore(args);
+      await store.mark(id, { turnPass: verdict === "right" });
+      console.log(`pattern ${id} marked ${verdict}`);
+    },
+  },
+  {
+    name: "patterns prune",
+    summary: "Natural selection on patterns: per-category cap, dominated patterns, stale ones",
+    options: {
+      ...STORE,
+      "per-category": { type: "string", description: "Keep at most this many per category", default: "500" },
+      "dry-run": { type: "boolean", description: "Report what would go, change nothing" },
+      ...JSON_OUT,
+    },
+    async run(args) {
+      await using store = await openStore(args);
+      const r = await prunePatterns(store, { perCategory: intOption(args, "per-category", 1), dryRun: Boolean(args.values["dry-run"]) });
+      print(args, r, () => JSON.stringify(r, null, 2));
+    },
+  },
+  {
+    name: "patterns revalidate",
+    summary: "Re-run stored SQL against the current sandbox; mark patterns that no longer run or match as stale",
+    options: {
+      ...STORE,
+      config: TOURNAMENT_RUN_OPTIONS.config,
+      limit: { type: "string", description: "Check at most this many patterns" },
+      "dry-run": { type: "boolean", description: "Report, change nothing" },
+      ...JSON_OUT,
+    },
+    async run(args) {
+      const config = await loadTournamentConfig(String(args.values.config));
+      await using pool = await openConfigPool(config);
+      await using store = await openStore(args);
+      const bar = Deno.stderr.isTerminal() && !args.values.json ? progressBar("revalidate") : undefined;
+      const r = await revalidatePatterns(store, {
+        pool,
+        dryRun: Boolean(args.values["dry-run"]),
+        ...(args.values.limit !== undefined ? { limit: intOption(args, "limit", 1) } : {}),
+        onProgress: (done: number, total: number) => bar?.update(done / Math.max(1, total), `${done}/${total}`),
+      });
+      bar?.done("done");
+      print(args, r, () => JSON.stringify(r, null, 2));
+    },
+  },
+  {
+    name: "patterns export",
+    summary: "Write the store as Parquet, hive-partitioned by run and category",
+    positionals: ["dir"],
+    options: { ...STORE, overwrite: { type: "boolean", description: "Replace an existing export" }, ...JSON_OUT },
+    async run(args) {
+      const dir = one(args, "output folder");
+      await using store = await openStore(args);
+      const r = await exportParquet(store, dir, { overwrite: Boolean(args.values.overwrite) });
+      print(args, r, () => `exported ${r.rows} patterns to ${displayPath(dir)}`);
+    },
+  },
+  {
+    name: "patterns import",
+    summary: "Read a Parquet export back into the store (one transaction)",
+    positionals: ["dir"],
+    options: {
+      ...STORE,
+      "on-conflict": { type: "string", description: "When an id exists", choices: ["error", "skip", "replace"], default: "error" },
+      ...JSON_OUT,
+    },
+    async run(args) {
+      const dir = one(args, "Parquet folder");
+      await using store = await openStore(args);
+      const r = await importParquet(store, dir, { onConflict: args.values["on-conflict"] as "error" | "skip" | "replace" });
+      print(args, r, () => `imported from ${displayPath(dir)}: ${JSON.stringify(r)}`);
+    },
+  },
+  {
+    name: "patterns lift",
+    summary: "Does injection help? Learn patterns on train, then the same held-out instances with injection off and on",
+    options: {
+      ...TOURNAMENT_RUN_OPTIONS,
+      ...STORE,
+      strategy: { type: "string", description: "The strategy evaluated with and without injection", default: "gamma" },
+      "train-instances": { type: "string", description: "Train instances of the tournament (default: the config's max_instances)" },
+      generations: { type: "string", description: "Tournament generations (default: the config's)" },
+      instances: { type: "string", description: "Instances per held-out split", default: "24" },
+      seeds: { type: "string", description: "Fresh seeds per instance", default: "2" },
+      splits: { type: "string", description: "Held-out splits, comma-separated", default: "dev,test_id,test_ood" },
+      "no-upper-bound": { type: "boolean", description: "Skip the family-label upper bound" },
+      ...JSON_OUT,
+    },
+    examples: ["deno task lab patterns lift --instances 24 --seeds 2", "deno task lab patterns lift --splits dev --json"],
+    async run(args) {
+      const file = await loadTournamentConfig(String(args.values.config));
+      const config = {
+        ...file,
+        ...(args.values.generations !== undefined ? { generations: intOption(args, "generations", 1) } : {}),
+        challenges: {
+          ...file.challenges,
+          ...(args.values["train-instances"] !== undefined ? { max_instances: intOption(args, "train-instances", 1) } : {}),
+        },
+      };
+      const splits = String(args.values.splits).split(",").map((s) => s.trim()).filter(Boolean);
+      for (const s of splits) {
+        if (!(SPLITS as readonly string[]).includes(s) || s === "train") {
+          throw new UsageError(`--splits: '${s}' is not a held-out split; use some of dev, test_id, test_ood`);
+        }
+      }
+      const endpoint = await modelEndpoint(config.model, args.values["base-url"] as string | undefined);
+      await using _server = endpoint.server;
+      const ac = new AbortController();
+      const onSignal = () => ac.abort();
+      Deno.addSignalListener("SIGINT", onSignal);
+      const bar = Deno.stderr.isTerminal() && !args.values.json ? progressBar("pattern lift") : undefined;
+      try {
+        const r = await patternLift({
+          config,
+          db: String(args.values.db),
+          patternsDb: String(args.values.patterns),
+          strategy: String(args.values.strategy),
+          instances: intOption(args, "instances", 1),
+          seeds: intOption(args, "seeds", 1),
+          splits: splits as Split[],
+          upperBound: !args.values["no-upper-bound"],
+          ...(endpoint.model ? { model: endpoint.model } : {}),
+          ...(endpoint.baseUrl ? { baseUrl: endpoint.baseUrl } : {}),
+          signal: ac.signal,
+          onProgress: (p) => bar?.update(p.done / Math.max(1, p.total), `${p.phase} ${p.done}/${p.total}`),
+        });
+        bar?.done(`done in ${(r.elapsedMs / 1000).toFixed(0)} s`);
+        print(args, r, () => formatPatternLift(r));
+      } finally {
+        Deno.removeSignalListener("SIGINT", onSignal);
+      }
+    },
+  },
+  {
+    name: "ask",
+    summary: "Ask the agent your own question against the sandbox; what worked is kept as a pattern (mark it right)",
+    positionals: ["question"],
+    options: {
+      ...STORE,
+      config: TOURNAMENT_RUN_OPTIONS.config,
+      model: { type: "string", description: "Model entry in configs/models.yaml (default: the tournament config's)" },
+      "base-url": TOURNAMENT_RUN_OPTIONS["base-url"],
+      strategy: { type: "string", description: "Strategy", default: "gamma" },
+      role: { type: "string", description: "The role you ask as (its permissions apply)", default: "analyst" },
+      org: { type: "string", description: "Tenant (org_id)", default: "1" },
+      mark: { type: "string", description: "Your judgement of the answer, if you know it now", choices: ["right", "wrong"] },
+      inject: { type: "boolean", description: "Give the agent retrieved patterns as examples" },
+      "no-store": { type: "boolean", description: "Do not keep the answer's queries as a pattern" },
+      ...JSON_OUT,
+    },
+    examples: [
+      'deno task lab ask "Which five customers owe us the most?"',
+      'deno task lab ask "Revenue this month" --role cfo --mark right',
+    ],
+    async run(args) {
+      const question = one(args, "question (quote it)");
+      const config = await loadTournamentConfig(String(args.values.config));
+      const modelName = String(args.values.model ?? config.model);
+      const endpoint = await modelEndpoint(modelName, args.values["base-url"] as string | undefined);
+      await using _server = endpoint.server;
+      const model = endpoint.model ??
+        createChatModel(getModelConfig(await loadModelsConfig(), modelName), endpoint.baseUrl ? { baseUrl: endpoint.baseUrl } : {});
+      const strategy = getStrategy(await loadStrategiesConfig(), String(args.values.strategy));
+      await using pool = await openConfigPool(config);
+      await using store = await openStore(args);
+      // A person asking may reuse their own marked-right answers (split-less patterns) as well as train patterns.
+      await using retriever = args.values.inject ? await PatternRetriever.open(store, { config: { include_unsplit: true } }) : undefined;
+      const r = await askQuestion(question, {
+        model,
+        pool,
+        strategy,
+        role: String(args.values.role),
+        orgId: intOption(args, "org", 1),
+        ...(args.values["no-store"] ? {} : { store }),
+        ...(retriever ? { patterns: retriever.source } : {}),
+        ...(args.values.mark ? { pass: args.values.mark === "right" } : {}),
+      });
+      print(args, { answer: r.answer, patternId: r.patternId ?? null, report: r.report ?? null, record: r.record }, () =>
+        [
+          ...r.record.toolCalls.map((t, i) => `  ${i + 1}. ${t.name}(${JSON.stringify(t.args).slice(0, 160)}) → ${t.ok ? "ok" : `error: ${t.error}`}`),
+          `answer: ${JSON.stringify(r.answer)}${r.record.answer?.summary ? ` — ${r.record.answer.summary}` : ""}`,
+          `(${r.record.model.name}, strategy ${r.record.strategyId}, stop: ${r.record.stopReason}; not verified — only you can judge it)`,
+          r.patternId
+            ? `kept as pattern ${r.patternId}${args.values.mark ? ` (marked ${args.values.mark})` : `: mark it with 'lab patterns mark ${r.patternId} right|wrong'`}`
+            : args.values["no-store"] ? "not stored (--no-store)" : "nothing stored: no query succeeded",
+        ].join("\n"));
+    },
+  },
+];

@@ -1,0 +1,87 @@
+/**
+ * The injection-lift experiment end to end at small scale, with lab-mini called in process: a train tournament,
+ * its episodes stored as patterns, then dev instances with injection off / on / family-label, paired.
+ * Nothing here asserts that injection helps; it asserts that the comparison is paired, leak-free and recorded.
+ */
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildSandbox } from "../sandbox/generate.ts";
+import { SandboxPool } from "../sandbox/episode.ts";
+import { createChatModel, getModelConfig, loadModelsConfig } from "../models/mod.ts";
+import { defaultBackends } from "../serve/backends.ts";
+import { parseTournamentConfig } from "../tournament/mod.ts";
+import { formatPatternLift, ingestRun, patternLift, type PatternLiftResult, PatternStore } from "./mod.ts";
+
+let dir = "";
+let pool: SandboxPool;
+let result: PatternLiftResult;
+
+beforeAll(async () => {
+  dir = await Deno.makeTempDir({ prefix: "lab-lift-test-" });
+  const sandbox = join(dir, "tiny.duckdb");
+  await buildSandbox(sandbox, { scale: "tiny", asOf: "2025-11-28" });
+  pool = await SandboxPool.open(sandbox, { size: 2 });
+  const backends = await defaultBackends();
+  const entry = getModelConfig(await loadModelsConfig(), "lab-mini");
+  const model = createChatModel(entry, { backend: Object.values(backends).find((b) => b.id === entry.model)! });
+  const config = parseTournamentConfig({
+    model: "lab-mini",
+    strategies: ["alpha", "beta"],
+    challenges: { levels: [1], max_instances: 8 },
+    attempts: 1,
+    generations: 1,
+    concurrency: 2,
+    sandbox: { scale: "tiny", seed: 42, as_of: "2025-11-28" },
+  }, "the lift test's tournament");
+  result = await patternLift({
+    config,
+    db: join(dir, "lab.duckdb"),
+    patternsDb: join(dir, "patterns.duckdb"),
+    model,
+    pool,
+    strategy: "gamma",
+    splits: ["dev"],
+    instances: 6,
+    seeds: 1,
+    stats: { resamples: 200 },
+  });
+}, 240_000);
+
+afterAll(async () => {
+  await pool?.close();
+  if (dir) await Deno.remove(dir, { recursive: true });
+});
+
+describe("patternLift", () => {
+  it("learns on train and pairs the same dev instances and seeds with injection off, on and by family label", () => {
+    expect(result.tournament.status).toBe("completed");
+    expect(result.tournament.episodes.stored).toBe(8 * 2);
+    const [dev] = result.splits;
+    expect(dev.split).toBe("dev");
+    expect(dev.challenges).toBe(6);
+    expect(dev.seeds).toHaveLength(1);
+    expect(dev.lift.pairs).toBe(6);
+    expect(dev.off.episodes).toBe(6);
+    expect(dev.on.episodes).toBe(6);
+    expect(dev.upper?.lift.pairs).toBe(6);
+    expect(dev.byLevel.map((l) => [l.level, l.pairs])).toEqual([[1, 6]]);
+    // The lift is the paired difference of the two arms' success rates.
+    expect(dev.lift.success.estimate).toBeCloseTo(dev.on.success.estimate - dev.off.success.estimate, 10);
+    expect(dev.injection.episodes).toBe(6);
+    expect(dev.injection.used).toBeLessThanOrEqual(dev.injection.given);
+    expect(result.label).toMatch(/lab-mini results/);
+    const text = formatPatternLift(result);
+    expect(text).toContain("dev: 6 instances × 1 seeds = 6 pairs");
+    expect(text).toContain("training curve (train, per generation; not a lift)");
+  });
+
+  it("stores every train episode's successful SQL once: ingesting the run again adds nothing", async () => {
+    await using store = await PatternStore.open(join(dir, "patterns.duckdb"));
+    expect(await store.count()).toBe(result.patterns.stored);
+    expect(await store.count({ split: "dev" })).toBe(0);
+    expect(await store.count({ contaminated: true })).toBe(0);
+    const again = await ingestRun(store, join(dir, "lab.duckdb"), result.tournament.runId);
+    expect(again).toMatchObject({ episodes: 16, inserted: 0, merged: 0, duplicates: 16 });
+    expect(await store.count()).toBe(result.patterns.stored);
+  });
+});
