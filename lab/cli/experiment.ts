@@ -2,11 +2,12 @@
  * `lab experiment labmini`: lab-mini's honesty experiment (base vs in-context examples vs fine-tuning, with their
  * controls) on a split, served through the local OpenAI-compatible server. Prints a table by arm × level with
  * Wilson intervals and paired lifts over base — lab-mini results on the oracle distillation of `train`, not
- * claims about LLMs.
+ * claims about LLMs. With `--splits`/`--seeds` it runs each split × seed in turn; `--markdown` writes them all as
+ * one report with the issue's checks pooled over seeds.
  */
 import type { CommandSpec } from "./_args.ts";
 import { UsageError } from "./_args.ts";
-import { formatLabMiniHonesty, ORACLE_DISTILL_DATASET, runLabMiniHonesty } from "../experiments/mod.ts";
+import { formatLabMiniHonesty, formatLabMiniMarkdown, type LabMiniHonestyResult, ORACLE_DISTILL_DATASET, runLabMiniHonesty } from "../experiments/mod.ts";
 import type { Level } from "../challenges/types.ts";
 import { startServer } from "../serve/mod.ts";
 import { LAB_MINI_BASE_WEIGHTS } from "../serve/backends.ts";
@@ -26,6 +27,9 @@ export const EXPERIMENT_COMMANDS: CommandSpec[] = [
     summary: "lab-mini honesty experiment: base, in-context examples, fine-tuning and their controls, by level",
     options: {
       split: { type: "string", description: "Evaluated split", choices: ["dev", "test_id", "test_ood"], default: "dev" },
+      splits: { type: "string", description: "Comma-separated splits, run in turn (overrides --split)" },
+      seeds: { type: "string", description: "Comma-separated seeds, one run each (overrides --seed)" },
+      markdown: { type: "string", description: "Also write the runs as a Markdown report (checks pooled over seeds) to this file" },
       levels: { type: "string", description: "Comma-separated levels", default: "1,2,3,4,5" },
       "per-level": { type: "string", description: "Instances per level (default: all of the split)" },
       seed: { type: "string", description: "Episode seed and seed of every selection and fine-tune", default: "1" },
@@ -37,6 +41,7 @@ export const EXPERIMENT_COMMANDS: CommandSpec[] = [
     examples: [
       "deno task lab experiment labmini --split dev --levels 1,2 --per-level 20",
       "deno task lab experiment labmini --split test_id --json",
+      "deno task lab experiment labmini --splits dev,test_id,test_ood --seeds 1,2,3 --copy-threshold 0.2 --markdown lab/experiments/LABMINI_RESULTS.md",
     ],
     async run(args) {
       const levels = String(args.values.levels).split(",").map((s) => s.trim()).filter(Boolean).map((s) => {
@@ -46,24 +51,41 @@ export const EXPERIMENT_COMMANDS: CommandSpec[] = [
       });
       const perLevel = numberOption(args.values["per-level"], "per-level", (n) => Number.isInteger(n) && n > 0, "a positive integer");
       const seed = numberOption(args.values.seed, "seed", Number.isInteger, "an integer")!;
+      const seeds = args.values.seeds === undefined ? [seed] : String(args.values.seeds).split(",").map((x) => numberOption(x.trim(), "seeds", Number.isInteger, "a comma-separated list of integers")!);
+      const splitNames = String(args.values.splits ?? args.values.split).split(",").map((x) => x.trim()).filter(Boolean);
+      for (const s of splitNames) if (!["dev", "test_id", "test_ood"].includes(s)) throw new UsageError(`--splits must list dev, test_id or test_ood, found '${s}'`);
       const temperature = numberOption(args.values.temperature, "temperature", (n) => n >= 0 && n <= 2, "a number in [0, 2]")!;
       const copyThreshold = numberOption(args.values["copy-threshold"], "copy-threshold", (n) => n >= 0 && n <= 1, "a number in [0, 1]");
       const tty = Deno.stderr.isTerminal() && !args.values.json;
-      const bar = tty ? progressBar("experiment") : undefined;
-      const r = await runLabMiniHonesty({
-        split: args.values.split as "dev" | "test_id" | "test_ood",
-        levels,
-        perLevel,
-        seed,
-        temperature,
-        copyThreshold,
-        dataset: String(args.values.dataset),
-        baseWeights: LAB_MINI_BASE_WEIGHTS,
-        serve: (backends) => startServer({ port: 0, backends }),
-        onProgress: (d, n) => bar?.update(d / n, `${d}/${n} episodes`),
-      });
-      bar?.done(`${r.episodes.length} episodes in ${r.seconds} s`);
-      console.log(args.values.json ? JSON.stringify(r, null, 2) : formatLabMiniHonesty(r));
+      const results: LabMiniHonestyResult[] = [];
+      for (const split of splitNames) {
+        for (const runSeed of seeds) {
+          const bar = tty ? progressBar(`experiment ${split} seed ${runSeed}`) : undefined;
+          const r = await runLabMiniHonesty({
+            split: split as "dev" | "test_id" | "test_ood",
+            levels,
+            perLevel,
+            seed: runSeed,
+            temperature,
+            copyThreshold,
+            dataset: String(args.values.dataset),
+            baseWeights: LAB_MINI_BASE_WEIGHTS,
+            serve: (backends) => startServer({ port: 0, backends }),
+            onProgress: (d, n) => bar?.update(d / n, `${d}/${n} episodes`),
+          });
+          bar?.done(`${r.episodes.length} episodes in ${r.seconds} s`);
+          results.push(r);
+          if (!args.values.json) console.log(formatLabMiniHonesty(r) + "\n");
+        }
+      }
+      if (args.values.json) console.log(JSON.stringify(results.length === 1 ? results[0] : results, null, 2));
+      if (args.values.markdown) {
+        const path = String(args.values.markdown);
+        const command = `deno task lab experiment labmini --splits ${splitNames.join(",")} --seeds ${seeds.join(",")} --levels ${levels.join(",")}` +
+          `${perLevel ? ` --per-level ${perLevel}` : ""} --temperature ${temperature}${copyThreshold === undefined ? "" : ` --copy-threshold ${copyThreshold}`}`;
+        await Deno.writeTextFile(path, formatLabMiniMarkdown(results, { command, date: new Date().toISOString().slice(0, 10) }));
+        console.error(`wrote ${path}`);
+      }
     },
   },
 ];

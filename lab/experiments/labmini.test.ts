@@ -1,7 +1,7 @@
 /**
  * The honesty harness computes what it says, at small scale (2 levels × 6 dev instances, every arm, the real path
  * through the local server). The issue's thresholds are NOT asserted here: the figures are what they are and go
- * in the report (`lab experiment labmini`).
+ * in the report (`lab experiment labmini --markdown lab/experiments/LABMINI_RESULTS.md`).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadCatalog } from "../challenges/mod.ts";
@@ -10,9 +10,12 @@ import { LAB_MINI_BASE_WEIGHTS } from "../serve/backends.ts";
 import { mcnemar, pairedDiffCI, wilsonInterval } from "../stats/mod.ts";
 import {
   formatLabMiniHonesty,
+  formatLabMiniMarkdown,
   HONESTY_ARMS,
+  honestyChecks,
   type LabMiniHonestyResult,
   ORACLE_DISTILL_DATASET,
+  pooledLifts,
   readHonestyDataset,
   runLabMiniHonesty,
 } from "./mod.ts";
@@ -120,6 +123,33 @@ describe("runLabMiniHonesty", () => {
     const table = formatLabMiniHonesty(r);
     expect(table).toMatch(/^lab-mini results \(oracle distillation\), not claims about LLMs/);
     expect(table).toContain("seed 3 · temperature 0");
+  });
+
+  it("pools lifts over runs by instance, checks them against the issue's targets, and writes them as Markdown", () => {
+    // one run pooled is that run
+    expect(pooledLifts([r])).toEqual(r.lifts);
+    // the same run twice: the same estimates, the pairs counted twice (clusters: the instances)
+    const twice = pooledLifts([r, r]);
+    for (const l of r.lifts) {
+      const p = twice.find((x) => x.arm === l.arm && x.level === l.level)!;
+      expect([p.n, p.lift.estimate]).toEqual([2 * l.n, l.lift.estimate]);
+    }
+    const checks = honestyChecks(r.lifts);
+    const ft = r.lifts.find((l) => l.arm === "ft" && l.level === "all")!;
+    expect(checks.find((c) => c.check === "fine-tuning on train successes")).toMatchObject({
+      target: "lift ≥ +20, lower bound > +5",
+      pass: ft.lift.estimate >= 0.2 && ft.lift.lo > 0.05,
+    });
+    const md = formatLabMiniMarkdown([r], { command: "lab experiment labmini", date: "2025-01-01" });
+    expect(md).toMatch(/^# lab-mini honesty experiment — lab-mini, oracle distillation/);
+    expect(md).toContain("not claims about LLMs");
+    expect(md).toContain("Seeds 3 ");
+    expect(md).toContain("temperature 0");
+    expect(md).toContain("| fine-tuning on train successes | lift ≥ +20, lower bound > +5 |");
+    expect(md).toContain(`| ft | 3 | ${["L1", "L2", "all"].map((c) => {
+      const x = r.cells.find((y) => y.arm === "ft" && (y.level === "all" ? "all" : `L${y.level}`) === c)!;
+      return `${x.passes}/${x.n}`;
+    }).join(" | ")} |`);
   });
 
   it("reads only train instances from the dataset and refuses a line of another split", async () => {

@@ -21,6 +21,11 @@
  * Path: the lab's runner (`runEpisode`) → `createChatModel` (LangChain over HTTP) → the local OpenAI-compatible
  * server, with the base and fine-tuned lab-mini versions registered as its backends. The server is a face the
  * library may not import, so the caller passes `serve` (the CLI and the test pass `startServer`).
+ *
+ * Several runs (splits × seeds) are pooled by {@linkcode pooledLifts} (pairs of every seed, clustered by
+ * instance), checked against the issue's targets by {@linkcode honestyChecks}, and written as Markdown by
+ * {@linkcode formatLabMiniMarkdown} (`lab experiment labmini --splits … --seeds … --markdown
+ * lab/experiments/LABMINI_RESULTS.md`).
  * @module
  */
 import { join } from "node:path";
@@ -145,6 +150,8 @@ export interface LabMiniHonestyResult {
   forgetTrainedFamilies: string[];
   /** Model id per arm (`ft_unrelated`: per level). */
   models: Record<string, string>;
+  /** The base model as its backend describes itself (weights hash included). */
+  baseModel: string;
   cells: ArmCell[];
   lifts: LiftCell[];
   episodes: HonestyEpisode[];
@@ -406,6 +413,7 @@ export async function runLabMiniHonesty(options: LabMiniHonestyOptions): Promise
     instances: instances.map((c) => c.id),
     forgetTrainedFamilies: [...forgetTrained].sort(),
     models,
+    baseModel: base.ownedBy ?? base.id,
     cells,
     lifts,
     episodes,
@@ -472,4 +480,158 @@ export function formatLabMiniHonesty(r: LabMiniHonestyResult): string {
     out.push("", `ft_forget: trained on ${r.forgetTrainedFamilies.length} families, evaluated on the instances of the others only (forgetting check)`);
   }
   return out.join("\n");
+}
+
+/**
+ * Lifts over `base` pooled over several runs of one split (e.g. seeds 1, 2, 3): every run contributes its
+ * (base, arm) pairs; the 95 % interval is a cluster bootstrap by instance id, so the same instance seen under
+ * three seeds counts as one cluster.
+ */
+export function pooledLifts(results: readonly LabMiniHonestyResult[]): LiftCell[] {
+  if (!results.length) return [];
+  const levels = results[0].levels;
+  const arms = HONESTY_ARMS.filter((a) => a !== "base" && results.some((r) => r.episodes.some((e) => e.arm === a)));
+  const out: LiftCell[] = [];
+  for (const arm of arms) {
+    for (const level of [...levels, "all" as const]) {
+      const pairs: { cluster: string; a: boolean; b: boolean }[] = [];
+      for (const r of results) {
+        const base = new Map(r.episodes.filter((e) => e.arm === "base").map((e) => [e.instanceId, e.pass]));
+        for (const e of r.episodes) {
+          if (e.arm !== arm || (level !== "all" && e.level !== level) || !base.has(e.instanceId)) continue;
+          pairs.push({ cluster: e.instanceId, a: base.get(e.instanceId)!, b: e.pass });
+        }
+      }
+      if (!pairs.length) continue;
+      const d = pairedDiffCI(pairs.map((p) => ({ cluster: p.cluster, a: +p.a, b: +p.b })), { seed: results[0].seed });
+      out.push({ arm, level, n: pairs.length, lift: { estimate: d.estimate, lo: d.lo, hi: d.hi }, baseRate: d.meanA, armRate: d.meanB, mcnemar: mcnemar(pairs) });
+    }
+  }
+  return out;
+}
+
+/** One of the issue's honesty checks: what was measured against what it should be. */
+export interface HonestyCheck {
+  check: string;
+  target: string;
+  measured: string;
+  /** `null` when the split cannot measure it (e.g. no same-family examples on `test_ood`). */
+  pass: boolean | null;
+}
+
+const liftText = (c: LiftCell) => `${pp(c.lift.estimate)} [${pp(c.lift.lo)}, ${pp(c.lift.hi)}] (n ${c.n})`;
+
+/**
+ * The issue's checks on (pooled) lifts of one split: in-context lift ≥ 15 points with its lower bound above 5,
+ * unrelated examples' upper bound ≤ 5; fine-tuning lift ≥ 20 with its lower bound above 5; the same-compute
+ * controls (shuffled answers, unrelated families) within 5 points; forgetting (families not trained on) no worse
+ * than −5 points, overall and at every level.
+ */
+export function honestyChecks(lifts: readonly LiftCell[], split?: Split): HonestyCheck[] {
+  const all = (arm: HonestyArm) => lifts.find((l) => l.arm === arm && l.level === "all");
+  const out: HonestyCheck[] = [];
+  const add = (check: string, target: string, arm: HonestyArm, ok: (c: LiftCell) => boolean, na?: (c: LiftCell) => boolean) => {
+    const c = all(arm);
+    if (!c) return;
+    out.push({ check, target, measured: liftText(c), pass: na?.(c) ? null : ok(c) });
+  };
+  // icl_same has nothing to copy where no train line shares the family (test_ood): not measurable there
+  const noExamples = (c: LiftCell) => c.armRate === c.baseRate && c.lift.lo === 0 && c.lift.hi === 0;
+  add("in-context examples of the same families", "lift ≥ +15, lower bound > +5", "icl_same", (c) => c.lift.estimate >= 0.15 && c.lift.lo > 0.05, noExamples);
+  add("in-context examples of unrelated families", "upper bound ≤ +5", "icl_unrelated", (c) => c.lift.hi <= 0.05);
+  if (split === "test_ood") {
+    // no test_ood family is in train: the fine-tuned model can only keep or lose what the base solves
+    add("fine-tuning on train successes (no family of this split in train: forgetting)", "≥ −5", "ft", (c) => c.lift.estimate >= -0.05);
+  } else add("fine-tuning on train successes", "lift ≥ +20, lower bound > +5", "ft", (c) => c.lift.estimate >= 0.2 && c.lift.lo > 0.05);
+  add("control: shuffled answers (same compute)", "within ±5", "ft_shuffled", (c) => Math.abs(c.lift.estimate) <= 0.05);
+  add("control: unrelated families only (same compute)", "within ±5", "ft_unrelated", (c) => Math.abs(c.lift.estimate) <= 0.05);
+  add("forgetting: families not trained on", "≥ −5", "ft_forget", (c) => c.lift.estimate >= -0.05);
+  const byLevel = lifts.filter((l) => l.arm === "ft_forget" && l.level !== "all");
+  if (byLevel.length) {
+    const worst = byLevel.reduce((a, b) => (b.lift.estimate < a.lift.estimate ? b : a));
+    out.push({ check: "forgetting at the worst level", target: "≥ −5", measured: `L${worst.level}: ${liftText(worst)}`, pass: worst.lift.estimate >= -0.05 });
+  }
+  const ft = lifts.filter((l) => l.arm === "ft" && l.level !== "all");
+  if (ft.length) {
+    const worst = ft.reduce((a, b) => (b.lift.estimate < a.lift.estimate ? b : a));
+    out.push({ check: "fine-tuned vs base at its worst level", target: "≥ −5 (no level made worse)", measured: `L${worst.level}: ${liftText(worst)}`, pass: worst.lift.estimate >= -0.05 });
+  }
+  return out;
+}
+
+/**
+ * The results of several runs (splits × seeds) as a Markdown report: the checks per split (pooled over seeds),
+ * then per split success by arm × level and seed, and lifts over base by seed and pooled. Every figure is
+ * computed from the episodes' verdicts.
+ */
+export function formatLabMiniMarkdown(results: readonly LabMiniHonestyResult[], options: { command?: string; date?: string } = {}): string {
+  if (!results.length) return "";
+  const first = results[0];
+  const splits = [...new Set(results.map((r) => r.split))];
+  const seeds = [...new Set(results.map((r) => r.seed))].sort((a, b) => a - b);
+  const levels = first.levels;
+  const cols = [...levels.map((l) => `L${l}`), "all"];
+  const out: string[] = [
+    "# lab-mini honesty experiment — lab-mini, oracle distillation",
+    "",
+    "lab-mini results (oracle distillation), not claims about LLMs. Generated by the harness (`lab/experiments/labmini.ts`)" +
+    (options.command ? ` with \`${options.command}\`` : "") + (options.date ? ` on ${options.date}` : "") + ".",
+    "",
+    `- Dataset: \`${first.dataset.path.replace(/^.*\/data\//, "data/")}\` — ${first.dataset.lines} lines (the oracle's traces on every \`train\` instance), ${first.dataset.families} families.`,
+    `- Base model: \`${first.models.base}\` — ${first.baseModel}; fine-tuned versions are trained per run (seed = run seed).`,
+    `- Seeds ${seeds.join(", ")} (episode seed and the seed of every selection, shuffle and fine-tune) · temperature ${first.temperature} · strategy ${first.strategy} · ICL copy threshold ${first.copyThreshold ?? "default (0.62)"} (tuned on dev).`,
+    `- Levels ${levels.join(", ")}; ${first.perLevel === null ? "every instance of each split" : `${first.perLevel} instances per level`}. Runner → LangChain → local OpenAI-compatible server → lab-mini; verdicts from the challenge verifiers.`,
+    "- Lifts: points of success vs `base` on the same instances, 95 % paired cluster-bootstrap interval (cluster = instance); pooled = all seeds' pairs, clustered by instance.",
+    "",
+    "## Checks (pooled over seeds)",
+    "",
+    `| check | target | ${splits.join(" | ")} |`,
+    `|---|---|${splits.map(() => "---").join("|")}|`,
+  ];
+  const checks = new Map(splits.map((s) => [s, honestyChecks(pooledLifts(results.filter((r) => r.split === s)), s)]));
+  const names = [...new Set([...checks.values()].flatMap((cs) => cs.map((c) => c.check)))];
+  for (const name of names) {
+    const target = [...checks.values()].flatMap((cs) => cs).find((c) => c.check === name)!.target;
+    const cells = splits.map((s) => {
+      const c = checks.get(s)!.find((x) => x.check === name);
+      return c ? `${c.measured} ${c.pass === null ? "(n/a)" : c.pass ? "✓" : "✗"}` : "–";
+    });
+    out.push(`| ${name} | ${target} | ${cells.join(" | ")} |`);
+  }
+  for (const split of splits) {
+    const runs = results.filter((r) => r.split === split).sort((a, b) => a.seed - b.seed);
+    const arms = HONESTY_ARMS.filter((a) => runs.some((r) => r.cells.some((c) => c.arm === a)));
+    out.push("", `## ${split} (${runs[0].instances.length} instances per seed)`, "", "Success: passes/n by seed; pooled rate [Wilson 95 %].", "", `| arm | seed | ${cols.join(" | ")} |`, `|---|---|${cols.map(() => "---").join("|")}|`);
+    for (const arm of arms) {
+      for (const r of runs) {
+        out.push(`| ${arm} | ${r.seed} | ${cols.map((c) => {
+          const x = r.cells.find((y) => y.arm === arm && `${y.level === "all" ? "all" : `L${y.level}`}` === c);
+          return x ? `${x.passes}/${x.n}` : "–";
+        }).join(" | ")} |`);
+      }
+      if (runs.length > 1) {
+        out.push(`| ${arm} | pooled | ${cols.map((c) => {
+          const xs = runs.flatMap((r) => r.cells.filter((y) => y.arm === arm && `${y.level === "all" ? "all" : `L${y.level}`}` === c));
+          const p = xs.reduce((s, x) => s + x.passes, 0), n = xs.reduce((s, x) => s + x.n, 0);
+          if (!n) return "–";
+          const w = wilsonInterval(p, n);
+          return `${pct(w.estimate)} % [${pct(w.lo)}, ${pct(w.hi)}]`;
+        }).join(" | ")} |`);
+      }
+    }
+    out.push("", "Lift vs base (points [95 %]):", "", `| arm | seed | ${cols.join(" | ")} |`, `|---|---|${cols.map(() => "---").join("|")}|`);
+    const pooled = pooledLifts(runs);
+    for (const arm of arms.filter((a) => a !== "base")) {
+      const row = (label: string, lifts: readonly LiftCell[]) =>
+        `| ${arm} | ${label} | ${cols.map((c) => {
+          const x = lifts.find((y) => y.arm === arm && `${y.level === "all" ? "all" : `L${y.level}`}` === c);
+          return x ? `${pp(x.lift.estimate)} [${pp(x.lift.lo)}, ${pp(x.lift.hi)}]` : "–";
+        }).join(" | ")} |`;
+      for (const r of runs) out.push(row(String(r.seed), r.lifts));
+      if (runs.length > 1) out.push(row("pooled", pooled));
+    }
+    const forget = runs.map((r) => `seed ${r.seed}: ${r.forgetTrainedFamilies.length} families trained`).join("; ");
+    if (runs.some((r) => r.forgetTrainedFamilies.length)) out.push("", `\`ft_forget\` is evaluated only on the instances of families it was not trained on (${forget}).`);
+  }
+  return out.join("\n") + "\n";
 }

@@ -19,7 +19,10 @@
 export {
   type ArmCell,
   formatLabMiniHonesty,
+  formatLabMiniMarkdown,
   HONESTY_ARMS,
+  type HonestyCheck,
+  honestyChecks,
   type HonestyArm,
   type HonestyEpisode,
   type LabMiniHonestyOptions,
@@ -28,6 +31,7 @@ export {
   lineToExample,
   ORACLE_DISTILL_DATASET,
   pickInstances,
+  pooledLifts,
   readHonestyDataset,
   runLabMiniHonesty,
   type ServeBackends,

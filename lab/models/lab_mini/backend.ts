@@ -5,22 +5,47 @@
  * different plan (revision); after a useful result it submits an answer derived from the rows.
  * @module
  */
-import { type ChatBackend, type ChatChoice, type ChatMessage, type ChatRequest, countTokens as countTokensUncached, type ToolCall, type ToolDefinition } from "../backend.ts";
+import { type ChatBackend, type ChatChoice, type ChatMessage, type ChatRequest, countTokens as countTokensUncached, encoder, type ToolCall, type ToolDefinition } from "../backend.ts";
 import { hash32, prng } from "./_text.ts";
-import { taskLits } from "./_copy.ts";
+import { needsResults, resolveResults, snakeWords, taskLits } from "./_copy.ts";
+import { type CallResult, runProgram } from "./_answer.ts";
 import { copyFromHead, parseTuned, type TunedHead, type TunedModel } from "./finetune.ts";
 import { type CopyOptions, copyFromExamples, type CopyPlan } from "./icl.ts";
-import { decode, describePlan, parseContext, type Prefs, renderSql, type Scored } from "./parser.ts";
+import { decode, describePlan, parseContext, type Plan, type Prefs, renderSql, type Scored } from "./parser.ts";
 import { type LabMiniModel, parseModel } from "./weights.ts";
 
-// Token counts of texts seen recently: an episode resends the same system prompt, tools and task every turn, and
-// js-tiktoken costs ~0.1 ms per short text. Same accounting as `countChatTokens` of ../backend.ts (tested equal).
+// Token counts. An episode resends the same system prompt, tools and task every turn: whole texts are memoised.
+// A new text is split the way tiktoken splits it (its pre-tokenising pattern) and byte-pair encoding, which works
+// on each piece alone, is memoised per piece — words recur across texts, so a new task costs a regex pass and a
+// few lookups instead of ~0.1–0.3 ms of js-tiktoken. Same counts as `countTokens` of ../backend.ts (tested equal).
 const tokenMemo = new Map<string, number>();
+const pieceMemo = new Map<string, number>();
+let piecePattern: RegExp | null | undefined;
 function countTokens(text: string): number {
   let n = tokenMemo.get(text);
   if (n === undefined) {
     if (tokenMemo.size >= 4096) tokenMemo.clear();
-    tokenMemo.set(text, n = countTokensUncached(text));
+    tokenMemo.set(text, n = countPieces(text));
+  }
+  return n;
+}
+
+function countPieces(text: string): number {
+  if (piecePattern === undefined) {
+    const pat = (encoder() as unknown as { patStr?: string }).patStr;
+    piecePattern = typeof pat === "string" ? new RegExp(pat, "gu") : null;
+  }
+  // special tokens ("<|endoftext|>") are tiktoken's to handle
+  if (!piecePattern || !text || text.includes("<|")) return countTokensUncached(text);
+  let n = 0;
+  for (const m of text.matchAll(piecePattern)) {
+    const piece = m[0];
+    let k = pieceMemo.get(piece);
+    if (k === undefined) {
+      if (pieceMemo.size >= 65536) pieceMemo.clear();
+      pieceMemo.set(piece, k = countTokensUncached(piece));
+    }
+    n += k;
   }
   return n;
 }
@@ -67,8 +92,18 @@ export interface Strategy extends Prefs {
   verify: boolean;
 }
 
+const strategies = new Map<string, Strategy>();
 /** Reads strategy switches from system/developer text. */
 export function readStrategy(system: string): Strategy {
+  let st = strategies.get(system);
+  if (!st) {
+    if (strategies.size >= 256) strategies.clear();
+    strategies.set(system, st = readStrategyUncached(system));
+  }
+  return { ...st };
+}
+
+function readStrategyUncached(system: string): Strategy {
   const s = system.toLowerCase();
   return {
     views: /prefer(s|red)?\s+(the\s+)?(semantic\s+)?views|use\s+(the\s+)?(semantic\s+)?views/.test(s),
@@ -89,7 +124,7 @@ interface Read {
 interface History {
   calls: string[];
   reads: Read[];
-  writes: { sql: string; ok: boolean }[];
+  writes: { sql: string; ok: boolean; rowCount?: number }[];
   submitted: boolean;
 }
 
@@ -117,7 +152,7 @@ function readHistory(messages: ChatMessage[]): History {
       const r = parseJson(raw);
       const ok = r ? r.ok !== false && !("error" in r) : raw !== null && !/error/i.test(raw);
       if (c.function.name === "dbWrite") {
-        h.writes.push({ sql, ok });
+        h.writes.push({ sql, ok, ...(typeof r?.rowCount === "number" ? { rowCount: r.rowCount } : {}) });
         continue;
       }
       const rows = Array.isArray(r?.rows) ? r.rows as Record<string, unknown>[] : [];
@@ -134,13 +169,24 @@ function useful(r: Read): boolean {
 
 const asNumber = (v: unknown) => typeof v === "number" ? v : typeof v === "string" && v.trim() !== "" && !Number.isNaN(Number(v)) ? Number(v) : v;
 
-/** The answer a result gives: a number for one value, {current, previous, change, change_pct} for a comparison, else rows. */
-export function answerFrom(r: Read | { rows: Record<string, unknown>[]; columns: string[] }): unknown {
+/**
+ * The answer a result gives: a number for one value; for one row holding a current and a previous value (columns
+ * named `current`/`cur…` and `previous`/`prev…`) a comparison — under the field names the task asks for when it
+ * names them (`current_…`, `previous_…`, `change_…`: a change in percent for `…pct`/`…percent`, a plain
+ * difference otherwise), else `{current, previous, change, change_pct}`; else the rows.
+ */
+export function answerFrom(r: Read | { rows: Record<string, unknown>[]; columns: string[] }, fields: readonly string[] = []): unknown {
   const { rows, columns } = r;
-  if (rows.length === 1 && columns.includes("current") && columns.includes("previous")) {
-    const cur = Number(asNumber(rows[0].current) ?? 0), prev = Number(asNumber(rows[0].previous) ?? 0);
+  const curCol = columns.find((c) => /^cur(rent)?(_|$)/i.test(c)), prevCol = columns.find((c) => /^prev(ious)?(_|$)/i.test(c));
+  if (rows.length === 1 && curCol && prevCol) {
+    const cur = Number(asNumber(rows[0][curCol]) ?? 0), prev = Number(asNumber(rows[0][prevCol]) ?? 0);
     const change = cur - prev;
-    return { current: cur, previous: prev, change, change_pct: prev === 0 ? null : Math.round((change / prev) * 10000) / 100 };
+    const pctChange = prev === 0 ? null : Math.round((change / prev) * 1000000) / 10000;
+    const asked = fields.filter((f) => /^(current|previous|change)(_|$)/.test(f));
+    if (asked.length >= 2) {
+      return Object.fromEntries(asked.map((f) => [f, f.startsWith("current") ? cur : f.startsWith("previous") ? prev : /pct|percent/.test(f) ? pctChange : change]));
+    }
+    return { current: cur, previous: prev, change, change_pct: pctChange };
   }
   if (rows.length === 1 && columns.length === 1) return asNumber(rows[0][columns[0]]);
   return rows;
@@ -171,6 +217,7 @@ export function labMiniBackend(model: LabMiniModel, options: LabMiniOptions = {}
   const contextWindow = options.contextWindow ?? 8192;
   const maxReads = options.maxReads ?? 4;
   const decoded = new Map<string, Scored[]>();
+  const copies = new Map<string, CopyPlan | undefined>();
   return {
     id,
     contextWindow,
@@ -191,9 +238,17 @@ export function labMiniBackend(model: LabMiniModel, options: LabMiniOptions = {}
         decoded.set(key, ranked = decode(model.weights, model.meta, parseContext(task, model.meta, strategy), 12));
       }
       let copy: CopyPlan | undefined;
-      if (options.tuned || system.includes("lab injection v")) {
-        const lits = taskLits(task, model.meta);
-        copy = copyFromExamples(system, task, model.meta, options.copy, lits) ?? (options.tuned ? copyFromHead(options.tuned, lits) : undefined);
+      const injected = system.includes("lab injection v");
+      if (options.tuned || injected) {
+        // also a pure function of (examples, task): memoised like the decode
+        const ck = `${injected ? system : ""}\u0000${task}`;
+        if (copies.has(ck)) copy = copies.get(ck);
+        else {
+          const lits = taskLits(task, model.meta);
+          copy = copyFromExamples(system, task, model.meta, options.copy, lits) ?? (options.tuned ? copyFromHead(options.tuned, lits) : undefined);
+          if (copies.size >= 1024) copies.delete(copies.keys().next().value!);
+          copies.set(ck, copy);
+        }
       }
       const history = readHistory(req.messages);
       const tools = new Set((req.tools ?? []).map((t) => t.function.name));
@@ -232,6 +287,14 @@ export function labMiniBackend(model: LabMiniModel, options: LabMiniOptions = {}
   };
 }
 
+// Rendered SQL of decoded plans (decodes are memoised per task, so their plans come back every turn).
+const rendered = new WeakMap<Plan, string>();
+function sqlOf(p: Plan): string {
+  let sql = rendered.get(p);
+  if (sql === undefined) rendered.set(p, sql = renderSql(p));
+  return sql;
+}
+
 function nextCall(
   ranked: Scored[],
   h: History,
@@ -244,6 +307,7 @@ function nextCall(
   copy?: CopyPlan,
 ): { name: string; args: Record<string, unknown> } | undefined {
   if (h.submitted) return undefined;
+  const fields = snakeWords(task);
   const forced = typeof req.tool_choice === "object" ? req.tool_choice.function.name : undefined;
   const may = (name: string) => tools.has(name) && (!forced || forced === name);
   if (s.todo && may("todoList") && !h.calls.includes("todoList")) {
@@ -261,28 +325,47 @@ function nextCall(
   // calls fails, the parser's own plans take over (revision).
   if (copy) {
     let allDone = true;
+    const results: CallResult[] = [];
     for (const c of copy.calls) {
-      const done = c.tool === "dbRead" ? answers.find((r) => r.sql.trim() === c.sql) : h.writes.find((r) => r.sql.trim() === c.sql);
+      // A call that takes values of earlier results (an id read first, then written) is completed now.
+      const sql = needsResults(c.sql) ? resolveResults(c.sql, results) : c.sql;
+      if (sql === undefined) {
+        allDone = false;
+        break;
+      }
+      const done = c.tool === "dbRead" ? answers.find((r) => r.sql.trim() === sql) : h.writes.find((r) => r.sql.trim() === sql);
       if (!done) {
         allDone = false;
-        if (may(c.tool)) return { name: c.tool, args: c.tool === "dbWrite" ? { sql: c.sql, confirm: true } : { sql: c.sql } };
+        if (may(c.tool)) return { name: c.tool, args: c.tool === "dbWrite" ? { sql, confirm: true } : { sql } };
         break;
       }
       if (!done.ok) {
         allDone = false;
         break;
       }
+      results.push("rows" in done ? { rows: done.rows, columns: done.columns, write: false } : { rows: [], columns: [], write: true, rowCount: done.rowCount });
     }
-    if (allDone && copy.calls.at(-1)!.tool === "dbWrite") return submit("done", `applied as ${copy.source}: ${copy.calls.at(-1)!.sql}`);
+    if (allDone && copy.answer) {
+      // The learned answer program; when it cannot run on these results (an empty read), revise like any plan.
+      const answer = runProgram(copy.answer, results);
+      if (answer !== undefined && answer !== null) return submit(answer, `as ${copy.source}`);
+    }
+    if (allDone && copy.calls.at(-1)!.tool === "dbWrite") {
+      // Without a learned answer: the one value the plan read before writing (a total to act on), else how many
+      // rows the last write changed.
+      const value = results.find((r) => !r.write && r.rows.length === 1 && r.columns.length === 1 && typeof asNumber(r.rows[0][r.columns[0]]) === "number");
+      const answer = value ? asNumber(value.rows[0][value.columns[0]]) : results.at(-1)?.rowCount ?? "done";
+      return submit(answer, `applied as ${copy.source}: ${copy.calls.at(-1)!.sql}`);
+    }
   }
   if (last && useful(last)) {
     if (s.verify && may("dbRead") && !h.reads.some((r) => r.check && r.sql.includes(last.sql))) {
       return { name: "dbRead", args: { sql: `${CHECK_PREFIX}${last.sql}) AS t` } };
     }
-    return submit(answerFrom(last), `from: ${last.sql}`);
+    return submit(answerFrom(last, fields), `from: ${last.sql}`);
   }
   const tried = new Set(answers.map((r) => r.sql.trim()));
-  const fresh = ranked.map((c) => ({ ...c, sql: renderSql(c.plan) })).filter((c) => !tried.has(c.sql));
+  const fresh = ranked.map((c) => ({ ...c, sql: sqlOf(c.plan) })).filter((c) => !tried.has(c.sql));
   if (answers.length >= maxReads || !fresh.length || !may("dbRead")) {
     return submit("no answer found", `${answers.length} queries gave no usable result`);
   }

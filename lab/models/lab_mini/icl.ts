@@ -10,6 +10,7 @@
 import { type InjectedExample, parseInjection } from "../injection.ts";
 import { abstractSql, cosine, fillTemplate, type SimVector, simVector, type TaskLits, taskLits, type Template } from "./_copy.ts";
 import type { SchemaMeta } from "./schema_meta.ts";
+import type { AnswerProgram } from "./_answer.ts";
 
 /** A plan copied from an example or a fine-tuned template: tool calls with filled SQL. */
 export interface CopyPlan {
@@ -18,6 +19,8 @@ export interface CopyPlan {
   source: string;
   /** Similarity (ICL) or probability (fine-tuned template). */
   score: number;
+  /** How the answer is made from the calls' results (a fine-tuned template's learned program). */
+  answer?: AnswerProgram;
 }
 
 /** Options of the copy mechanism. */
@@ -75,7 +78,7 @@ export function copyFromExamples(system: string, task: string, meta: SchemaMeta,
     if (p.lits.sig !== tl.sig) return;
     const sim = cosine(vec, p.vec);
     if (sim < threshold || (best && sim <= best.score)) return;
-    const sqls = p.templates.map((t) => fillTemplate(t, tl));
+    const sqls = p.templates.map((t) => fillTemplate(t, tl, { crossUnit: true }));
     if (sqls.some((s) => s === undefined)) return;
     best = { calls: p.ex.calls.map((c, i) => ({ tool: c.tool, sql: sqls[i]! })), source: `example ${k + 1}`, score: sim };
   });

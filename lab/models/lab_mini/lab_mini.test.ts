@@ -10,6 +10,7 @@ import { type LabMiniModel, pretrain, readModel, saveModel, schemaHash } from ".
 import { buildSandbox } from "../../sandbox/generate.ts";
 import { startServer } from "../../serve/mod.ts";
 import { TABLES } from "../../sandbox/schema.ts";
+import { loadCatalog } from "../../challenges/mod.ts";
 import { normalise } from "./_text.ts";
 
 // A schema unrelated to the ERP sandbox: a vehicle fleet. Dates are relative to today so periods hit rows.
@@ -25,6 +26,7 @@ INSERT INTO trips SELECT i, 1 + i % 60, ['ana','ben','chen','dara','eli'][1 + i 
 CREATE TABLE repairs (repair_id INTEGER, vehicle_id INTEGER, kind VARCHAR, cost DOUBLE, repaired_on DATE);
 INSERT INTO repairs SELECT i, 1 + i % 60, ['tyres','brakes','engine','paint'][1 + i % 4], 50 + (i * 613) % 3000,
   current_date - CAST((i * 11) % 700 AS INTEGER) FROM range(1, 201) t(i);
+CREATE VIEW v_trip_log AS SELECT * FROM trips;
 `;
 
 let dir: string;
@@ -155,6 +157,33 @@ describe("lab-mini", () => {
     expect(afterTodo.function.name).toBe("schemaInfo");
   });
 
+  it("uses views measurably more often with a 'prefer views' strategy (same questions, same seed)", async () => {
+    const backend = labMiniBackend(model);
+    // held-out generated questions about the table the view covers: either relation answers them
+    const qs = generateCorpus(model.meta, { seed: 99, perRelation: 60 }).filter((e) => e.plan.rel === "trips").map((e) => e.question);
+    expect(qs.length).toBeGreaterThan(30);
+    const viewShare = async (system: string) => {
+      let views = 0;
+      for (const q of qs) {
+        const req = ask(q, { seed: 1 });
+        req.messages[0] = { role: "system", content: system };
+        req.tools = TOOLS.filter((t) => t.function.name === "dbRead" || t.function.name === "submitAnswer");
+        const call = firstCall(await backend.complete(req))!;
+        expect(call.function.name).toBe("dbRead");
+        if (/FROM "v_trip_log"/.test(JSON.parse(call.function.arguments).sql)) views++;
+      }
+      return views / qs.length;
+    };
+    const plain = await viewShare("You answer questions with SQL.");
+    const prefer = await viewShare("You answer questions with SQL. Prefer the semantic views: read from a view whenever one covers the question.");
+    console.log(`view use on ${qs.length} questions about a table a view covers: ${(100 * plain).toFixed(1)} % without, ${(100 * prefer).toFixed(1)} % with 'prefer views'`);
+    expect(prefer - plain).toBeGreaterThanOrEqual(0.2);
+    // and with the tool available, the strategy lists the views first
+    const req = ask(qs[0]);
+    req.messages[0] = { role: "system", content: "Prefer the semantic views." };
+    expect(firstCall(await backend.complete(req))!.function.name).toBe("viewsList");
+  });
+
   it("pretrains reproducibly: same seed, same weights hash; a different seed, a different hash", async () => {
     const again = await pretrain(dbPath, { seed: 3 });
     expect(again.hash).toBe(model.hash);
@@ -186,6 +215,32 @@ describe("lab-mini", () => {
       const text = (await Deno.readTextFile(join(here, e.name))).toLowerCase();
       for (const n of names) expect(text.match(new RegExp(`\\b${n}\\b`)), `${e.name} names '${n}'`).toBeNull();
       expect(text).not.toMatch(/lab\/challenges|sandbox\/schema/);
+    }
+  });
+
+  it("contains no challenge family id, distinctive ERP column name or catalog task phrase in its sources", async () => {
+    const here = new URL(".", import.meta.url).pathname;
+    const catalog = await loadCatalog();
+    const families = [...new Set(catalog.map((c) => c.family))];
+    // column names with an underscore are specific ("credit_limit"); one-word ones ("name", "total") are English
+    // (`table_name` is also a column of DuckDB's own catalog, which schema_meta.ts reads)
+    const columns = [...new Set(TABLES.flatMap((t) => t.columns.map((c) => c.name)).filter((n) => n.includes("_") && n !== "table_name"))];
+    // six-word runs of every task text of the catalog
+    const words = (t: string) => t.toLowerCase().split(/[^a-z0-9]+/).filter(Boolean);
+    const phrases = new Set<string>();
+    for (const c of catalog) {
+      const w = words(c.task);
+      for (let i = 0; i + 6 <= w.length; i++) phrases.add(w.slice(i, i + 6).join(" "));
+    }
+    expect(families.length).toBeGreaterThan(20);
+    expect(columns.length).toBeGreaterThan(20);
+    for await (const e of Deno.readDir(here)) {
+      if (!e.name.endsWith(".ts") || e.name.endsWith(".test.ts")) continue;
+      const text = (await Deno.readTextFile(join(here, e.name))).toLowerCase();
+      for (const f of families) expect(text.includes(f), `${e.name} names the family '${f}'`).toBe(false);
+      for (const c of columns) expect(text.match(new RegExp(`\\b${c}\\b`)), `${e.name} names the column '${c}'`).toBeNull();
+      const w = words(text);
+      for (let i = 0; i + 6 <= w.length; i++) expect(phrases.has(w.slice(i, i + 6).join(" ")), `${e.name}: '${w.slice(i, i + 6).join(" ")}'`).toBe(false);
     }
   });
 

@@ -6,7 +6,7 @@
  * training (SGD on cross-entropy, teacher forcing) updates the same weights.
  * @module
  */
-import { hash32, ngrams, normalise, type Normalised, type Period, periodBounds, previousPeriod, stem, stems } from "./_text.ts";
+import { type Comparison, hash32, ngrams, normalise, type Normalised, type Period, periodBounds, previousPeriod, stem, stems } from "./_text.ts";
 import type { ColumnMeta, RelationMeta, SchemaMeta } from "./schema_meta.ts";
 
 /** The plan templates lab-mini can fill. */
@@ -21,14 +21,35 @@ export interface Plan {
   agg?: Agg;
   measure?: string;
   dim?: string;
-  filter?: { col: string; val: string };
+  /** The key column of the things `dim` groups (a top-N returns it too); derived from the relation and `dim`. */
+  key?: string;
+  /** Equality on a category value; `vals`: one of several (`IN`); `neg`: all but these (`<>` / `NOT IN`). */
+  filter?: Filter;
+  /** A numeric comparison on a measure column ("with a price of 20,000 or more"). */
+  cmp?: { col: string } & Comparison;
   dateCol?: string;
   periods: Period[];
   n?: number;
 }
 
+/** A filter on category values. */
+export interface Filter {
+  col: string;
+  val: string;
+  vals?: string[];
+  neg?: boolean;
+}
+
+/** A category value a question mentions, and whether it is excluded ("leave out returns"). */
+export interface Mention {
+  col: string;
+  val: string;
+  neg: boolean;
+}
+
 /** A sparse feature vector: hashed indices and values. */
-export type Features = [number, number][];
+/** A sparse feature vector, flat: index, value, index, value, … (no tuple per feature: decoding allocates less). */
+export type Features = number[];
 
 /** Strategy preferences read from the system prompt (see README). */
 export interface Prefs {
@@ -41,33 +62,80 @@ export interface ParseContext {
   toks: string[];
   tokset: Set<string>;
   grams: string[];
+  /** Hashes of `toks` and of `grams` (features mix these numbers instead of building strings). */
+  tokh: number[];
+  gramh: number[];
   /** Per relation: category values mentioned in the question. */
-  mentions: Map<string, { col: string; val: string }[]>;
+  mentions: Map<string, Mention[]>;
   prefs: Prefs;
   /** Features already computed for this question (per column × role, per relation × sketch): decoding reuses them. */
   memo?: Map<unknown, Features>;
+  /** What later stages offer, per relation, sketch and earlier choice (memoised per question). */
+  stageMemo?: Map<string, unknown>;
 }
 
-type Stage = "sketch" | "rel" | "agg" | "measure" | "dim" | "filter" | "date";
-const STAGES: Stage[] = ["sketch", "rel", "agg", "measure", "dim", "filter", "date"];
+type Stage = "sketch" | "rel" | "agg" | "measure" | "dim" | "filter" | "cmp" | "date";
+const STAGES: Stage[] = ["sketch", "rel", "agg", "measure", "dim", "filter", "cmp", "date"];
+
+// Words that exclude the values after them ("leave out returned and cancelled ones", "no refunds", "other than open").
+const NEGATORS = new Set(["not", "no", "excluding", "exclude", "except", "without", "ignore", "ignoring", "omit", "omitting", "out", "nor", "than"]);
+
+const inflections = (w: string) => w.length < 3 ? [w] : [w, `${w}s`, `${w}es`, `${w}ed`, `${w}d`, `${w}ly`, ...(w.endsWith("y") ? [`${w.slice(0, -1)}ies`] : [])];
+
+interface ValueEntry {
+  rel: string;
+  col: string;
+  val: string;
+  tokens: string[];
+}
+const valueIndexes = new WeakMap<SchemaMeta, Map<string, ValueEntry[]>>();
+/** The category values of a schema by their first word (single words also by their inflections). */
+function valueIndex(meta: SchemaMeta): Map<string, ValueEntry[]> {
+  let ix = valueIndexes.get(meta);
+  if (!ix) {
+    ix = new Map();
+    for (const r of meta.relations) {
+      for (const c of r.columns) {
+        for (const v of c.values ?? []) {
+          const vt = v.toLowerCase().split(/[^a-z0-9]+/).filter(Boolean);
+          if (!vt.length || (vt.length === 1 && /^\d+$/.test(vt[0]))) continue;
+          const e: ValueEntry = { rel: r.name, col: c.name, val: v, tokens: vt };
+          for (const first of vt.length === 1 ? inflections(vt[0]) : [vt[0]]) ix.set(first, [...ix.get(first) ?? [], e]);
+        }
+      }
+    }
+    valueIndexes.set(meta, ix);
+  }
+  return ix;
+}
 
 /** Builds the parse context of a question against the schema the model knows. */
 export function parseContext(question: string, meta: SchemaMeta, prefs: Prefs = { views: false }): ParseContext {
   const norm = normalise(question);
   const toks = norm.tokens.map((t) => t.startsWith("<") ? t : stem(t));
-  const lower = ` ${norm.tokens.join(" ")} `;
-  const mentions = new Map<string, { col: string; val: string }[]>();
-  for (const r of meta.relations) {
-    const found: { col: string; val: string }[] = [];
-    for (const c of r.columns) {
-      for (const v of c.values ?? []) {
-        const vt = v.toLowerCase().split(/[^a-z0-9]+/).filter(Boolean).join(" ");
-        if (vt && !/^\d+$/.test(vt) && lower.includes(` ${vt} `)) found.push({ col: c.name, val: v });
-      }
+  const mentions = new Map<string, Mention[]>();
+  const seen = new Set<ValueEntry>();
+  const ix = valueIndex(meta);
+  const tk = norm.tokens;
+  for (let i = 0; i < tk.length; i++) {
+    for (const e of ix.get(tk[i]) ?? []) {
+      if (seen.has(e)) continue;
+      const last = e.tokens.length - 1;
+      let ok = i + last < tk.length;
+      for (let k = 1; k < last && ok; k++) ok = tk[i + k] === e.tokens[k];
+      if (ok && last > 0) ok = inflections(e.tokens[last]).includes(tk[i + last]);
+      if (!ok) continue;
+      seen.add(e);
+      // excluded when a negator comes shortly before, within the same list ("no returns, no refunds")
+      let neg = false;
+      for (let k = i - 1; k >= Math.max(0, i - 4); k--) if (NEGATORS.has(tk[k])) neg = true;
+      const list = mentions.get(e.rel) ?? [];
+      list.push({ col: e.col, val: e.val, neg });
+      mentions.set(e.rel, list);
     }
-    if (found.length) mentions.set(r.name, found);
   }
-  return { norm, toks, tokset: new Set(toks), grams: ngrams(toks), mentions, prefs };
+  const grams = ngrams(toks);
+  return { norm, toks, tokset: new Set(toks), grams, tokh: toks.map(th), gramh: grams.map(th), mentions, prefs };
 }
 
 /** The weights: a hashed feature space. */
@@ -76,8 +144,58 @@ export interface Weights {
   w: Float32Array | Float64Array;
 }
 
+// Feature hashing without building strings: a feature is a constant key's hash mixed with numbers (hashes of
+// tokens and names), then cut to `bits`.
+const keyHashes = new Map<string, number>();
+/** Hash of a constant feature key (a small finite set: cached). */
+function kh(key: string): number {
+  let h = keyHashes.get(key);
+  if (h === undefined) keyHashes.set(key, h = hash32(key));
+  return h;
+}
+const tokHashes = new Map<string, number>();
+/** Hash of a token or name (cached; the vocabulary a model meets is small). */
+function th(t: string): number {
+  let h = tokHashes.get(t);
+  if (h === undefined) {
+    if (tokHashes.size > 100_000) tokHashes.clear();
+    tokHashes.set(t, h = hash32(t, 0x1b873593));
+  }
+  return h;
+}
+/** Mixes two 32-bit hashes (murmur3's finaliser over a multiply-xor combination). */
+function mix(a: number, b: number): number {
+  let h = (a ^ Math.imul(b, 0xcc9e2d51)) >>> 0;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
 function feat(bits: number, out: Features, key: string, v = 1) {
-  out.push([hash32(key) & ((1 << bits) - 1), v]);
+  out.push(kh(key) & ((1 << bits) - 1), v);
+}
+
+function featH(bits: number, out: Features, h: number, v = 1) {
+  out.push(h & ((1 << bits) - 1), v);
+}
+
+const colStemCache = new WeakMap<RelationMeta, string[]>();
+/** Distinct stems of a relation's non-key column names (cached). */
+function columnStems(r: RelationMeta): string[] {
+  let c = colStemCache.get(r);
+  if (!c) colStemCache.set(r, c = [...new Set(r.columns.filter((x) => x.role !== "key").flatMap((x) => nameOf(x).stems))]);
+  return c;
+}
+
+const nameStems = new WeakMap<object, { stems: string[]; hashes: number[]; name: number }>();
+/** Stems of a relation's or column's name, their hashes and the name's hash (cached per metadata object). */
+function nameOf(x: RelationMeta | ColumnMeta): { stems: string[]; hashes: number[]; name: number } {
+  let n = nameStems.get(x);
+  if (!n) {
+    const st = stems(x.name);
+    nameStems.set(x, n = { stems: st, hashes: st.map(th), name: th(x.name) });
+  }
+  return n;
 }
 
 function matchCount(names: string[], tokset: Set<string>): number {
@@ -88,43 +206,114 @@ function matchCount(names: string[], tokset: Set<string>): number {
 
 const colMemoKeys = new WeakMap<ColumnMeta, Record<string, object>>();
 
-function colFeats(bits: number, out: Features, ctx: ParseContext, col: ColumnMeta, role: string) {
+/** The features of a column in a role (memoised per question: the same array each time). */
+function colFeatArr(bits: number, ctx: ParseContext, col: ColumnMeta, role: string): Features {
   let keys = colMemoKeys.get(col);
   if (!keys) colMemoKeys.set(col, keys = {});
   const key = keys[role] ??= {};
   const memo = ctx.memo ??= new Map();
-  const hit = memo.get(key);
-  if (hit) {
-    for (const x of hit) out.push(x);
-    return;
+  let hit = memo.get(key);
+  if (!hit) {
+    hit = [];
+    colFeatsUncached(bits, hit, ctx, col, role);
+    memo.set(key, hit);
   }
-  const start = out.length;
-  colFeatsUncached(bits, out, ctx, col, role);
-  memo.set(key, out.slice(start));
+  return hit;
+}
+
+function colFeats(bits: number, out: Features, ctx: ParseContext, col: ColumnMeta, role: string) {
+  for (const x of colFeatArr(bits, ctx, col, role)) out.push(x);
 }
 
 function colFeatsUncached(bits: number, out: Features, ctx: ParseContext, col: ColumnMeta, role: string) {
-  const cs = stems(col.name);
+  const { stems: cs, hashes } = nameOf(col);
   const m = matchCount(cs, ctx.tokset);
   feat(bits, out, `c|${role}|match`, m);
   feat(bits, out, `c|${role}|all`, m === cs.length ? 1 : 0);
   feat(bits, out, `c|${role}|miss`, cs.length - m);
   if (col.comment) feat(bits, out, `c|${role}|cmatch`, Math.min(3, matchCount(stems(col.comment), ctx.tokset)));
-  for (const u of ctx.toks) {
-    for (const t of cs) feat(bits, out, `c|${role}|${u}|${t}`);
+  const cross = kh(`c|${role}|cross`);
+  for (const u of ctx.tokh) {
+    const cu = mix(cross, u);
+    for (const t of hashes) featH(bits, out, mix(cu, t));
   }
   feat(bits, out, `c|${role}|type|${col.type.replace(/\(.*$/, "")}`);
+}
+
+/**
+ * The "prefer views" strategy: a fixed bonus to a view's log-score in the relation decision — a view is chosen
+ * over a table unless the table is e^3 ≈ 20 times more likely. Not learned (training never sees the preference).
+ */
+export const VIEW_BONUS = 3;
+const viewBonus = (ctx: ParseContext, r: RelationMeta) => ctx.prefs.views && r.kind === "view" ? VIEW_BONUS : 0;
+
+/** The sketch-independent features of a relation as the question's relation. */
+function relFeats(bits: number, ctx: ParseContext, r: RelationMeta): Features {
+  const f: Features = [];
+  const { stems: ns, hashes: nh, name: rh } = nameOf(r);
+  const m = matchCount(ns, ctx.tokset);
+  feat(bits, f, "r|match", m);
+  feat(bits, f, "r|all", m === ns.length ? 1 : 0);
+  feat(bits, f, "r|miss", ns.length - m);
+  if (r.comment) feat(bits, f, "r|cmatch", Math.min(3, matchCount(stems(r.comment), ctx.tokset)));
+  feat(bits, f, "r|colmatch", Math.min(3, matchCount(columnStems(r), ctx.tokset)));
+  feat(bits, f, `r|mention`, ctx.mentions.has(r.name) ? 1 : 0);
+  feat(bits, f, `r|date|${relIndex(r).dates.length > 0}|${ctx.norm.periods.length > 0}`);
+  const cross = kh("r|cross"), named = kh("rn|cross");
+  for (const u of ctx.tokh) {
+    const cu = mix(cross, u);
+    for (const t of nh) featH(bits, f, mix(cu, t));
+    featH(bits, f, mix(mix(named, u), rh));
+  }
+  return f;
 }
 
 const aggMemoKeys = Object.fromEntries(SKETCHES.map((s) => [s, {}])) as Record<Sketch, object>;
 const relMemoKeys = new WeakMap<RelationMeta, Record<string, object>>();
 
+/** Columns a top-N can group by: category columns, and other text columns (names of things). */
+export function dimColumns(r: RelationMeta): ColumnMeta[] {
+  return relIndex(r).dims;
+}
+
+interface RelIndex {
+  measures: ColumnMeta[];
+  dates: ColumnMeta[];
+  dims: ColumnMeta[];
+}
+const relIndexes = new WeakMap<RelationMeta, RelIndex>();
+/** A relation's columns by role (cached per metadata object). */
+function relIndex(r: RelationMeta): RelIndex {
+  let x = relIndexes.get(r);
+  if (!x) {
+    relIndexes.set(r, x = {
+      measures: r.columns.filter((c) => c.role === "measure"),
+      dates: r.columns.filter((c) => c.role === "date"),
+      dims: r.columns.filter((c) => c.role === "category" || (c.role === "other" && /^VARCHAR/i.test(c.type))),
+    });
+  }
+  return x;
+}
+
 function relationOk(r: RelationMeta, sketch: Sketch): boolean {
-  const has = (role: string) => r.columns.some((c) => c.role === role);
-  if (sketch === "agg") return has("measure");
-  if (sketch === "compare") return has("date");
-  if (sketch === "topn") return has("category");
+  const x = relIndex(r);
+  if (sketch === "agg") return x.measures.length > 0;
+  if (sketch === "compare") return x.dates.length > 0;
+  if (sketch === "topn") return x.dims.length > 0;
   return true;
+}
+
+const metaIndexes = new WeakMap<SchemaMeta, { byName: Map<string, RelationMeta>; ok: Map<Sketch, RelationMeta[]> }>();
+/** Relations by name and by the sketches they can take (cached per metadata object). */
+function metaIndex(meta: SchemaMeta) {
+  let x = metaIndexes.get(meta);
+  if (!x) {
+    metaIndexes.set(meta, x = {
+      byName: new Map(meta.relations.map((r) => [r.name, r])),
+      ok: new Map(SKETCHES.map((s) => [s, meta.relations.filter((r) => relationOk(r, s))])),
+    });
+  }
+  return x;
 }
 
 interface StageOut {
@@ -133,14 +322,16 @@ interface StageOut {
 }
 
 function expand(stage: Stage, p: Plan, ctx: ParseContext, meta: SchemaMeta, bits: number): StageOut | undefined {
-  const rel = meta.relations.find((r) => r.name === p.rel);
+  const mi = metaIndex(meta);
+  const rel = mi.byName.get(p.rel);
   const sk = p.sketch;
   switch (stage) {
     case "sketch": {
       const feats = SKETCHES.map((s) => {
         const f: Features = [];
         feat(bits, f, `sk|${s}|bias`);
-        for (const g of ctx.grams) feat(bits, f, `sk|${s}|${g}`);
+        const k = kh(`sk|${s}|gram`);
+        for (const g of ctx.gramh) featH(bits, f, mix(k, g));
         feat(bits, f, `sk|${s}|periods${Math.min(2, ctx.norm.periods.length)}`);
         feat(bits, f, `sk|${s}|n${ctx.norm.n !== undefined}`);
         feat(bits, f, `sk|${s}|mention${ctx.mentions.size > 0}`);
@@ -149,34 +340,22 @@ function expand(stage: Stage, p: Plan, ctx: ParseContext, meta: SchemaMeta, bits
       return { cands: SKETCHES.map((s) => ({ ...p, sketch: s })), feats };
     }
     case "rel": {
-      const rels = meta.relations.filter((r) => relationOk(r, sk));
+      const rels = mi.ok.get(sk)!;
       const memo = ctx.memo ??= new Map();
+      // The features of a relation do not depend on the sketch but for one (its kind × the sketch): computed once
+      // per relation, then extended per sketch.
       const feats = rels.map((r) => {
         let keys = relMemoKeys.get(r);
         if (!keys) relMemoKeys.set(r, keys = {});
         const key = keys[sk] ??= {};
         const hit = memo.get(key);
         if (hit) return hit;
-        const f: Features = [];
-        memo.set(key, f);
-        const ns = stems(r.name);
-        const m = matchCount(ns, ctx.tokset);
-        feat(bits, f, "r|match", m);
-        feat(bits, f, "r|all", m === ns.length ? 1 : 0);
-        feat(bits, f, "r|miss", ns.length - m);
-        if (r.comment) feat(bits, f, "r|cmatch", Math.min(3, matchCount(stems(r.comment), ctx.tokset)));
-        const colStems = new Set(r.columns.filter((c) => c.role !== "key").flatMap((c) => stems(c.name)));
-        feat(bits, f, "r|colmatch", Math.min(3, matchCount([...colStems], ctx.tokset)));
-        feat(bits, f, `r|mention`, ctx.mentions.has(r.name) ? 1 : 0);
+        const baseKey = keys[""] ??= {};
+        let base = memo.get(baseKey);
+        if (!base) memo.set(baseKey, base = relFeats(bits, ctx, r));
+        const f: Features = base.slice();
         feat(bits, f, `r|kind|${r.kind}|${sk}`);
-        if (r.kind === "view") feat(bits, f, `r|view|prefer${ctx.prefs.views}`);
-        // A fixed prior, not learned: the documented effect of a "prefer views" strategy.
-        if (r.kind === "view" && ctx.prefs.views) f.push([-1, 1.5]);
-        feat(bits, f, `r|date|${r.columns.some((c) => c.role === "date")}|${ctx.norm.periods.length > 0}`);
-        for (const u of ctx.toks) {
-          for (const t of ns) feat(bits, f, `r|${u}|${t}`);
-          feat(bits, f, `rn|${u}|${r.name}`);
-        }
+        memo.set(key, f);
         return f;
       });
       return { cands: rels.map((r) => ({ ...p, rel: r.name })), feats };
@@ -191,7 +370,8 @@ function expand(stage: Stage, p: Plan, ctx: ParseContext, meta: SchemaMeta, bits
         feats = aggs.map((a) => {
           const f: Features = [];
           feat(bits, f, `a|${sk}|${a}|bias`);
-          for (const g of ctx.grams) feat(bits, f, `a|${sk}|${a}|${g}`);
+          const k = kh(`a|${sk}|${a}|gram`);
+          for (const g of ctx.gramh) featH(bits, f, mix(k, g));
           return f;
         });
         memo.set(key, feats as unknown as Features);
@@ -200,69 +380,131 @@ function expand(stage: Stage, p: Plan, ctx: ParseContext, meta: SchemaMeta, bits
     }
     case "measure": {
       if (!rel || !p.agg || p.agg === "count") return undefined;
-      const cols = rel.columns.filter((c) => c.role === "measure");
+      const cols = relIndex(rel).measures;
       if (!cols.length) return { cands: [], feats: [] };
-      return { cands: cols.map((c) => ({ ...p, measure: c.name })), feats: cols.map((c) => { const f: Features = []; colFeats(bits, f, ctx, c, "m"); return f; }) };
+      return { cands: cols.map((c) => ({ ...p, measure: c.name })), feats: cols.map((c) => colFeatArr(bits, ctx, c, "m")) };
     }
     case "dim": {
       if (!rel || sk !== "topn") return undefined;
-      const cols = rel.columns.filter((c) => c.role === "category");
-      return { cands: cols.map((c) => ({ ...p, dim: c.name })), feats: cols.map((c) => { const f: Features = []; colFeats(bits, f, ctx, c, "d"); return f; }) };
+      const cols = dimColumns(rel);
+      return { cands: cols.map((c) => ({ ...p, dim: c.name, key: dimKeyOf(rel, c) })), feats: cols.map((c) => colFeatArr(bits, ctx, c, "d")) };
     }
     case "filter": {
       if (!rel) return undefined;
-      const ms = ctx.mentions.get(rel.name) ?? [];
-      const cands: Plan[] = [{ ...p, filter: undefined }];
-      const f0: Features = [];
-      feat(bits, f0, `f|none|${sk}`);
-      feat(bits, f0, `f|none|mention${ms.length > 0}`);
-      const feats: Features[] = [f0];
-      for (const m of ms) {
-        const col = rel.columns.find((c) => c.name === m.col)!;
-        const f: Features = [];
-        feat(bits, f, `f|some|${sk}`);
-        feat(bits, f, `f|dimsame`, p.dim === m.col ? 1 : 0);
-        colFeats(bits, f, ctx, col, "f");
-        cands.push({ ...p, filter: m });
-        feats.push(f);
+      // What this stage offers depends on the relation, the sketch and the dimension only: memoised per question.
+      const key = `filter|${rel.name}|${sk}|${p.dim ?? ""}`;
+      let m = ctx.stageMemo?.get(key) as { vals: (Filter | undefined)[]; feats: Features[] } | undefined;
+      if (!m) {
+        const ms = ctx.mentions.get(rel.name) ?? [];
+        const f0: Features = [];
+        feat(bits, f0, `f|none|${sk}`);
+        feat(bits, f0, `f|none|mention${ms.length > 0}`);
+        m = { vals: [undefined], feats: [f0] };
+        for (const x of ms) {
+          const col = rel.columns.find((c) => c.name === x.col)!;
+          const f: Features = [];
+          feat(bits, f, `f|some|${sk}`);
+          feat(bits, f, `f|dimsame`, p.dim === x.col ? 1 : 0);
+          feat(bits, f, `f|neg${x.neg}`);
+          colFeats(bits, f, ctx, col, "f");
+          m.vals.push({ col: x.col, val: x.val, ...(x.neg ? { neg: true } : {}) });
+          m.feats.push(f);
+        }
+        // several values of one column: one of them (IN), or none of them (NOT IN)
+        for (const colName of new Set(ms.map((x) => x.col))) {
+          for (const neg of [false, true]) {
+            const vals = [...new Set(ms.filter((x) => x.col === colName && x.neg === neg).map((x) => x.val))].sort();
+            if (vals.length < 2) continue;
+            const f: Features = [];
+            feat(bits, f, `f|multi|${sk}`);
+            feat(bits, f, `f|multineg${neg}`);
+            feat(bits, f, `f|dimsame`, p.dim === colName ? 1 : 0);
+            colFeats(bits, f, ctx, rel.columns.find((c) => c.name === colName)!, "f");
+            m.vals.push({ col: colName, val: vals[0], vals, ...(neg ? { neg: true } : {}) });
+            m.feats.push(f);
+          }
+        }
+        (ctx.stageMemo ??= new Map()).set(key, m);
       }
-      return { cands, feats };
+      return { cands: m.vals.map((filter) => ({ ...p, filter })), feats: m.feats };
+    }
+    case "cmp": {
+      if (!rel || !ctx.norm.cmps.length) return undefined;
+      const key = `cmp|${rel.name}|${sk}|${p.measure ?? ""}`;
+      let m = ctx.stageMemo?.get(key) as { vals: Plan["cmp"][]; feats: Features[] } | undefined;
+      if (!m) {
+        const f0: Features = [];
+        feat(bits, f0, `k|none|${sk}`);
+        m = { vals: [undefined], feats: [f0] };
+        for (const c of relIndex(rel).measures) {
+          const f: Features = [];
+          feat(bits, f, `k|some|${sk}`);
+          feat(bits, f, `k|same`, p.measure === c.name ? 1 : 0);
+          colFeats(bits, f, ctx, c, "k");
+          m.vals.push({ col: c.name, ...ctx.norm.cmps[0] });
+          m.feats.push(f);
+        }
+        (ctx.stageMemo ??= new Map()).set(key, m);
+      }
+      return { cands: m.vals.map((cmp) => ({ ...p, cmp })), feats: m.feats };
     }
     case "date": {
       if (!rel || (ctx.norm.periods.length === 0 && sk !== "compare")) return undefined;
-      const cols = rel.columns.filter((c) => c.role === "date");
+      const cols = relIndex(rel).dates;
       if (!cols.length) return sk === "compare" ? { cands: [], feats: [] } : undefined;
-      const feats = cols.map((c, i) => {
-        const f: Features = [];
-        colFeats(bits, f, ctx, c, "t");
-        feat(bits, f, `t|idx${Math.min(i, 3)}`);
-        return f;
-      });
+      const key = `date|${rel.name}`;
+      let feats = ctx.stageMemo?.get(key) as Features[] | undefined;
+      if (!feats) {
+        feats = cols.map((c, i) => {
+          const f: Features = [];
+          colFeats(bits, f, ctx, c, "t");
+          feat(bits, f, `t|idx${Math.min(i, 3)}`);
+          return f;
+        });
+        (ctx.stageMemo ??= new Map()).set(key, feats);
+      }
       return { cands: cols.map((c) => ({ ...p, dateCol: c.name })), feats };
     }
   }
 }
 
 function logSoftmax(scores: number[]): number[] {
-  const mx = Math.max(...scores);
-  const z = Math.log(scores.reduce((s, x) => s + Math.exp(x - mx), 0)) + mx;
+  let mx = -Infinity;
+  for (const x of scores) if (x > mx) mx = x;
+  let sum = 0;
+  for (const x of scores) sum += Math.exp(x - mx);
+  const z = Math.log(sum) + mx;
   return scores.map((s) => s - z);
 }
 
 function scoreAll(wt: Weights, feats: Features[]): number[] {
-  // Index -1 carries fixed (unlearned) priors.
   const w = wt.w;
   const out = new Array<number>(feats.length);
   for (let k = 0; k < feats.length; k++) {
     const f = feats[k];
     let s = 0;
-    for (let j = 0; j < f.length; j++) {
-      const x = f[j];
-      s += x[0] < 0 ? x[1] : w[x[0]] * x[1];
-    }
+    for (let j = 0; j < f.length; j += 2) s += w[f[j]] * f[j + 1];
     out[k] = s;
   }
   return out;
+}
+
+/** A plan with every slot present (undefined until decided): all plans share one object shape, which keeps
+ * property access fast in the beam search. */
+function emptyPlan(sketch: Sketch, ctx: ParseContext): Plan {
+  return {
+    sketch,
+    rel: "",
+    agg: undefined,
+    measure: undefined,
+    dim: undefined,
+    key: undefined,
+    filter: undefined,
+    cmp: undefined,
+    dateCol: undefined,
+    periods: ctx.norm.periods,
+    n: ctx.norm.n,
+  };
 }
 
 /** A scored plan. */
@@ -273,22 +515,76 @@ export interface Scored {
 
 /** Beam search over the decisions: the best `beam` complete plans, best first. */
 export function decode(wt: Weights, meta: SchemaMeta, ctx: ParseContext, beam = 12): Scored[] {
-  let partial: Scored[] = [{ plan: { sketch: "count", rel: "", periods: ctx.norm.periods, n: ctx.norm.n }, logp: 0 }];
+  let partial: Scored[] = [{ plan: emptyPlan("count", ctx), logp: 0 }];
+  // Scores of feature vectors already scored (the same column's features recur across the beam's plans).
+  const scored = new Map<Features, number>();
+  const scoreOf = (f: Features) => {
+    let x = scored.get(f);
+    if (x === undefined) scored.set(f, x = scoreAll(wt, [f])[0]);
+    return x;
+  };
+  const mask = (1 << wt.bits) - 1;
   for (const stage of STAGES) {
     const next: Scored[] = [];
     for (const s of partial) {
+      if (stage === "rel") {
+        // Fast path: a relation's score is its sketch-independent score plus its kind × the sketch.
+        const rels = metaIndex(meta).ok.get(s.plan.sketch)!;
+        const memo = ctx.memo ??= new Map();
+        const scores = rels.map((r) => {
+          let keys = relMemoKeys.get(r);
+          if (!keys) relMemoKeys.set(r, keys = {});
+          const baseKey = keys[""] ??= {};
+          let base = memo.get(baseKey);
+          if (!base) memo.set(baseKey, base = relFeats(wt.bits, ctx, r));
+          return scoreOf(base) + wt.w[kh(`r|kind|${r.kind}|${s.plan.sketch}`) & mask] + viewBonus(ctx, r);
+        });
+        const lp = logSoftmax(scores);
+        rels.forEach((r, i) => next.push({ plan: { ...s.plan, rel: r.name }, logp: s.logp + lp[i] }));
+        continue;
+      }
       const out = expand(stage, s.plan, ctx, meta, wt.bits);
       if (!out) {
         next.push(s);
         continue;
       }
-      const lp = logSoftmax(scoreAll(wt, out.feats));
+      const lp = logSoftmax(out.feats.map(scoreOf));
       out.cands.forEach((c, i) => next.push({ plan: c, logp: s.logp + lp[i] }));
     }
     next.sort((a, b) => b.logp - a.logp);
-    partial = next.slice(0, beam * 2);
+    partial = next.length > beam * 2 ? next.slice(0, beam * 2) : next;
   }
-  return partial.slice(0, beam);
+  return ctx.prefs.views ? preferViews(partial, meta).slice(0, beam) : partial.slice(0, beam);
+}
+
+/** The columns a plan reads. */
+function planColumns(p: Plan): string[] {
+  return [p.measure, p.dim, p.key, p.filter?.col, p.cmp?.col, p.dateCol].filter((c): c is string => !!c);
+}
+
+/**
+ * "Prefer views": a plan over a table is offered first over each view that has every column the plan reads (the
+ * view covers the question), at the same score — so a covering view is read instead of the table.
+ */
+function preferViews(plans: Scored[], meta: SchemaMeta): Scored[] {
+  const views = meta.relations.filter((r) => r.kind === "view");
+  const out: Scored[] = [];
+  const seen = new Set<string>();
+  const push = (s: Scored) => {
+    const k = JSON.stringify(s.plan);
+    if (!seen.has(k)) seen.add(k), out.push(s);
+  };
+  for (const s of plans) {
+    if (metaIndex(meta).byName.get(s.plan.rel)?.kind === "table") {
+      const cols = planColumns(s.plan);
+      for (const v of views) {
+        const names = new Set(v.columns.map((c) => c.name));
+        if (cols.every((c) => names.has(c)) && relationOk(v, s.plan.sketch)) push({ plan: { ...s.plan, rel: v.name }, logp: s.logp });
+      }
+    }
+    push(s);
+  }
+  return out;
 }
 
 function sameChoice(stage: Stage, a: Plan, b: Plan): boolean {
@@ -298,7 +594,10 @@ function sameChoice(stage: Stage, a: Plan, b: Plan): boolean {
     case "agg": return a.agg === b.agg;
     case "measure": return a.measure === b.measure;
     case "dim": return a.dim === b.dim;
-    case "filter": return a.filter?.col === b.filter?.col && a.filter?.val === b.filter?.val;
+    case "filter":
+      return a.filter?.col === b.filter?.col && a.filter?.val === b.filter?.val && !a.filter?.neg === !b.filter?.neg &&
+        (a.filter?.vals ?? []).join("\u0000") === (b.filter?.vals ?? []).join("\u0000");
+    case "cmp": return a.cmp?.col === b.cmp?.col;
     case "date": return a.dateCol === b.dateCol;
   }
 }
@@ -309,7 +608,7 @@ function sameChoice(stage: Stage, a: Plan, b: Plan): boolean {
  */
 export function sgdStep(wt: Weights, meta: SchemaMeta, ctx: ParseContext, gold: Plan, lr: number, l2 = 1e-5): number {
   let loss = 0;
-  let p: Plan = { sketch: gold.sketch, rel: "", periods: ctx.norm.periods, n: ctx.norm.n };
+  let p: Plan = emptyPlan(gold.sketch, ctx);
   for (const stage of STAGES) {
     const out = expand(stage, p, ctx, meta, wt.bits);
     if (!out) continue;
@@ -321,7 +620,7 @@ export function sgdStep(wt: Weights, meta: SchemaMeta, ctx: ParseContext, gold: 
     loss -= lp[gi];
     out.feats.forEach((f, ci) => {
       const g = Math.exp(lp[ci]) - (ci === gi ? 1 : 0);
-      for (const [i, v] of f) if (i >= 0) wt.w[i] -= lr * (g * v + l2 * wt.w[i]);
+      for (let j = 0; j < f.length; j += 2) wt.w[f[j]] -= lr * (g * f[j + 1] + l2 * wt.w[f[j]]);
     });
   }
   return loss;
@@ -348,10 +647,29 @@ export function comparePeriods(periods: Period[]): [Period, Period] {
   return [cur, previousPeriod(cur)];
 }
 
+const dimKeys = new WeakMap<ColumnMeta, string | undefined>();
+/** {@linkcode dimKey}, cached per column metadata object. */
+function dimKeyOf(rel: RelationMeta, col: ColumnMeta): string | undefined {
+  if (!dimKeys.has(col)) dimKeys.set(col, dimKey(rel, col.name));
+  return dimKeys.get(col);
+}
+
+/** The key column naming the things a dimension groups (`owner_id` for `owner_name`; `<entity>_id` for `name`). */
+export function dimKey(rel: RelationMeta, dim: string): string | undefined {
+  const keys = rel.columns.filter((c) => c.role === "key" && c.name.endsWith("_id") && c.name !== dim);
+  const d = stems(dim);
+  const hit = keys.find((k) => d.includes(stem(k.name.slice(0, -3))));
+  if (hit) return hit.name;
+  if (d.length === 1 && d[0] === "name") return keys.find((k) => stems(rel.name).includes(stem(k.name.slice(0, -3))))?.name;
+  return undefined;
+}
+
 /** Renders a plan as one DuckDB SELECT. */
 export function renderSql(p: Plan): string {
   const where: string[] = [];
-  if (p.filter) where.push(`${q(p.filter.col)} = ${lit(p.filter.val)}`);
+  if (p.filter?.vals) where.push(`${q(p.filter.col)} ${p.filter.neg ? "NOT IN" : "IN"} (${p.filter.vals.map(lit).join(", ")})`);
+  else if (p.filter) where.push(`${q(p.filter.col)} ${p.filter.neg ? "<>" : "="} ${lit(p.filter.val)}`);
+  if (p.cmp) where.push(`${q(p.cmp.col)} ${p.cmp.op} ${p.cmp.value}`);
   const inPeriod = (per: Period) => {
     const [s, e] = periodBounds(per);
     return `${q(p.dateCol!)} >= ${s} AND ${q(p.dateCol!)} < ${e}`;
@@ -364,8 +682,13 @@ export function renderSql(p: Plan): string {
       return `SELECT count(*) AS value${from}${w}`;
     case "agg":
       return `SELECT ${aggExpr(p.agg ?? "sum", p.measure)} AS value${from}${w}`;
-    case "topn":
-      return `SELECT ${q(p.dim!)}, ${aggExpr(p.agg ?? "sum", p.measure)} AS value${from}${w} GROUP BY ${q(p.dim!)} ORDER BY value DESC NULLS LAST LIMIT ${p.n ?? 5}`;
+    case "topn": {
+      // Rows name what they rank: the key column of the grouped things, and the measure's own name.
+      const key = p.key;
+      const groups = [...(key ? [q(key)] : []), q(p.dim!)].join(", ");
+      const alias = p.agg === "count" || !p.measure ? "count" : p.agg === "sum" ? p.measure : `${p.agg}_${p.measure}`;
+      return `SELECT ${groups}, ${aggExpr(p.agg ?? "sum", p.measure)} AS ${q(alias)}${from}${w} GROUP BY ${groups} ORDER BY ${q(alias)} DESC NULLS LAST${key ? `, ${q(key)}` : ""} LIMIT ${p.n ?? 5}`;
+    }
     case "list":
       return `SELECT *${from}${w} LIMIT 50`;
     case "compare": {
@@ -380,7 +703,8 @@ export function describePlan(p: Plan): string {
   const parts = [`${p.sketch}${p.agg ? `/${p.agg}` : ""} over ${p.rel}`];
   if (p.measure) parts.push(`of ${p.measure}`);
   if (p.dim) parts.push(`by ${p.dim}`);
-  if (p.filter) parts.push(`where ${p.filter.col} = ${p.filter.val}`);
+  if (p.filter) parts.push(`where ${p.filter.col} ${p.filter.neg ? "not " : ""}${p.filter.vals ? `in ${p.filter.vals.join("/")}` : `= ${p.filter.val}`}`);
+  if (p.cmp) parts.push(`with ${p.cmp.col} ${p.cmp.op} ${p.cmp.value}`);
   if (p.dateCol) parts.push(`in period on ${p.dateCol}`);
   return parts.join(" ");
 }

@@ -15,7 +15,7 @@ export interface LabMiniTrainerOptions {
   /** Where new weights versions are written. @default "data/models/ft" */
   outDir?: string;
   /** Overrides of {@linkcode fineTune} defaults (hyperparameters of a job win). */
-  defaults?: Pick<FineTuneOptions, "epochs" | "batchSize" | "lr" | "negatives" | "bits">;
+  defaults?: Pick<FineTuneOptions, "epochs" | "batchSize" | "lr" | "negatives" | "abstain" | "folds" | "precision" | "bits">;
   /** Builds the backend of a new model (the server registers it). @default tunedBackend */
   backend?: (m: TunedModel) => ChatBackend;
 }

@@ -156,7 +156,8 @@ export function planAccuracy(m: LabMiniModel, examples: Example[]): number {
     const best = decode(m.weights, m.meta, ctx, 4)[0]?.plan;
     const g = ex.plan;
     if (best && best.sketch === g.sketch && best.rel === g.rel && best.agg === g.agg && best.measure === g.measure && best.dim === g.dim &&
-      best.filter?.col === g.filter?.col && best.filter?.val === g.filter?.val && best.dateCol === g.dateCol) ok++;
+      best.filter?.col === g.filter?.col && best.filter?.val === g.filter?.val && !best.filter?.neg === !g.filter?.neg &&
+      String(best.filter?.vals) === String(g.filter?.vals) && best.cmp?.col === g.cmp?.col && best.dateCol === g.dateCol) ok++;
   }
   return ok / Math.max(1, examples.length);
 }
