@@ -20,7 +20,7 @@ import {
   type ChatChoice as BackendChoice,
   type ChatMessage as BackendMessage,
   type ChatRequest as BackendRequest,
-  countTokens,
+  countChatTokens,
   type ToolDefinition,
 } from "./backend.ts";
 
@@ -188,31 +188,6 @@ export function langChainTransport(config: ModelConfig, ep: EndpointOptions, int
 
 // ── In-process transport ───────────────────────────────────────────────────────────────────────────────────────
 
-// Token counts of texts seen recently: an episode resends its system prompt, tools and earlier turns on every call,
-// and tiktoken costs ~0.1 ms per short text (more than a local model's whole reply). Same accounting as
-// `countChatTokens` of ./backend.ts, which the local server's context check uses.
-const tokenMemo = new Map<string, number>();
-function memoTokens(text: string): number {
-  if (!text) return 0;
-  let n = tokenMemo.get(text);
-  if (n === undefined) {
-    if (tokenMemo.size >= 4096) tokenMemo.clear();
-    tokenMemo.set(text, n = countTokens(text));
-  }
-  return n;
-}
-
-function chatTokens(messages: readonly BackendMessage[], tools: readonly ToolDefinition[] | undefined): number {
-  let n = 3;
-  for (const m of messages) {
-    n += 3 + memoTokens(m.role) + memoTokens(m.content ?? "");
-    if (m.name) n += 1 + memoTokens(m.name);
-    if (m.tool_calls?.length) n += memoTokens(JSON.stringify(m.tool_calls.map((c) => c.function)));
-  }
-  if (tools?.length) n += memoTokens(JSON.stringify(tools.map((t) => t.function)));
-  return n;
-}
-
 /**
  * The backend request the local server would build from this request as LangChain sends it over HTTP (assistant
  * content `""` rather than null, tool-call arguments as JSON text, `n` defaulting to 1), so a local model sees the
@@ -283,7 +258,7 @@ export function backendTransport(backend: ChatBackend): ChatTransport {
   return async (req, signal) => {
     signal.throwIfAborted();
     const request = toBackendRequest(backend.id, req, signal);
-    const prompt = chatTokens(request.messages, request.tools);
+    const prompt = countChatTokens(request.messages, request.tools);
     const total = prompt + (request.max_tokens ?? 0);
     if (total > backend.contextWindow) {
       throw new HttpStatusError(

@@ -37,7 +37,7 @@ import {
   splitChallenges,
   type TournamentConfig,
 } from "../tournament/mod.ts";
-import { type AddReport, DEFAULT_PATTERNS_PATH, PatternStore } from "./store.ts";
+import { type AddReport, DEFAULT_PATTERNS_PATH, emptyAddReport, PatternStore } from "./store.ts";
 import { budgetedRenderer, loadPatternsConfig, PatternRetriever, type RetrievalOverrides, usedPatterns } from "./retrieve.ts";
 
 /**
@@ -53,15 +53,7 @@ import { budgetedRenderer, loadPatternsConfig, PatternRetriever, type RetrievalO
 export async function ingestRun(store: PatternStore, db: string, runId: string, options: { batch?: number } = {}): Promise<AddReport> {
   const rows = await queryStore(db, "SELECT trace::VARCHAR AS t FROM episodes WHERE run_id = $1 ORDER BY id", [runId]);
   if (!rows.length) throw new RangeError(`ingestRun: run '${runId}' has no episodes in ${db}; run the tournament first (lab tournament)`);
-  const total: AddReport = {
-    episodes: 0,
-    inserted: 0,
-    merged: 0,
-    failedQueriesSkipped: 0,
-    verificationQueriesSkipped: 0,
-    withoutPattern: 0,
-    duplicates: 0,
-  };
+  const total = emptyAddReport();
   const size = options.batch ?? 500;
   for (let i = 0; i < rows.length; i += size) {
     const records = rows.slice(i, i + size).map((r) => JSON.parse(String(r.t)) as EpisodeRecord);

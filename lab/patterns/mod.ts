@@ -36,6 +36,7 @@ export {
   type AskInput,
   canonicalSql,
   DEFAULT_PATTERNS_PATH,
+  emptyAddReport,
   isVerificationQuery,
   type ListOptions,
   type Pattern,

@@ -125,6 +125,11 @@ export interface AddReport {
   duplicates: number;
 }
 
+/** A report of nothing done yet (to add batches' reports to). */
+export function emptyAddReport(): AddReport {
+  return { episodes: 0, inserted: 0, merged: 0, failedQueriesSkipped: 0, verificationQueriesSkipped: 0, withoutPattern: 0, duplicates: 0 };
+}
+
 /** Options for {@linkcode PatternStore.open}. */
 export interface PatternStoreOptions {
   /** Embeds normalized intents. Its `dims` must be 256. @default localEmbedder() */
@@ -1049,15 +1054,7 @@ export class PatternStore implements AsyncDisposable {
       );
     }
     const drafts: Draft[] = [];
-    const report: AddReport = {
-      episodes: records.length,
-      inserted: 0,
-      merged: 0,
-      failedQueriesSkipped: 0,
-      verificationQueriesSkipped: 0,
-      withoutPattern: 0,
-      duplicates: 0,
-    };
+    const report: AddReport = { ...emptyAddReport(), episodes: records.length };
     for (let i = 0; i < records.length; i++) {
       const parsed = EpisodeIn.safeParse(records[i]);
       if (!parsed.success) {

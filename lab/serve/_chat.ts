@@ -1,6 +1,6 @@
 /** `POST /v1/chat/completions`: validation, context-window check, JSON or SSE answers. */
 import { z } from "zod";
-import { type ChatBackend, type ChatMessage, type ChatRequest, type ChatResult, countTokens } from "../models/backend.ts";
+import { type ChatBackend, type ChatMessage, type ChatRequest, type ChatResult, countChatTokens } from "../models/backend.ts";
 import { HttpError, json } from "./_http.ts";
 import type { FaultDraw } from "./_faults.ts";
 
@@ -85,29 +85,9 @@ export function toChatRequest(body: ChatBody, signal?: AbortSignal): ChatRequest
   };
 }
 
-// Token counts of texts seen recently: an agent resends its system prompt, tools and earlier turns with every
-// request, and tiktoken costs ~0.1 ms per short text — it was half of a tournament's time through this server.
-const tokenMemo = new Map<string, number>();
-function countTokensMemo(text: string): number {
-  if (!text) return 0;
-  let n = tokenMemo.get(text);
-  if (n === undefined) {
-    if (tokenMemo.size >= 4096) tokenMemo.clear();
-    tokenMemo.set(text, n = countTokens(text));
-  }
-  return n;
-}
-
-/** `countChatTokens` of ../models/backend.ts (same accounting, tested equal), with counts of repeated texts memoized. */
+/** `countChatTokens` of ../models/backend.ts (memoized there: an agent resends the same texts every request). */
 export function promptTokens(messages: ChatMessage[], tools: ChatRequest["tools"] = []): number {
-  let n = 3;
-  for (const m of messages) {
-    n += 3 + countTokensMemo(m.role) + countTokensMemo(m.content ?? "");
-    if (m.name) n += 1 + countTokensMemo(m.name);
-    if (m.tool_calls?.length) n += countTokensMemo(JSON.stringify(m.tool_calls.map((c) => c.function)));
-  }
-  if (tools.length) n += countTokensMemo(JSON.stringify(tools.map((t) => t.function)));
-  return n;
+  return countChatTokens(messages, tools ?? []);
 }
 
 /** Refuses (400 context_length_exceeded) a prompt that with its completion cap does not fit the window. */
