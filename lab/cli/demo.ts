@@ -1,7 +1,7 @@
 /**
  * The main job, for now: build the sandbox, print its shape, list the tools, and walk one scripted episode
  * through the tools (schemaInfo → dbRead → submitAnswer), judged by the challenge's verifier; then lab-mini
- * attempts the same task; a small lab-mini tournament on train (3 strategies × 8 level-1/2 challenges × k=1 ×
+ * attempts the same task; a small lab-mini tournament on train (3 strategies × 24 level-1/2 challenges × k=1 ×
  * 2 generations) runs into temporary stores, its episodes become patterns, and dev instances run with
  * injection off and on (same instances and seeds): the lift with its paired 95% CI.
  */
@@ -96,12 +96,12 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   log(`verdict: ${record.verdict.pass ? "PASS" : "FAIL"} · score ${record.verdict.score.toFixed(2)} · ${record.verdict.reason}`);
   log(`  strategy ${record.strategyId}, stop: ${record.stopReason}, tokens ${record.tokens.total}, fitness ${record.fitness.composite.toFixed(3)}`);
 
-  log(`\n== Learning from a tournament: lab-mini, 3 strategies × 8 train challenges × k=1 × 2 generations → patterns → dev ==`);
+  log(`\n== Learning from a tournament: lab-mini, 3 strategies × 24 train challenges × k=1 × 2 generations → patterns → dev ==`);
   const strategies = await loadStrategiesConfig();
   const config = parseTournamentConfig({
     model: "lab-mini",
     strategies: ["alpha", "beta", "gamma"],
-    challenges: { levels: [1, 2], max_instances: 8 },
+    challenges: { levels: [1, 2], max_instances: 24 },
     attempts: 1,
     generations: 2,
     concurrency: 2,
@@ -121,7 +121,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
       pool,
       strategy: "gamma",
       splits: ["dev"],
-      instances: 12,
+      instances: 24,
       seeds: 1,
       stats: { resamples: 500 },
     });
@@ -135,7 +135,8 @@ export async function runDemo(options: DemoOptions): Promise<number> {
       (g.replaced.length ? `; replaced ${g.replaced.join(", ")} with ${kids.join("; ")}` : ""));
   }
   log(`\n${formatLeaderboard(run.leaderboard)}`);
-  log(`(${run.episodes.stored} episodes in ${(run.elapsedMs / 1000).toFixed(1)} s; challenges ${run.challenges.join(", ")})`);
+  const shown = run.challenges.slice(0, 3).join(", ");
+  log(`(${run.episodes.stored} episodes in ${(run.elapsedMs / 1000).toFixed(1)} s on ${run.challenges.length} train challenges: ${shown}${run.challenges.length > 3 ? ", …" : ""})`);
   log(`\n== Does injecting what was learned help on dev? (same instances and seeds, injection off vs on) ==`);
   log(formatPatternLift(lift));
   if (options.json) {

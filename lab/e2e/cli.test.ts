@@ -32,18 +32,18 @@ describe("lab demo (end to end, tiny scale)", () => {
     expect(out.labMini).toMatchObject({ model: { name: "lab-mini" }, strategy: "gamma" });
     expect(out.labMini.tools.length).toBeGreaterThan(0);
     expect(typeof out.labMini.verdict.pass).toBe("boolean");
-    // Then a small lab-mini tournament on train (3 strategies × 8 challenges × k=1 × 2 generations) into a temp
+    // Then a small lab-mini tournament on train (3 strategies × 24 challenges × k=1 × 2 generations) into a temp
     // store; its episodes become patterns; dev instances run with injection off and on.
-    expect(out.tournament).toMatchObject({ model: { name: "lab-mini" }, episodes: 48 });
-    expect(out.tournament.challenges).toHaveLength(8);
+    expect(out.tournament).toMatchObject({ model: { name: "lab-mini" }, episodes: 144 });
+    expect(out.tournament.challenges).toHaveLength(24);
     expect(out.tournament.generations.map((g: { replaced: string[] }) => g.replaced.length)).toEqual([1, 0]);
     const board = out.tournament.leaderboard as { strategyId: string; episodes: number; success: { estimate: number } }[];
     expect(board.map((r) => r.strategyId).sort()).toEqual(
       [...out.tournament.generations[0].population, ...out.tournament.generations[0].children.map((c: { id: string }) => c.id)].sort(),
     );
-    expect(board.reduce((a, r) => a + r.episodes, 0)).toBe(48);
+    expect(board.reduce((a, r) => a + r.episodes, 0)).toBe(144);
     const [dev] = out.patternLift.splits;
-    expect(dev).toMatchObject({ split: "dev", pairs: 12 });
+    expect(dev).toMatchObject({ split: "dev", pairs: 24 });
     expect(dev.lift.estimate).toBeCloseTo(dev.on - dev.off, 10);
     expect(out.patternLift.patterns.stored).toBeGreaterThan(0);
     // A second run reuses the built sandbox and gives the same verdict.
@@ -61,7 +61,7 @@ describe("lab demo (end to end, tiny scale)", () => {
     const dir = await Deno.makeTempDir({ prefix: "lab-demo-" });
     const r = await lab("demo", "--scale", "tiny", "--dir", dir);
     expect(r.code).toBe(0);
-    for (const s of ["== The ERP sandbox ==", "sales_invoices", "== Agent tools ==", "dbWrite", "verdict", "PASS", "== lab-mini attempts it", "== Learning from a tournament", "rating [95% CI]", "Pattern-injection lift", "dev: 12 instances"]) {
+    for (const s of ["== The ERP sandbox ==", "sales_invoices", "== Agent tools ==", "dbWrite", "verdict", "PASS", "== lab-mini attempts it", "== Learning from a tournament", "rating [95% CI]", "Pattern-injection lift", "dev: 24 instances"]) {
       expect(r.stdout).toContain(s);
     }
   });
