@@ -47,6 +47,8 @@ export interface InjectedCall {
 
 /** One solved example. */
 export interface InjectedExample {
+  /** Where it came from (e.g. a pattern id); recorded with the episode, never written into the prompt. */
+  id?: string;
   task: string;
   role?: string;
   calls: InjectedCall[];

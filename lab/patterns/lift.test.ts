@@ -83,5 +83,11 @@ describe("patternLift", () => {
     const again = await ingestRun(store, join(dir, "lab.duckdb"), result.tournament.runId);
     expect(again).toMatchObject({ episodes: 16, inserted: 0, merged: 0, duplicates: 16 });
     expect(await store.count()).toBe(result.patterns.stored);
+    // The episodes record the patterns they were given (by id): stored, passing, learned on train.
+    const [dev] = result.splits;
+    expect(dev.injection.usedIds.every((id) => dev.injection.givenIds.includes(id))).toBe(true);
+    const given = await store.list({ ids: dev.injection.givenIds });
+    expect(given.map((p) => p.id).sort()).toEqual(dev.injection.givenIds);
+    expect(given.every((p) => p.turnPass && p.split === "train" && !p.contaminated)).toBe(true);
   });
 });

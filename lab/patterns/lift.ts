@@ -102,7 +102,16 @@ export interface SplitLift extends ArmLift {
   seeds: number[];
   byLevel: { level: number; pairs: number; off: number; on: number; lift: PairedDiffResult }[];
   /** Episodes given ≥ 1 example; episodes that used one (seed 000's pattern reuse rate = used / given). */
-  injection: { episodes: number; given: number; used: number; reuseRate: number | null; meanExamples: number };
+  injection: {
+    episodes: number;
+    given: number;
+    used: number;
+    reuseRate: number | null;
+    meanExamples: number;
+    /** Distinct pattern ids given to episodes, and those an episode used (its successful SQL matched). */
+    givenIds: string[];
+    usedIds: string[];
+  };
   /** The family-label upper bound (examples chosen by the challenge's family). */
   upper?: ArmLift & { given: number };
 }
@@ -149,6 +158,7 @@ function familySource(store: PatternStore, byTask: Map<string, Challenge>, k: nu
       cache.set(
         family,
         rows.sort((a, b) => b.compositeFitness - a.compositeFitness || b.support - a.support).slice(0, k).map((p) => ({
+          id: p.id,
           task: p.intent,
           role: p.role,
           calls: p.successfulQueries.map((q) => ({ tool: q.tool, sql: q.sql })),
@@ -223,7 +233,9 @@ export async function patternLift(options: PatternLiftOptions): Promise<PatternL
       const off = await run("off");
       const on = await run("on", retriever.source);
       const given = on.records.filter((r) => (r.injected?.length ?? 0) > 0);
-      const used = given.filter((r) => usedPatterns(r.injected ?? [], r.queries.filter((q) => q.ok)).length > 0);
+      const usedBy = given.map((r) => usedPatterns(r.injected ?? [], r.queries.filter((q) => q.ok)));
+      const used = given.filter((_, i) => usedBy[i].length > 0);
+      const ids = (xs: readonly { id?: string }[]) => [...new Set(xs.flatMap((x) => (x.id ? [x.id] : [])))].sort();
       const lift = liftOf([...off.eps, ...on.eps], "off", "on", boot);
       const entry: SplitLift = {
         split,
@@ -239,6 +251,8 @@ export async function patternLift(options: PatternLiftOptions): Promise<PatternL
           used: used.length,
           reuseRate: given.length ? used.length / given.length : null,
           meanExamples: on.records.reduce((s, r) => s + (r.injected?.length ?? 0), 0) / Math.max(1, on.records.length),
+          givenIds: ids(given.flatMap((r) => r.injected ?? [])),
+          usedIds: ids(usedBy.flat()),
         },
       };
       if (options.upperBound ?? true) {
@@ -287,7 +301,8 @@ export function formatPatternLift(r: PatternLiftResult): string {
         `${pct(s.on.success.estimate)}%; lift ${ci(s.lift.success)} points (95% CI, clustered by instance); McNemar p=${s.lift.mcnemar.pValue.toFixed(3)}`,
       `  by level: ${s.byLevel.map((l) => `L${l.level} ${pct(l.off)}→${pct(l.on)} (${ci(l.lift)}, n=${l.pairs})`).join("; ")}`,
       `  injection: ${s.injection.given}/${s.injection.episodes} episodes given examples (mean ${s.injection.meanExamples.toFixed(2)}); ` +
-        `reuse rate ${s.injection.reuseRate === null ? "—" : `${pct(s.injection.reuseRate)}%`} (${s.injection.used} used one)`,
+        `reuse rate ${s.injection.reuseRate === null ? "—" : `${pct(s.injection.reuseRate)}%`} (${s.injection.used} used one; ` +
+        `${s.injection.givenIds.length} distinct patterns given, ${s.injection.usedIds.length} used)`,
     );
     if (s.upper) {
       lines.push(`  family-label upper bound: on ${pct(s.upper.on.success.estimate)}%, lift ${ci(s.upper.lift.success)} (${s.upper.given} episodes given examples)`);

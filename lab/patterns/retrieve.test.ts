@@ -146,18 +146,21 @@ describe("retrieval rules", () => {
     const source: PatternSource = r.source;
     expect(await source({ task: TASK, role: "accountant", split: "dev" })).toEqual([
       {
+        id: "fitter",
         task: "List overdue invoices for Initech with the open amount",
         role: "accountant",
         calls: [{ tool: "dbRead", sql: "SELECT 'fitter' AS v" }],
         answerShape: "number",
       },
       {
+        id: "related",
         task: "Overdue invoices by customer: total open amount",
         role: "accountant",
         calls: [{ tool: "dbRead", sql: "SELECT 'related' AS v" }],
         answerShape: "number",
       },
       {
+        id: "best",
         task: "List the overdue invoices of Globex with their open amount",
         role: "accountant",
         calls: [{ tool: "dbRead", sql: "SELECT 'best' AS v" }],

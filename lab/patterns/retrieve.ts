@@ -806,6 +806,7 @@ export function toInjectedExamples(patterns: readonly RetrievedPattern[]): Injec
     .sort((a, b) => b.fitness - a.fitness || b.similarity - a.similarity || (a.id < b.id ? -1 : 1))
     .filter((p) => p.calls.length > 0)
     .map((p) => ({
+      id: p.id,
       task: p.intent,
       role: p.role,
       calls: p.calls.map((c) => ({ tool: c.tool, sql: c.sql })),
