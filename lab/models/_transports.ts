@@ -21,7 +21,6 @@ import {
   type ChatMessage as BackendMessage,
   type ChatRequest as BackendRequest,
   countChatTokens,
-  type ToolDefinition,
 } from "./backend.ts";
 
 /** Which LangChain class serves a request. */
