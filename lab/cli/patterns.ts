@@ -206,10 +206,15 @@ export const PATTERN_COMMANDS: CommandSpec[] = [
       instances: { type: "string", description: "Instances per held-out split", default: "24" },
       seeds: { type: "string", description: "Fresh seeds per instance", default: "2" },
       splits: { type: "string", description: "Held-out splits, comma-separated", default: "dev,test_id,test_ood" },
+      limit: { type: "string", description: "Patterns retrieved per task (default: configs/patterns.yaml retrieval.limit)" },
       "no-upper-bound": { type: "boolean", description: "Skip the family-label upper bound" },
       ...JSON_OUT,
     },
-    examples: ["deno task lab patterns lift --instances 24 --seeds 2", "deno task lab patterns lift --splits dev --json"],
+    examples: [
+      "deno task lab patterns lift --instances 24 --seeds 2",
+      "deno task lab patterns lift --train-instances 243 --generations 2 --instances 72 --limit 1",
+      "deno task lab patterns lift --splits dev --json",
+    ],
     async run(args) {
       const file = await loadTournamentConfig(String(args.values.config));
       const config = {
@@ -242,6 +247,7 @@ export const PATTERN_COMMANDS: CommandSpec[] = [
           seeds: intOption(args, "seeds", 1),
           splits: splits as Split[],
           upperBound: !args.values["no-upper-bound"],
+          ...(args.values.limit !== undefined ? { retrieval: { limit: intOption(args, "limit", 1) } } : {}),
           ...(endpoint.model ? { model: endpoint.model } : {}),
           ...(endpoint.baseUrl ? { baseUrl: endpoint.baseUrl } : {}),
           signal: ac.signal,
