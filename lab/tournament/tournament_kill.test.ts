@@ -110,7 +110,9 @@ describe("a tournament killed with SIGKILL", () => {
     const rand = seededRandom(seed);
     // Three kill points, increasing (each resumed run must get past the previous one), spread over both
     // generations; each lands 0–20 ms after the reported episode, often inside the next write.
-    const points = [0, 1, 2].map((i) => Math.floor(2 + (i + rand()) * (TOTAL - 4) / 3));
+    // Points stay in the first three quarters: the child reports stored episodes through a pipe, and under load it can
+    // be several episodes ahead of what the parent has read when the kill lands.
+    const points = [0, 1, 2].map((i) => Math.floor(2 + (i + rand()) * (TOTAL * 0.75 - 2) / 3));
     const delays = points.map(() => Math.floor(rand() * 20));
     console.log("kill after", points, "stored episodes, + ms", delays);
 
@@ -139,7 +141,9 @@ describe("a tournament killed with SIGKILL", () => {
     expect(last.code, last.stderr).toBe(0);
     const resumed = Number(/^done completed (\d+) ran (\d+) resumed$/m.exec(last.stdout)?.[2]);
     expect(resumed).toBeGreaterThanOrEqual(points.at(-1)!);
-    expect(resumed).toBeLessThan(TOTAL);
+    // A kill may land after the last episode was stored (then only selection and the run's end remain), but at
+    // least one must have left episodes to re-run, or the test would not exercise resuming them.
+    expect(kills.some((k) => k.stored < TOTAL - 1), `stored at the kills: ${kills.map((k) => k.stored).join(", ")}`).toBe(true);
 
     const [a, b] = [await state(killed), await state(reference)];
     expect(a.episodes).toHaveLength(TOTAL);
