@@ -40,3 +40,14 @@ export async function modelEndpoint(modelName: string, baseUrl: string | undefin
   const server = await startServer({ port: 0, backends });
   return { baseUrl: server.url, server };
 }
+
+/**
+ * An abort signal raised by Ctrl-C (SIGINT) for a long run, so it stops cleanly and stays resumable; dispose it
+ * (`using`) to remove the listener.
+ */
+export function interruptOnCtrlC(): { signal: AbortSignal } & Disposable {
+  const ac = new AbortController();
+  const onSignal = () => ac.abort();
+  Deno.addSignalListener("SIGINT", onSignal);
+  return { signal: ac.signal, [Symbol.dispose]: () => Deno.removeSignalListener("SIGINT", onSignal) };
+}

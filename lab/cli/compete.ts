@@ -7,7 +7,7 @@
 import type { CommandSpec } from "./_args.ts";
 import { intOption } from "./_args.ts";
 import { type CompetitionProgress, competitionVsSingle, formatCompetition, loadTournamentConfig } from "../tournament/mod.ts";
-import { modelEndpoint, TOURNAMENT_RUN_OPTIONS } from "./_endpoint.ts";
+import { interruptOnCtrlC, modelEndpoint, TOURNAMENT_RUN_OPTIONS } from "./_endpoint.ts";
 import { progressBar } from "../util/progress.ts";
 
 export const COMPETE_COMMANDS: CommandSpec[] = [
@@ -36,33 +36,27 @@ export const COMPETE_COMMANDS: CommandSpec[] = [
       await using _server = endpoint.server;
       const { baseUrl, model } = endpoint;
 
-      const ac = new AbortController();
-      const onSignal = () => ac.abort();
-      Deno.addSignalListener("SIGINT", onSignal);
+      using ctrlC = interruptOnCtrlC();
       const tty = Deno.stderr.isTerminal() && !args.values.json;
       const bar = tty ? progressBar("compete") : undefined;
       const onProgress = (p: CompetitionProgress) => {
         if (p.arm === "dev") bar?.update(p.done / p.total, `dev ${p.done}/${p.total}`);
         else if (p.event.kind === "episode") bar?.update(p.event.done / p.event.total, `${p.arm} ${p.event.done}/${p.event.total}`);
       };
-      try {
-        const r = await competitionVsSingle({
-          config,
-          budget,
-          single: args.values.single as string | undefined,
-          devInstances,
-          devSeeds,
-          db: String(args.values.db),
-          baseUrl,
-          model,
-          signal: ac.signal,
-          onProgress,
-        });
-        bar?.done(`done in ${(r.elapsedMs / 1000).toFixed(0)} s`);
-        console.log(args.values.json ? JSON.stringify(r, null, 2) : formatCompetition(r));
-      } finally {
-        Deno.removeSignalListener("SIGINT", onSignal);
-      }
+      const r = await competitionVsSingle({
+        config,
+        budget,
+        single: args.values.single as string | undefined,
+        devInstances,
+        devSeeds,
+        db: String(args.values.db),
+        baseUrl,
+        model,
+        signal: ctrlC.signal,
+        onProgress,
+      });
+      bar?.done(`done in ${(r.elapsedMs / 1000).toFixed(0)} s`);
+      console.log(args.values.json ? JSON.stringify(r, null, 2) : formatCompetition(r));
     },
   },
 ];

@@ -14,7 +14,7 @@ import { formatManifest } from "./_format.ts";
 import { createChatModel, getModelConfig, loadModelsConfig } from "../models/mod.ts";
 import { getStrategy, loadStrategiesConfig, runEpisode } from "../agents/mod.ts";
 import { startServer } from "../serve/mod.ts";
-import { formatLeaderboard, parseTournamentConfig } from "../tournament/mod.ts";
+import { formatGenerations, formatLeaderboard, parseTournamentConfig } from "../tournament/mod.ts";
 import { formatPatternLift, patternLift } from "../patterns/mod.ts";
 import { defaultBackends } from "../serve/backends.ts";
 
@@ -129,11 +129,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
   }
   const run = lift.tournament;
-  for (const g of run.generations) {
-    const kids = g.children.map((c) => `${c.id} ← ${c.lineage.operation}(${c.lineage.parents.join(", ")})`);
-    log(`generation ${g.generation}: ${g.ranking.map((r) => `${r.strategyId} ${r.meanFitness.toFixed(3)}`).join(" > ")}` +
-      (g.replaced.length ? `; replaced ${g.replaced.join(", ")} with ${kids.join("; ")}` : ""));
-  }
+  if (run.generations.length) log(formatGenerations(run.generations));
   log(`\n${formatLeaderboard(run.leaderboard)}`);
   const shown = run.challenges.slice(0, 3).join(", ");
   log(`(${run.episodes.stored} episodes in ${(run.elapsedMs / 1000).toFixed(1)} s on ${run.challenges.length} train challenges: ${shown}${run.challenges.length > 3 ? ", …" : ""})`);

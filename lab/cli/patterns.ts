@@ -5,7 +5,7 @@
  */
 import type { CommandSpec, ParsedArgs } from "./_args.ts";
 import { intOption, UsageError } from "./_args.ts";
-import { modelEndpoint, TOURNAMENT_RUN_OPTIONS } from "./_endpoint.ts";
+import { interruptOnCtrlC, modelEndpoint, TOURNAMENT_RUN_OPTIONS } from "./_endpoint.ts";
 import { createChatModel, getModelConfig, loadModelsConfig } from "../models/mod.ts";
 import { getStrategy, loadStrategiesConfig } from "../agents/mod.ts";
 import { loadTournamentConfig, openConfigPool } from "../tournament/mod.ts";
@@ -233,31 +233,25 @@ export const PATTERN_COMMANDS: CommandSpec[] = [
       }
       const endpoint = await modelEndpoint(config.model, args.values["base-url"] as string | undefined);
       await using _server = endpoint.server;
-      const ac = new AbortController();
-      const onSignal = () => ac.abort();
-      Deno.addSignalListener("SIGINT", onSignal);
+      using ctrlC = interruptOnCtrlC();
       const bar = Deno.stderr.isTerminal() && !args.values.json ? progressBar("pattern lift") : undefined;
-      try {
-        const r = await patternLift({
-          config,
-          db: String(args.values.db),
-          patternsDb: String(args.values.patterns),
-          strategy: String(args.values.strategy),
-          instances: intOption(args, "instances", 1),
-          seeds: intOption(args, "seeds", 1),
-          splits: splits as Split[],
-          upperBound: !args.values["no-upper-bound"],
-          ...(args.values.limit !== undefined ? { retrieval: { limit: intOption(args, "limit", 1) } } : {}),
-          ...(endpoint.model ? { model: endpoint.model } : {}),
-          ...(endpoint.baseUrl ? { baseUrl: endpoint.baseUrl } : {}),
-          signal: ac.signal,
-          onProgress: (p) => bar?.update(p.done / Math.max(1, p.total), `${p.phase} ${p.done}/${p.total}`),
-        });
-        bar?.done(`done in ${(r.elapsedMs / 1000).toFixed(0)} s`);
-        print(args, r, () => formatPatternLift(r));
-      } finally {
-        Deno.removeSignalListener("SIGINT", onSignal);
-      }
+      const r = await patternLift({
+        config,
+        db: String(args.values.db),
+        patternsDb: String(args.values.patterns),
+        strategy: String(args.values.strategy),
+        instances: intOption(args, "instances", 1),
+        seeds: intOption(args, "seeds", 1),
+        splits: splits as Split[],
+        upperBound: !args.values["no-upper-bound"],
+        ...(args.values.limit !== undefined ? { retrieval: { limit: intOption(args, "limit", 1) } } : {}),
+        ...(endpoint.model ? { model: endpoint.model } : {}),
+        ...(endpoint.baseUrl ? { baseUrl: endpoint.baseUrl } : {}),
+        signal: ctrlC.signal,
+        onProgress: (p) => bar?.update(p.done / Math.max(1, p.total), `${p.phase} ${p.done}/${p.total}`),
+      });
+      bar?.done(`done in ${(r.elapsedMs / 1000).toFixed(0)} s`);
+      print(args, r, () => formatPatternLift(r));
     },
   },
   {

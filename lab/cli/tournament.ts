@@ -5,8 +5,8 @@
  * A model served by the lab itself (provider `local`) is called in process (no HTTP) for the run.
  */
 import type { CommandSpec } from "./_args.ts";
-import { formatLeaderboard, formatLearning, loadTournamentConfig, runTournament, type TournamentProgress } from "../tournament/mod.ts";
-import { modelEndpoint, TOURNAMENT_RUN_OPTIONS } from "./_endpoint.ts";
+import { formatGenerations, formatLeaderboard, formatLearning, loadTournamentConfig, runTournament, type TournamentProgress } from "../tournament/mod.ts";
+import { interruptOnCtrlC, modelEndpoint, TOURNAMENT_RUN_OPTIONS } from "./_endpoint.ts";
 import { progressBar } from "../util/progress.ts";
 import { displayPath } from "../util/paths.ts";
 
@@ -35,9 +35,7 @@ export const TOURNAMENT_COMMANDS: CommandSpec[] = [
       await using _server = endpoint.server;
       const { baseUrl, model } = endpoint;
 
-      const ac = new AbortController();
-      const onSignal = () => ac.abort();
-      Deno.addSignalListener("SIGINT", onSignal);
+      using ctrlC = interruptOnCtrlC();
       const tty = Deno.stderr.isTerminal();
       const bar = tty ? progressBar("tournament") : undefined;
       const onProgress = (e: TournamentProgress) => {
@@ -52,36 +50,28 @@ export const TOURNAMENT_COMMANDS: CommandSpec[] = [
           );
         }
       };
-      try {
-        const run = await runTournament(config, {
-          db: String(args.values.db),
-          runId: args.values["run-id"] as string | undefined,
-          baseUrl,
-          model,
-          signal: ac.signal,
-          onProgress,
-          source: displayPath(configPath),
-        });
-        bar?.done(`${run.status}: ${run.episodes.stored}/${run.episodes.total} episodes (${run.episodes.resumed} resumed)`);
-        if (args.values.json) {
-          console.log(JSON.stringify(run, null, 2));
-        } else {
-          console.log(`run ${run.runId} in ${displayPath(run.db)}: ${run.status}, model ${run.model.name} (${run.model.id})`);
-          for (const g of run.generations) {
-            const kids = g.children.map((c) => `${c.id} ← ${c.lineage.operation}(${c.lineage.parents.join(", ")})`);
-            console.log(`generation ${g.generation}: ${g.ranking.map((r) => `${r.strategyId} ${r.meanFitness.toFixed(3)}`).join(" > ")}` +
-              (g.replaced.length ? `; replaced ${g.replaced.join(", ")} with ${kids.join("; ")}` : ""));
-          }
-          console.log("");
-          console.log(formatLeaderboard(run.leaderboard));
-          console.log("");
-          console.log(formatLearning(run.learning));
-          if (run.status === "aborted") console.log(`\naborted: re-run the same command with --run-id ${run.runId} to resume`);
-        }
-        return run.status === "aborted" ? 130 : 0;
-      } finally {
-        Deno.removeSignalListener("SIGINT", onSignal);
+      const run = await runTournament(config, {
+        db: String(args.values.db),
+        runId: args.values["run-id"] as string | undefined,
+        baseUrl,
+        model,
+        signal: ctrlC.signal,
+        onProgress,
+        source: displayPath(configPath),
+      });
+      bar?.done(`${run.status}: ${run.episodes.stored}/${run.episodes.total} episodes (${run.episodes.resumed} resumed)`);
+      if (args.values.json) {
+        console.log(JSON.stringify(run, null, 2));
+      } else {
+        console.log(`run ${run.runId} in ${displayPath(run.db)}: ${run.status}, model ${run.model.name} (${run.model.id})`);
+        if (run.generations.length) console.log(formatGenerations(run.generations));
+        console.log("");
+        console.log(formatLeaderboard(run.leaderboard));
+        console.log("");
+        console.log(formatLearning(run.learning));
+        if (run.status === "aborted") console.log(`\naborted: re-run the same command with --run-id ${run.runId} to resume`);
       }
+      return run.status === "aborted" ? 130 : 0;
     },
   },
 ];

@@ -57,6 +57,7 @@ export {
   runTournament,
   type RunSummary,
   type RunTournamentOptions,
+  formatGenerations,
   selectChallenges,
   type TournamentProgress,
 } from "./tournament.ts";

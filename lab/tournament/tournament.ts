@@ -121,6 +121,23 @@ export interface GenerationSummary {
   stats: StrategyStats[];
 }
 
+/**
+ * Each generation's selection as one line: its ranking by mean fitness, and who was replaced by which child.
+ *
+ * @example
+ * ```ts
+ * console.log(formatGenerations(run.generations));
+ * // generation 1: alpha 0.675 > gamma 0.650 > beta 0.627; replaced beta with alpha.g2.m1 ← mutation(alpha)
+ * ```
+ */
+export function formatGenerations(generations: readonly GenerationSummary[]): string {
+  return generations.map((g) => {
+    const kids = g.children.map((c) => `${c.id} ← ${c.lineage.operation}(${c.lineage.parents.join(", ")})`);
+    return `generation ${g.generation}: ${g.ranking.map((r) => `${r.strategyId} ${r.meanFitness.toFixed(3)}`).join(" > ")}` +
+      (g.replaced.length ? `; replaced ${g.replaced.join(", ")} with ${kids.join("; ")}` : "");
+  }).join("\n");
+}
+
 /** Opens a sandbox pool on a tournament config's sandbox (built into `sandboxDir` on first use). */
 export async function openConfigPool(config: TournamentConfig, sandboxDir?: string): Promise<SandboxPool> {
   const { path } = await ensureSandbox(
