@@ -29,7 +29,7 @@ describe("SandboxPool / Episode", () => {
   it("keeps a write inside its episode: the next episode starts pristine", async () => {
     {
       await using ep = await pool.acquire(1, { role: "ar_clerk" });
-      await ep.write(insertCustomer, { table: "customers", action: "INSERT" });
+      await ep.write(insertCustomer, { action: "INSERT" });
       expect(await ep.query("SELECT count(*) AS n FROM customers")).toEqual([{ n: 31 }]);
       expect(await ep.queryPristine("SELECT count(*) AS n FROM customers")).toEqual([{ n: 30 }]);
       expect(await ep.query("SELECT actor_role, action, table_name, row_count, logged_at FROM audit_log")).toEqual([
@@ -45,16 +45,16 @@ describe("SandboxPool / Episode", () => {
   it("hides a write from a concurrent episode on the same org", async () => {
     await using a = await pool.acquire(1, { role: "ar_clerk" });
     await using b = await pool.acquire(1, { role: "ar_clerk" });
-    await a.write(insertCustomer, { table: "customers", action: "INSERT" });
+    await a.write(insertCustomer, { action: "INSERT" });
     expect(await b.query("SELECT count(*) AS n FROM customers")).toEqual([{ n: 30 }]);
-    await b.write(insertCustomer, { table: "customers", action: "INSERT" }); // same key: no conflict either
+    await b.write(insertCustomer, { action: "INSERT" }); // same key: no conflict either
     expect(await a.query("SELECT count(*) AS n FROM customers")).toEqual([{ n: 31 }]);
   });
 
   it("never writes the source file", async () => {
     {
       await using ep = await pool.acquire(1, { role: "ar_clerk" });
-      await ep.write(insertCustomer, { table: "customers", action: "INSERT" });
+      await ep.write(insertCustomer, { action: "INSERT" });
     }
     const inst = await DuckDBInstance.create(path, { access_mode: "READ_ONLY" });
     const con = await inst.connect();
@@ -66,13 +66,17 @@ describe("SandboxPool / Episode", () => {
 
   it("rolls back a rejected write without trace and keeps earlier accepted writes", async () => {
     await using ep = await pool.acquire(1, { role: "ar_clerk" });
-    await ep.write(insertCustomer, { table: "customers", action: "INSERT" });
+    await ep.write(insertCustomer, { action: "INSERT" });
     const before = await ep.snapshot();
+    let seen: unknown;
     await expect(ep.write("UPDATE customers SET credit_limit = 0", {
-      table: "customers",
       action: "UPDATE",
-      validate: () => Promise.resolve("credit limits are frozen"),
+      authorize: (c) => {
+        seen = c.changes.map(({ table, inserted, updated, deleted }) => ({ table, inserted, updated, deleted }));
+        return Promise.resolve("credit limits are frozen");
+      },
     })).rejects.toThrow("credit limits are frozen");
+    expect(seen).toEqual([{ table: "customers", inserted: 0, updated: 31, deleted: 0 }]);
     expect(await ep.snapshot()).toEqual(before);
     expect(await ep.query("SELECT count(*) AS n FROM customers")).toEqual([{ n: 31 }]);
     expect(ep.writes).toHaveLength(1);
@@ -80,9 +84,9 @@ describe("SandboxPool / Episode", () => {
 
   it("recovers from an execution error that aborts the transaction", async () => {
     await using ep = await pool.acquire(1, { role: "ar_clerk" });
-    await ep.write(insertCustomer, { table: "customers", action: "INSERT" });
+    await ep.write(insertCustomer, { action: "INSERT" });
     await expect(ep.stream("SELECT 'x'::INTEGER FROM customers")).rejects.toThrow(/Conversion/);
-    await expect(ep.write(insertCustomer, { table: "customers", action: "INSERT" })).rejects.toThrow(/PRIMARY KEY|Duplicate/i);
+    await expect(ep.write(insertCustomer, { action: "INSERT" })).rejects.toThrow(/PRIMARY KEY|Duplicate/i);
     expect(await ep.query("SELECT count(*) AS n FROM customers")).toEqual([{ n: 31 }]);
   });
 

@@ -1,23 +1,25 @@
 /**
- * Episode isolation: every agent attempt works on its own copy of one tenant's data, starting pristine.
+ * Episode isolation: every agent attempt works on its own copy of one tenant's data, starting pristine, in a
+ * process of its own.
  *
  * Mechanism (measured in `episode_bench.ts`):
- * - A {@linkcode SandboxPool} keeps, per organization, a few *locked-down in-memory DuckDB instances*. Each is
- *   loaded once: the sandbox file is ATTACHed READ_ONLY, every table of {@linkcode TABLES} is created with its
- *   primary key and filled with `WHERE org_id = ?` (so the instance holds only that tenant's rows: tenant isolation
- *   is structural, not a view), the as-of clock macros and the semantic views are created, the file is DETACHed,
- *   and then `enable_external_access=false` + `lock_configuration=true` are set (after memory/thread caps,
- *   `temp_directory=''` and extension autoload/autoinstall off). Loading costs tens of milliseconds; it is paid
- *   once per instance, not per episode.
- * - An episode takes an idle instance and opens `BEGIN TRANSACTION` on its *agent connection*. All agent SQL runs
- *   inside that transaction; nothing is ever committed, so the source file and other episodes never see it.
- * - DuckDB has no SAVEPOINT, so a rejected write or an aborted transaction (execution error, timeout) is undone
- *   by `ROLLBACK; BEGIN` and replaying the accepted writes and their audit rows.
- * - `release()` rolls back and returns the instance to the pool (≈ 1–2 ms), ready for the next episode.
- * - A second *pristine connection* on the same instance never opens a transaction, so it sees the starting state:
- *   verifiers read the truth from it ({@linkcode Episode.queryPristine}).
- * - A third *inspect connection* (also without a transaction) parses and prepares untrusted SQL before it may
- *   touch the agent connection, so analysing a statement can never abort the episode's transaction.
+ * - A {@linkcode SandboxPool} keeps, per organization, a few *sandbox worker processes* (`_worker.ts`), each
+ *   holding one locked-down in-memory DuckDB instance: the sandbox file is ATTACHed READ_ONLY, every table is
+ *   created with its primary key and filled with `WHERE org_id = ?` (tenant isolation is structural, not a view),
+ *   the as-of clock macros and the semantic views are created, the file is DETACHed, then memory/thread caps,
+ *   `temp_directory=''`, extension autoload/autoinstall off, `enable_external_access=false` and
+ *   `lock_configuration=true`. The process then caps its own address space (RLIMIT_AS). Loading costs a process
+ *   start (~150 ms) plus tens of milliseconds; it is paid once per instance, not per episode.
+ * - Untrusted SQL never runs in the lab's process. Every request that touches it (parse, prepare, explain,
+ *   execute, convert) has a deadline: DuckDB's `interrupt()` stops execution inside the worker, and the parent
+ *   kills the whole process when a request overruns (preparation and constant folding ignore `interrupt()`).
+ *   The episode then continues on a fresh process: its accepted writes are replayed and must reproduce every
+ *   table's hash exactly.
+ * - An episode opens `BEGIN TRANSACTION` on the worker's agent connection; nothing is ever committed.
+ * - DuckDB has no SAVEPOINT, so a rejected write or an aborted transaction is undone by `ROLLBACK; BEGIN` and
+ *   replaying the accepted writes (and their audit rows), checked by hash; a mismatch discards the instance.
+ * - Writes are judged by their effect, from the data (see `_engine.ts`); the caller authorises the effect.
+ * - `release()` rolls back, checks the committed state is still the starting state, and returns the worker.
  *
  * @example
  * ```ts
@@ -27,26 +29,27 @@
  * ```
  * @module
  */
-import { DuckDBConnection, DuckDBInstance, type DuckDBPreparedStatement, type DuckDBType, DuckDBTypeId, type Json } from "@duckdb/node-api";
-import { JsonDuckDBValueConverter } from "@duckdb/node-api";
+import { DuckDBInstance } from "@duckdb/node-api";
 import { existsSync } from "node:fs";
-import { createTablesSql, TABLES } from "./schema.ts";
-import { clockMacrosSql, readManifest } from "./generate.ts";
+import { readManifest } from "./generate.ts";
+import type { Analysis, ReplayEntry, SqlRow, SqlValue, StreamResult, TableChange, TableHashes, WriteEffect } from "./_engine.ts";
+import { errorText, sqlString } from "./_engine.ts";
+import { WorkerError, WorkerLost, type WorkerMemory, WorkerProcess } from "./_process.ts";
 
-/** A JSON-safe SQL value: bigints become numbers when safe (else strings), decimals numbers, dates 'YYYY-MM-DD'. */
-export type SqlValue = Json;
-/** A row keyed by column name. */
-export type SqlRow = Record<string, SqlValue>;
+export type { Analysis, SqlRow, SqlValue, StreamResult, TableChange, WriteEffect };
+export { capValue } from "./_engine.ts";
+export { errorText, sqlString };
 
 /** A write the episode accepted; replayed after any rollback so the episode state survives agent mistakes. */
 export interface AcceptedWrite {
   sql: string;
+  /** The table(s) the write changed, from the data (comma-separated if several; '' for a write that changed nothing). */
   table: string;
   action: WriteAction;
   rowCount: number;
 }
 
-/** What a write statement does. */
+/** What a write statement does (DuckDB's statement type). */
 export type WriteAction = "INSERT" | "UPDATE" | "DELETE";
 
 /** A fingerprint of a database: per-table row counts and hashes, databases, settings and catalog objects. */
@@ -62,18 +65,10 @@ export interface DbSnapshot {
 
 /** A SQL failure on the agent connection, already recovered from (the episode keeps its accepted writes). */
 export class SqlExecutionError extends Error {
-  constructor(message: string, readonly kind: "error" | "timeout" | "rejected") {
+  constructor(message: string, readonly kind: "error" | "timeout" | "rejected" | "broken") {
     super(message);
     this.name = "SqlExecutionError";
   }
-}
-
-/** Result of {@linkcode Episode.stream}. */
-export interface StreamResult {
-  columns: string[];
-  rows: SqlValue[][];
-  /** More rows existed than `maxRows`, or a cell was cut at `maxCellChars`. */
-  truncated: boolean;
 }
 
 /** Options for {@linkcode Episode.stream}. */
@@ -82,40 +77,31 @@ export interface StreamOptions {
   maxRows?: number;
   /** @default 5000 */
   timeoutMs?: number;
-  /** Longer strings are cut (and `truncated` set). @default 2000 */
+  /** Characters of one value (nested lists, structs and maps counted whole). @default 2000 */
   maxCellChars?: number;
+  /** Characters of the whole result. @default 100000 */
+  maxResultChars?: number;
 }
 
-/** Passed to a write validator: the table written, its state before the write, and a trusted query function. */
+/** What an authoriser sees of a write: its effect, by table, and a trusted query on the written state. */
 export interface WriteCheck {
-  table: string;
+  /** DuckDB's statement type. */
   action: WriteAction;
   orgId: number;
-  /** Name of a temp table holding the written table's rows before the write. */
-  before: string;
-  /** Rows changed by the statement, as reported by DuckDB. */
+  /** Rows changed as DuckDB reports them. */
   rowCount: number;
+  /** Tables whose data changed, with rows inserted/updated/deleted by primary key and a before-copy. */
+  changes: TableChange[];
   query(sql: string): Promise<SqlRow[]>;
 }
 
 /** Options for {@linkcode Episode.write}. */
 export interface WriteOptions {
-  table: string;
   action: WriteAction;
-  /** @default 5000 */
+  /** For the whole write (it runs twice: the second run checks it is deterministic). @default 5000 */
   timeoutMs?: number;
   /** Returns a reason to reject the write (it is then rolled back without trace), or undefined to accept it. */
-  validate?: (check: WriteCheck) => Promise<string | undefined>;
-}
-
-/** Parsing helpers on a connection that never holds a transaction (untrusted SQL is analysed here first). */
-export interface SqlInspector {
-  /** Number of statements in `sql` (throws on a syntax error). */
-  statementCount(sql: string): Promise<number>;
-  /** `json_serialize_sql(sql)` parsed: the AST of a SELECT, or `{ error: true, ... }`. */
-  serialize(sql: string): Promise<unknown>;
-  /** Statement type of the single statement, by preparing it (binds but does not execute). */
-  statementType(sql: string): Promise<string>;
+  authorize?: (check: WriteCheck) => Promise<string | undefined>;
 }
 
 /**
@@ -129,24 +115,31 @@ export interface Episode extends AsyncDisposable {
   readonly asOf: string;
   /** Accepted writes, in order. */
   readonly writes: readonly AcceptedWrite[];
-  /** Parser/preparer for untrusted SQL (no transaction, cannot disturb the episode). */
-  readonly inspector: SqlInspector;
+  /** The episode's database could not be restored; every further call fails. */
+  readonly broken: boolean;
   /** Trusted query on the episode state (sees accepted writes). */
   query(sql: string, params?: unknown[]): Promise<SqlRow[]>;
   /** Trusted query on the untouched starting state (for verifiers). */
   queryPristine(sql: string, params?: unknown[]): Promise<SqlRow[]>;
   /**
-   * Runs an already-vetted SELECT on the agent connection with a row cap (by streaming) and a timeout (by
-   * interrupt). Throws {@linkcode SqlExecutionError} after restoring the episode state if it fails.
+   * What DuckDB makes of one untrusted statement (count, type, AST of a SELECT, unoptimised logical plan),
+   * without executing it; within `timeoutMs` (+ a grace period), or the worker is replaced.
+   */
+  analyze(sql: string, timeoutMs?: number): Promise<Analysis>;
+  /**
+   * Runs an already-vetted SELECT with a row cap, caps on whole values and a timeout.
+   * Throws {@linkcode SqlExecutionError} after restoring the episode state if it fails.
    */
   stream(sql: string, options?: StreamOptions): Promise<StreamResult>;
   /**
-   * Runs an already-vetted INSERT/UPDATE/DELETE, validates it, records it in `audit_log` and `writes`.
+   * Runs an INSERT/UPDATE/DELETE, lets `authorize` judge its effect, records it in `audit_log` and `writes`.
    * A failing or rejected write leaves no trace. Throws {@linkcode SqlExecutionError}.
    */
   write(sql: string, options: WriteOptions): Promise<AcceptedWrite>;
   /** Fingerprint of the episode state (tables, databases, settings, catalog objects). */
   snapshot(): Promise<DbSnapshot>;
+  /** Memory of the episode's worker process, and how many times it was replaced. */
+  workerStats(): { pid: number; memory: WorkerMemory; replaced: number };
   /** Rolls back and returns the instance to the pool. Idempotent. */
   release(): Promise<void>;
 }
@@ -157,6 +150,10 @@ export interface SandboxPoolOptions {
   size?: number;
   /** DuckDB `memory_limit` of each instance. @default "512MB" */
   memoryLimit?: string;
+  /** Address space a worker may grow by after loading (OS-enforced), in bytes. @default 768 MiB */
+  processMemoryBytes?: number;
+  /** Extra time the parent waits past a statement's limit before it kills the worker. @default 600 */
+  graceMs?: number;
   /** DuckDB `threads` of each instance. @default 2 */
   threads?: number;
   /** As-of date; read from the sandbox manifest when omitted. */
@@ -171,14 +168,13 @@ export interface OrgInfo {
 
 interface Slot {
   orgId: number;
-  instance: DuckDBInstance;
-  agent: DuckDBConnection;
-  pristine: DuckDBConnection;
-  inspect: DuckDBConnection;
+  worker: WorkerProcess;
+  base: TableHashes;
 }
 
 /**
- * A pool of per-tenant, locked-down in-memory copies of one sandbox file. Open with `await using`.
+ * A pool of per-tenant, locked-down in-memory copies of one sandbox file, each in its own worker process.
+ * Open with `await using`.
  *
  * @example
  * ```ts
@@ -218,6 +214,8 @@ export class SandboxPool implements AsyncDisposable {
       return new SandboxPool(path, asOf, orgs, views, {
         size: options.size ?? 2,
         memoryLimit: options.memoryLimit ?? "512MB",
+        processMemoryBytes: options.processMemoryBytes ?? 768 * 1024 * 1024,
+        graceMs: options.graceMs ?? 600,
         threads: options.threads ?? 2,
       });
     } finally {
@@ -230,33 +228,59 @@ export class SandboxPool implements AsyncDisposable {
     return this.orgList.map((o) => ({ ...o }));
   }
 
-  /** Loads up to `count` idle instances for `orgId` ahead of time, so the first episodes start fast. */
+  /** Extra time past a statement's limit before a worker is killed. */
+  get graceMs(): number {
+    return this.options.graceMs;
+  }
+
+  /** Loads up to `count` idle instances for `orgId` ahead of time (in parallel), so the first episodes start fast. */
   async warm(orgId: number, count = this.options.size): Promise<void> {
     this.#checkOrg(orgId);
     const idle = this.#idleOf(orgId);
-    while (idle.length < count) idle.push(await this.#load(orgId));
+    const loaded = await Promise.all(Array.from({ length: Math.max(0, count - idle.length) }, () => this.#load(orgId)));
+    idle.push(...loaded);
   }
 
   /** Starts an episode for `orgId` acting as `role`. Release it (or `await using`) to return the instance. */
   async acquire(orgId: number, options: { role: string }): Promise<Episode> {
     if (this.#closed) throw new Error("SandboxPool is closed");
     this.#checkOrg(orgId);
-    const slot = this.#idleOf(orgId).pop() ?? (await this.#load(orgId));
+    let slot = this.#idleOf(orgId).pop();
+    if (slot && !slot.worker.alive) slot = undefined;
+    slot ??= await this.#load(orgId);
     this.#busy.add(slot);
-    await slot.agent.run("BEGIN TRANSACTION");
-    return new EpisodeImpl(slot, options.role, this.asOf, (s, healthy) => this.#giveBack(s, healthy));
+    await slot.worker.request("begin");
+    return new EpisodeImpl(this, slot, options.role, this.asOf);
   }
 
   /** Closes idle instances; instances still in use close when their episode is released. */
   close(): void {
     this.#closed = true;
-    for (const slots of this.#idle.values()) for (const s of slots) closeSlot(s);
+    for (const slots of this.#idle.values()) for (const s of slots) s.worker.close();
     this.#idle.clear();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
     this.close();
     await Promise.resolve();
+  }
+
+  /** @internal Replaces a lost worker for a running episode. */
+  async replace(old: Slot): Promise<Slot> {
+    this.#busy.delete(old);
+    old.worker.kill();
+    const slot = await this.#load(old.orgId);
+    this.#busy.add(slot);
+    await slot.worker.request("begin");
+    return slot;
+  }
+
+  /** @internal Returns an episode's worker. */
+  giveBack(slot: Slot, healthy: boolean): void {
+    this.#busy.delete(slot);
+    const idle = this.#idleOf(slot.orgId);
+    if (healthy && slot.worker.alive && !this.#closed && idle.length < this.options.size) idle.push(slot);
+    else slot.worker.close();
   }
 
   #checkOrg(orgId: number): void {
@@ -273,330 +297,191 @@ export class SandboxPool implements AsyncDisposable {
     return idle;
   }
 
-  #giveBack(slot: Slot, healthy: boolean): void {
-    this.#busy.delete(slot);
-    const idle = this.#idleOf(slot.orgId);
-    if (healthy && !this.#closed && idle.length < this.options.size) idle.push(slot);
-    else closeSlot(slot);
-  }
-
   async #load(orgId: number): Promise<Slot> {
-    const instance = await DuckDBInstance.create(":memory:", {
-      threads: String(this.options.threads),
-      memory_limit: this.options.memoryLimit,
-      temp_directory: "",
-      autoinstall_known_extensions: "false",
-      autoload_known_extensions: "false",
-      allow_community_extensions: "false",
-    });
-    const con = await instance.connect();
-    await con.run(`ATTACH ${sqlString(this.path)} AS src (READ_ONLY)`);
-    await con.run(createTablesSql());
-    for (const t of TABLES) {
-      const cols = t.columns.map((c) => c.name).join(", ");
-      await con.run(`INSERT INTO main.${t.name} (${cols}) SELECT ${cols} FROM src.main.${t.name} WHERE org_id = $1`, [
-        orgId,
-      ]);
+    const worker = WorkerProcess.spawn();
+    try {
+      const r = await worker.request<{ base: TableHashes }>("init", {
+        init: {
+          path: this.path,
+          orgId,
+          asOf: this.asOf,
+          viewsSql: this.viewsSql,
+          memoryLimit: this.options.memoryLimit,
+          threads: this.options.threads,
+          addressMarginBytes: this.options.processMemoryBytes,
+        },
+      }, 120_000);
+      return { orgId, worker, base: r.base };
+    } catch (e) {
+      worker.kill();
+      throw new Error(`Cannot start a sandbox worker for org ${orgId} of ${this.path}: ${errorText(e)}`);
     }
-    await con.run("DETACH src");
-    await con.run(clockMacrosSql(this.asOf));
-    for (const v of this.viewsSql) await con.run(v);
-    // Order matters: caps first, then no files/network/extensions, then freeze every setting.
-    await con.run("SET enable_external_access = false");
-    await con.run("SET lock_configuration = true");
-    return { orgId, instance, agent: con, pristine: await instance.connect(), inspect: await instance.connect() };
   }
-}
-
-function closeSlot(s: Slot): void {
-  for (const c of [s.agent, s.pristine, s.inspect]) c.closeSync();
-  s.instance.closeSync();
 }
 
 async function manifestAsOf(path: string): Promise<string> {
   return (await readManifest(path)).spec.asOf;
 }
 
-/** Quotes a SQL string literal. */
-export function sqlString(s: string): string {
-  return `'${s.replaceAll("'", "''")}'`;
-}
-
 class EpisodeImpl implements Episode {
   readonly orgId: number;
   readonly writes: AcceptedWrite[] = [];
-  readonly inspector: SqlInspector;
+  #slot: Slot;
   #released = false;
   #broken = false;
-  #serializer?: Promise<DuckDBPreparedStatement>;
-  /** Audit statements of accepted writes, replayed with them. */
-  readonly #replay: { sql: string; params: (string | number)[] }[] = [];
+  #lost = false;
+  #replaced = 0;
+  /** Accepted writes and their audit rows, for replay on a fresh worker. */
+  readonly #replay: ReplayEntry[] = [];
+  /** Table hashes after the last accepted write. */
+  #expected: TableHashes;
 
   constructor(
-    readonly slot: Slot,
+    readonly pool: SandboxPool,
+    slot: Slot,
     readonly role: string,
     readonly asOf: string,
-    readonly giveBack: (slot: Slot, healthy: boolean) => void,
   ) {
     this.orgId = slot.orgId;
-    const inspect = slot.inspect;
-    this.inspector = {
-      statementCount: async (sql) => (await inspect.extractStatements(sql)).count,
-      serialize: async (sql) => {
-        // Prepared once per episode: re-parsing the wrapper query on every call costs more than the AST itself.
-        const p = await (this.#serializer ??= inspect.prepare("SELECT json_serialize_sql($1::VARCHAR)"));
-        p.bindVarchar(1, sql);
-        const r = await p.runAndReadAll();
-        return JSON.parse(String(r.getRows()[0][0]));
-      },
-      statementType: async (sql) => {
-        const p = await inspect.prepare(sql);
-        try {
-          return statementTypeName(p.statementType);
-        } finally {
-          p.destroySync();
-        }
-      },
-    };
+    this.#slot = slot;
+    this.#expected = slot.base;
   }
 
-  get #agent(): DuckDBConnection {
+  get broken(): boolean {
+    return this.#broken;
+  }
+
+  /** The episode's worker; a lost one is replaced and the accepted writes replayed (checked by hash). */
+  async #worker(): Promise<WorkerProcess> {
     if (this.#released) throw new Error("Episode already released");
-    if (this.#broken) throw new Error("Episode is broken: its state could not be restored after an error");
-    return this.slot.agent;
+    if (this.#broken) {
+      throw new SqlExecutionError("the episode's database was lost and could not be restored; the episode ends here", "broken");
+    }
+    if (this.#lost || !this.#slot.worker.alive) {
+      this.#lost = false;
+      this.#slot = await this.pool.replace(this.#slot);
+      this.#replaced++;
+      try {
+        this.#expected = await this.#slot.worker.request<TableHashes>(
+          "replay",
+          { entries: this.#replay, expected: this.#expected },
+          120_000,
+        );
+      } catch (e) {
+        this.#broken = true;
+        throw new SqlExecutionError(`the episode's database could not be restored: ${errorText(e)}`, "broken");
+      }
+    }
+    return this.#slot.worker;
   }
 
-  async query(sql: string, params?: unknown[]): Promise<SqlRow[]> {
+  /** One request; worker loss and engine errors become SqlExecutionError, trusted-query errors plain Errors. */
+  async #call<T>(op: string, args: Record<string, unknown>, deadlineMs?: number): Promise<T> {
+    const worker = await this.#worker();
     try {
-      return await readObjects(this.#agent, sql, params);
+      return await worker.request<T>(op, args, deadlineMs);
     } catch (e) {
-      await this.#recoverIfAborted();
+      if (e instanceof WorkerLost) {
+        this.#lost = true;
+        if (e.reason === "timeout") {
+          throw new SqlExecutionError(
+            `query did not finish within its time limit and was cancelled (the episode's state was kept)`,
+            "timeout",
+          );
+        }
+        throw new SqlExecutionError(`${e.message} (the episode's state was kept)`, "error");
+      }
+      if (e instanceof WorkerError) {
+        if (e.kind === "broken") this.#broken = true;
+        if (e.kind === "error" || e.kind === "timeout" || e.kind === "rejected" || e.kind === "broken") {
+          throw new SqlExecutionError(e.message, e.kind);
+        }
+        throw new Error(e.message);
+      }
       throw e;
     }
   }
 
-  queryPristine(sql: string, params?: unknown[]): Promise<SqlRow[]> {
-    if (this.#released) throw new Error("Episode already released");
-    return readObjects(this.slot.pristine, sql, params);
+  query(sql: string, params?: unknown[]): Promise<SqlRow[]> {
+    return this.#call("query", { sql, params, on: "agent" });
   }
 
-  async stream(sql: string, options: StreamOptions = {}): Promise<StreamResult> {
-    const maxRows = options.maxRows ?? 200;
-    const maxCell = options.maxCellChars ?? 2000;
-    const con = this.#agent;
-    const out = await this.#guarded(options.timeoutMs ?? 5000, async () => {
-      const result = await con.stream(sql);
-      const types = result.columnTypes();
-      const rows: SqlValue[][] = [];
-      let truncated = false;
-      for (let chunk = await result.fetchChunk(); chunk && chunk.rowCount > 0; chunk = await result.fetchChunk()) {
-        for (const raw of chunk.convertRows(JsonDuckDBValueConverter)) {
-          if (rows.length === maxRows) {
-            truncated = true;
-            break;
-          }
-          const row = raw.map((v, i) => toSafe(v, types[i], maxCell));
-          if (row.some((v, i) => v !== raw[i] && typeof v === "string" && typeof raw[i] === "string")) {
-            truncated = true;
-          }
-          rows.push(row);
-        }
-        if (truncated) break;
-      }
-      return { columns: result.deduplicatedColumnNames(), rows, truncated };
-    });
-    // A streaming result left open would pin the query; run a no-op to finish it.
-    if (out.truncated) await con.run("SELECT 1");
-    return out;
+  queryPristine(sql: string, params?: unknown[]): Promise<SqlRow[]> {
+    return this.#call("query", { sql, params, on: "pristine" });
+  }
+
+  analyze(sql: string, timeoutMs = 5000): Promise<Analysis> {
+    return this.#call("analyze", { sql }, Math.max(timeoutMs, 1) + this.pool.graceMs);
+  }
+
+  stream(sql: string, options: StreamOptions = {}): Promise<StreamResult> {
+    const timeoutMs = Math.max(options.timeoutMs ?? 5000, 1);
+    const caps = {
+      maxRows: options.maxRows ?? 200,
+      maxCellChars: options.maxCellChars ?? 2000,
+      maxResultChars: options.maxResultChars ?? 100_000,
+      timeoutMs,
+    };
+    return this.#call("stream", { sql, caps }, timeoutMs + this.pool.graceMs);
   }
 
   async write(sql: string, options: WriteOptions): Promise<AcceptedWrite> {
-    const con = this.#agent;
-    const before = "_episode_write_before";
-    await con.run(`CREATE OR REPLACE TEMP TABLE ${before} AS SELECT * FROM main.${options.table}`);
-    // On failure #guarded rolls back and replays; the temp table goes with the rollback.
-    const rowCount = await this.#guarded(options.timeoutMs ?? 5000, async () => (await con.run(sql)).rowsChanged);
-    const reason = await options.validate?.({
-      table: options.table,
+    const timeoutMs = Math.max(options.timeoutMs ?? 5000, 1);
+    const effect = await this.#call<WriteEffect>("write", { sql, timeoutMs }, timeoutMs + this.pool.graceMs);
+    const reason = await (options.authorize?.({
       action: options.action,
       orgId: this.orgId,
-      before,
-      rowCount,
-      query: (q) => readObjects(con, q),
-    }).catch((e: unknown) => `validation failed: ${errorText(e)}`);
+      rowCount: effect.rowCount,
+      changes: effect.changes,
+      query: (q) => this.query(q),
+    }) ?? Promise.resolve(undefined)).catch((e: unknown) => `validation failed: ${errorText(e)}`);
     if (reason) {
-      await this.#restore();
+      await this.#call("reject", {});
       throw new SqlExecutionError(reason, "rejected");
     }
-    await con.run(`DROP TABLE ${before}`);
-    const accepted: AcceptedWrite = { sql, table: options.table, action: options.action, rowCount };
-    const audit = {
+    const table = effect.changes.map((c) => c.table).join(",");
+    const accepted: AcceptedWrite = { sql, table, action: options.action, rowCount: effect.rowCount };
+    const audit: ReplayEntry = {
       sql: `INSERT INTO audit_log (org_id, log_id, logged_at, actor_role, action, table_name, row_count, statement)
             SELECT $1, coalesce(max(log_id), 0) + 1, now(), $2, $3, $4, $5, $6 FROM audit_log`,
-      params: [this.orgId, this.role, options.action, options.table, rowCount, sql],
+      params: [this.orgId, this.role, options.action, table, effect.rowCount, sql],
     };
-    await con.run(audit.sql, audit.params);
-    this.writes.push(accepted);
+    this.#expected = await this.#call<TableHashes>("accept", { sql, audit });
     this.#replay.push({ sql, params: [] }, audit);
+    this.writes.push(accepted);
     return accepted;
   }
 
-  async snapshot(): Promise<DbSnapshot> {
-    const tables: DbSnapshot["tables"] = {};
-    for (const t of TABLES) {
-      const [r] = await this.query(`SELECT count(*) AS n, coalesce(sum(hash(t)), 0)::VARCHAR AS h FROM main.${t.name} t`);
-      tables[t.name] = { rows: Number(r.n), hash: String(r.h) };
+  snapshot(): Promise<DbSnapshot> {
+    return this.#call("snapshot", {});
+  }
+
+  workerStats(): { pid: number; memory: WorkerMemory; replaced: number } {
+    const w = this.#slot.worker;
+    let memory: WorkerMemory = { rss: 0, peak: w.peakBytes };
+    try {
+      memory = w.memory();
+    } catch {
+      // the worker is gone
     }
-    const databases = (await this.query(
-      "SELECT database_name || ':' || coalesce(path, '') || ':' || readonly AS d FROM duckdb_databases() ORDER BY 1",
-    )).map((r) => String(r.d));
-    const settings = Object.fromEntries(
-      (await this.query("SELECT name, value FROM duckdb_settings() ORDER BY name")).map((r) => [
-        String(r.name),
-        String(r.value),
-      ]),
-    );
-    const objects = (await this.query(`
-      SELECT 'table:' || schema_name || '.' || table_name AS o FROM duckdb_tables() WHERE NOT internal
-      UNION ALL SELECT 'view:' || schema_name || '.' || view_name FROM duckdb_views() WHERE NOT internal
-      UNION ALL SELECT DISTINCT 'macro:' || schema_name || '.' || function_name FROM duckdb_functions()
-        WHERE NOT internal AND function_type LIKE '%macro%'
-      ORDER BY 1`)).map((r) => String(r.o));
-    return { tables, databases, settings, objects };
+    return { pid: w.pid, memory, replaced: this.#replaced };
   }
 
   async release(): Promise<void> {
     if (this.#released) return;
     this.#released = true;
-    (await this.#serializer?.catch(() => undefined))?.destroySync();
-    let healthy = !this.#broken;
-    try {
-      await this.slot.agent.run("ROLLBACK");
-    } catch {
-      healthy = false;
+    let healthy = !this.#broken && !this.#lost;
+    if (healthy) {
+      try {
+        healthy = await this.#slot.worker.request<boolean>("end", {}, 30_000);
+      } catch {
+        healthy = false;
+      }
     }
-    this.giveBack(this.slot, healthy);
+    this.pool.giveBack(this.#slot, healthy);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.release();
   }
-
-  /** Runs `fn` with an interrupt timer; on any failure restores the episode state and throws SqlExecutionError. */
-  async #guarded<T>(timeoutMs: number, fn: () => Promise<T>): Promise<T> {
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      this.slot.agent.interrupt();
-    }, timeoutMs);
-    try {
-      return await fn();
-    } catch (e) {
-      await this.#restore();
-      if (timedOut) throw new SqlExecutionError(`query timed out after ${timeoutMs} ms and was cancelled`, "timeout");
-      throw new SqlExecutionError(errorText(e), "error");
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  async #recoverIfAborted(): Promise<void> {
-    try {
-      await this.slot.agent.run("SELECT 1");
-    } catch {
-      await this.#restore();
-    }
-  }
-
-  /** ROLLBACK, BEGIN and replay the accepted writes (DuckDB has no SAVEPOINT). */
-  async #restore(): Promise<void> {
-    const con = this.slot.agent;
-    try {
-      await con.run("ROLLBACK");
-    } catch {
-      // no transaction to roll back
-    }
-    try {
-      await con.run("BEGIN TRANSACTION");
-      for (const r of this.#replay) await con.run(r.sql, r.params);
-    } catch (e) {
-      this.#broken = true;
-      throw new Error(`Cannot restore episode state (org ${this.orgId}): ${errorText(e)}`);
-    }
-  }
-}
-
-async function readObjects(con: DuckDBConnection, sql: string, params?: unknown[]): Promise<SqlRow[]> {
-  const reader = await con.runAndReadAll(sql, params as never);
-  const types = reader.columnTypes();
-  const names = reader.deduplicatedColumnNames();
-  return reader.convertRows(JsonDuckDBValueConverter).map((row) =>
-    Object.fromEntries(row.map((v, i) => [names[i], toSafe(v, types[i], Infinity)]))
-  );
-}
-
-const INTEGER_TYPES = new Set<DuckDBTypeId>([
-  DuckDBTypeId.BIGINT,
-  DuckDBTypeId.UBIGINT,
-  DuckDBTypeId.HUGEINT,
-  DuckDBTypeId.UHUGEINT,
-  DuckDBTypeId.BIGNUM,
-]);
-
-/** JSON converter output → agent-friendly values (numbers where exact enough, cut long strings). */
-function toSafe(v: Json | null, type: DuckDBType, maxChars: number): SqlValue {
-  if (v === null) return null;
-  if (typeof v === "string") {
-    if (INTEGER_TYPES.has(type.typeId)) {
-      const n = Number(v);
-      return Number.isSafeInteger(n) ? n : v;
-    }
-    if (type.typeId === DuckDBTypeId.DECIMAL) return Number(v);
-    if (v.length > maxChars) return `${v.slice(0, maxChars)}…`;
-  }
-  return v;
-}
-
-function statementTypeName(t: number): string {
-  return STATEMENT_TYPES[t] ?? `UNKNOWN_${t}`;
-}
-
-// From DuckDB's StatementType enum (duckdb.h), kept by name so refusals can say what was sent.
-const STATEMENT_TYPES: Record<number, string> = {
-  0: "INVALID",
-  1: "SELECT",
-  2: "INSERT",
-  3: "UPDATE",
-  4: "EXPLAIN",
-  5: "DELETE",
-  6: "PREPARE",
-  7: "CREATE",
-  8: "EXECUTE",
-  9: "ALTER",
-  10: "TRANSACTION",
-  11: "COPY",
-  12: "ANALYZE",
-  13: "VARIABLE_SET",
-  14: "CREATE_FUNC",
-  15: "DROP",
-  16: "EXPORT",
-  17: "PRAGMA",
-  18: "VACUUM",
-  19: "CALL",
-  20: "SET",
-  21: "LOAD",
-  22: "RELATION",
-  23: "EXTENSION",
-  24: "LOGICAL_PLAN",
-  25: "ATTACH",
-  26: "DETACH",
-  27: "MULTI",
-  28: "COPY_DATABASE",
-  29: "UPDATE_EXTENSIONS",
-};
-
-/** The message of an error without stack or DuckDB's verbose prefix lines. */
-export function errorText(e: unknown): string {
-  const msg = e instanceof Error ? e.message : String(e);
-  return msg.split("\n")[0].slice(0, 500);
 }

@@ -1,20 +1,27 @@
 /**
- * Static checks on untrusted SQL, before it may run on an episode.
+ * Checks on untrusted SQL from DuckDB's own reading of it, before it may run on an episode. Nothing here reads
+ * SQL text: the inputs are what DuckDB produced — the statement type of the prepared statement, the
+ * `json_serialize_sql` AST of a SELECT, and the unoptimised bound logical plan (`EXPLAIN (FORMAT JSON)` with
+ * `explain_output = 'all'`), in which every relation is resolved (CTEs, views and system views included) and
+ * every function is named as DuckDB bound it (before constant folding).
  *
- * dbRead checks the parsed AST (`json_serialize_sql`): every table reference must be an ERP table, a semantic
- * view or a CTE in scope; table functions come from a tiny allowlist; functions from a denylist (files, settings,
- * system catalogs, machine clock, dynamic SQL) are refused. dbWrite statements cannot be serialised by DuckDB, so
- * they get a token-level check with the same lists (comments and string literals skipped), then their prepared
- * statement type must match. Both are defence in depth: the episode instance also has external access disabled
- * and its configuration locked.
+ * - dbRead: the AST must be one SELECT whose table references are ERP tables, semantic views or CTEs, and whose
+ *   functions are not denied (lambdas included); the plan may scan only ERP tables of `memory.main` and the
+ *   allowed table functions, and may call no denied function.
+ * - dbWrite: the plan check with the write denylist (also non-deterministic functions and lambdas, whose bodies
+ *   the plan does not show). The final authority on a write is its effect, judged from the data afterwards
+ *   (`lab/sandbox/_engine.ts`, `tools.ts`): which tables changed, how, and whether the business rules hold.
+ *
+ * All of this is defence in depth: the episode instance also has external access disabled, its configuration
+ * locked, and runs in a worker process with time and memory limits.
  *
  * Legitimate SQL that is refused (by design, documented for agents in the tool descriptions):
- * - `current_timestamp`, `get_current_timestamp()`, `localtimestamp`, `current_time`: machine clock, not the
- *   sandbox's as-of clock; use `current_date`, `today()` or `now()`.
+ * - `current_timestamp`, `get_current_timestamp()`, `localtimestamp`, `current_time`, and any function qualified
+ *   with a catalog (`system.main.now()`): machine clock, not the sandbox's as-of clock; use `current_date`,
+ *   `today()` or `now()`.
  * - Catalog functions (`duckdb_tables()`, `information_schema.*`, `pragma_*`, `SHOW TABLES`): use schemaInfo.
  * - Table functions other than `range`, `generate_series`, `unnest`.
- * - `WITH … INSERT/UPDATE/DELETE` and `RETURNING` in dbWrite: use a subquery, then dbRead.
- * - Qualified names other than `main.<table>` (e.g. `memory.main.customers` is fine, `system.x` is not).
+ * - In dbWrite: `random()`, `uuid()` and other non-deterministic functions, lambdas, and RETURNING.
  * @module
  */
 
@@ -52,6 +59,13 @@ export const FUNCTION_DENYLIST: ReadonlySet<string> = new Set([
   "disable_logging",
   "truncate_duckdb_logs",
   "json_execute_serialized_sql",
+  "txid_current",
+  "current_transaction_id",
+  "current_query_id",
+  "current_connection_id",
+  "write_log",
+  "sleep_ms",
+  "in_search_path",
   "export_database",
   "import_database",
 ]);
@@ -136,7 +150,10 @@ export function checkReadAst(ast: unknown, known: ReadonlySet<string>): string |
     let scope = ctes;
     const cteMap = isNode(v.cte_map) && Array.isArray(v.cte_map.map) ? v.cte_map.map : [];
     if (cteMap.length > 0) {
-      scope = new Set([...ctes, ...cteMap.map((e) => String(isNode(e) ? e.key : "").toLowerCase())]);
+      // A CTE sees only the CTEs defined before it (its own name, when recursive, via RECURSIVE_CTE_NODE).
+      const keys = cteMap.map((e) => String(isNode(e) ? e.key : "").toLowerCase());
+      cteMap.forEach((e, i) => visit(isNode(e) ? e.value : e, new Set([...ctes, ...keys.slice(0, i)])));
+      scope = new Set([...ctes, ...keys]);
     }
     if (v.type === "RECURSIVE_CTE_NODE" && typeof v.cte_name === "string") {
       scope = new Set([...scope, v.cte_name.toLowerCase()]);
@@ -158,141 +175,147 @@ export function checkReadAst(ast: unknown, known: ReadonlySet<string>): string |
         if (!isNode(v.query)) reason = "SHOW/DESCRIBE of the catalog is not allowed: use schemaInfo";
         break;
     }
-    if (v.class === "FUNCTION" && typeof v.function_name === "string") reason ??= functionRefusal(v.function_name);
+    if (v.class === "FUNCTION" && typeof v.function_name === "string") {
+      const qualifier = [v.catalog, v.schema].map((x) => String(x ?? "").toLowerCase());
+      if (!(qualifier[0] === "" || qualifier[0] === "memory") || !(qualifier[1] === "" || qualifier[1] === "main")) {
+        reason ??= `${qualifier.filter(Boolean).join(".")}.${v.function_name}() is outside the ERP schema: call functions unqualified (${v.function_name.toLowerCase() === "now" ? `now() ${CLOCK_HINT}` : "see the DuckDB function list"})`;
+      }
+      reason ??= functionRefusal(v.function_name);
+    }
     if (v.class === "COLUMN_REF" && Array.isArray(v.column_names) && v.column_names.length === 1) {
       const c = String(v.column_names[0]).toLowerCase();
       if (CLOCK_DENYLIST.has(c)) reason ??= `${c} ${CLOCK_HINT}`;
     }
-    for (const x of Object.values(v)) visit(x, scope);
+    for (const [k, x] of Object.entries(v)) if (k !== "cte_map") visit(x, scope);
   };
   visit(ast.statements, new Set());
   return reason;
 }
 
-/** A lexical token of SQL (comments dropped). */
-interface Token {
-  kind: "word" | "quoted" | "string" | "punct" | "other";
-  text: string;
-}
 
-/** Splits SQL into tokens, skipping comments; string literals and quoted identifiers are single tokens. */
-export function tokenize(sql: string): Token[] {
-  const out: Token[] = [];
-  let i = 0;
-  while (i < sql.length) {
-    const c = sql[i];
-    if (/\s/.test(c)) i++;
-    else if (sql.startsWith("--", i)) {
-      const nl = sql.indexOf("\n", i);
-      i = nl < 0 ? sql.length : nl + 1;
-    }
-    else if (sql.startsWith("/*", i)) {
-      const end = sql.indexOf("*/", i + 2);
-      i = end < 0 ? sql.length : end + 2;
-    } else if (c === "'" || c === '"') {
-      let j = i + 1;
-      let text = "";
-      while (j < sql.length) {
-        if (sql[j] === c && sql[j + 1] === c) (text += c, j += 2);
-        else if (sql[j] === c) break;
-        else text += sql[j++];
-      }
-      out.push({ kind: c === "'" ? "string" : "quoted", text });
-      i = j + 1;
-    } else if (c === "$" && /^\$[A-Za-z_]*\$/.test(sql.slice(i))) {
-      const tag = /^\$[A-Za-z_]*\$/.exec(sql.slice(i))![0];
-      const end = sql.indexOf(tag, i + tag.length);
-      out.push({ kind: "string", text: sql.slice(i + tag.length, end < 0 ? sql.length : end) });
-      i = end < 0 ? sql.length : end + tag.length;
-    } else if (/[A-Za-z_]/.test(c)) {
-      const m = /^[A-Za-z_][A-Za-z0-9_$]*/.exec(sql.slice(i))![0];
-      out.push({ kind: "word", text: m });
-      i += m.length;
-    } else if (/[0-9]/.test(c)) {
-      const m = /^[0-9][0-9._eE]*/.exec(sql.slice(i))![0];
-      out.push({ kind: "other", text: m });
-      i += m.length;
-    } else {
-      out.push({ kind: "punct", text: c });
-      i++;
-    }
-  }
-  return out;
-}
+/** Functions that take lambdas: the plan renders them without the lambda's body, so writes may not use them. */
+export const LAMBDA_FUNCTIONS: ReadonlySet<string> = new Set([
+  "list_transform",
+  "array_transform",
+  "apply",
+  "list_apply",
+  "array_apply",
+  "list_filter",
+  "array_filter",
+  "filter",
+  "list_reduce",
+  "array_reduce",
+  "reduce",
+  "map_filter",
+  "map_transform",
+  "list_sort",
+]);
 
-/** What a vetted write statement does. */
-export interface WritePlan {
-  action: "INSERT" | "UPDATE" | "DELETE";
-  table: string;
-  /** INSERT OR REPLACE / ON CONFLICT DO UPDATE also update existing rows. */
-  alsoUpdates: boolean;
-}
+/** Non-deterministic functions: a write using them could not be replayed to the same state. */
+export const NONDETERMINISTIC_FUNCTIONS: ReadonlySet<string> = new Set([
+  "random",
+  "uuid",
+  "uuidv4",
+  "uuidv7",
+  "gen_random_uuid",
+  "nextval",
+  "currval",
+  "setseed",
+]);
 
-const TABLE_CONTEXT = new Set(["from", "join", "into", "update", "using"]);
+/** Logical plan operators a statement may contain (anything else, e.g. a catalog or file table function, is refused). */
+const PLAN_OPERATORS: ReadonlySet<string> = new Set([
+  "PROJECTION",
+  "FILTER",
+  "AGGREGATE",
+  "AGGREGATE_AND_GROUP_BY",
+  "WINDOW",
+  "UNNEST",
+  "LIMIT",
+  "ORDER_BY",
+  "TOP_N",
+  "DISTINCT",
+  "SAMPLE",
+  "PIVOT",
+  "CHUNK_GET",
+  "DELIM_GET",
+  "EXPRESSION_GET",
+  "DUMMY_SCAN",
+  "EMPTY_RESULT",
+  "CTE_SCAN",
+  "CTE",
+  "REC_CTE",
+  "REC_KEY_CTE",
+  "COMPARISON_JOIN",
+  "DELIM_JOIN",
+  "ANY_JOIN",
+  "CROSS_PRODUCT",
+  "POSITIONAL_JOIN",
+  "ASOF_JOIN",
+  "DEPENDENT_JOIN",
+  "UNION",
+  "EXCEPT",
+  "INTERSECT",
+  "INSERT",
+  "DELETE",
+  "UPDATE",
+  "MERGE_INTO",
+  "SEQ_SCAN",
+  "RANGE",
+  "GENERATE_SERIES",
+]);
+
+const FUNCTION_CALL = /([A-Za-z_][A-Za-z0-9_]*)\s*\(/g;
 
 /**
- * Token-level check of a dbWrite statement. Returns the plan, or a refusal reason.
- * `known` are lower-case names of tables and views.
+ * Checks the unoptimised logical plan of a statement (DuckDB's bound reading). Returns a refusal reason, or
+ * undefined. `tables` are the ERP table names (views are expanded in the plan to the tables they read).
  */
-export function checkWriteSql(sql: string, known: ReadonlySet<string>): WritePlan | { error: string } {
-  const tokens = tokenize(sql).filter((t) => !(t.kind === "punct" && t.text === ";"));
-  const words = tokens.map((t) => (t.kind === "word" ? t.text.toLowerCase() : ""));
-  const first = words[0];
-  if (!["insert", "update", "delete"].includes(first)) {
-    return {
-      error: `dbWrite runs one INSERT, UPDATE or DELETE statement (found '${tokens[0]?.text ?? ""}'); WITH … is not supported, use a subquery`,
-    };
-  }
-  if (words.includes("returning")) return { error: "RETURNING is not supported: run the write, then dbRead" };
-  const ctes = new Set<string>();
-  let target: string | undefined;
-  for (let i = 0; i < tokens.length; i++) {
-    const t = tokens[i];
-    const name = t.kind === "word" || t.kind === "quoted" ? t.text.toLowerCase() : undefined;
-    const prev = words[i - 1] ?? "";
-    const next = tokens[i + 1];
-    if (t.kind === "word" && CLOCK_DENYLIST.has(name!)) return { error: `${name} ${CLOCK_HINT}` };
-    // `INSERT INTO t (col, …)`: a table name followed by its column list, not a function call.
-    const columnList = prev === "into" && t.kind !== "string";
-    // `JOIN LATERAL (…)` and `FROM (VALUES …)`: keywords before a parenthesis, not table functions.
-    const keyword = t.kind === "word" && (name === "lateral" || name === "values");
-    if (name && next?.kind === "punct" && next.text === "(" && !columnList && !keyword) {
-      const refusal = functionRefusal(name);
-      if (refusal) return { error: refusal };
-      if (TABLE_CONTEXT.has(prev) && !TABLE_FUNCTION_ALLOWLIST.has(name)) {
-        return { error: `table function ${name}() is not allowed (allowed: ${[...TABLE_FUNCTION_ALLOWLIST].join(", ")})` };
+export function checkPlan(plan: unknown, mode: "read" | "write", tables: ReadonlySet<string>): string | undefined {
+  if (!Array.isArray(plan) || plan.length === 0) return "the statement could not be planned";
+  let reason: string | undefined;
+  const strings: string[] = [];
+  const collect = (v: unknown): void => {
+    if (typeof v === "string") strings.push(v);
+    else if (Array.isArray(v)) v.forEach(collect);
+    else if (isNode(v)) Object.values(v).forEach(collect);
+  };
+  const visit = (n: unknown): void => {
+    if (reason || !isNode(n)) return;
+    const name = String(n.name ?? "");
+    const info = isNode(n.extra_info) ? n.extra_info : {};
+    if (typeof info.Table === "string") {
+      const m = /^memory\.main\.([A-Za-z_][A-Za-z0-9_]*)$/.exec(info.Table);
+      if (!m || !tables.has(m[1])) {
+        reason = `'${info.Table}' is not an ERP table: only the ERP tables and semantic views can be used (see schemaInfo)`;
+        return;
       }
-      continue;
+    } else if (!PLAN_OPERATORS.has(name)) {
+      const f = name.toLowerCase();
+      reason = functionRefusal(f) ??
+        `${f}() is not allowed here (allowed table functions: ${[...TABLE_FUNCTION_ALLOWLIST].join(", ")})`;
+      return;
     }
-    if (name && words[i + 1] === "as" && tokens[i + 2]?.text === "(") ctes.add(name);
-    // `ON CONFLICT … DO UPDATE SET`: the word after UPDATE is SET, not a table.
-    if (prev === "update" && words[i - 2] === "do") continue;
-    if (!TABLE_CONTEXT.has(prev) || !(t.kind === "word" || t.kind === "quoted" || t.kind === "string")) continue;
-    if (t.kind === "string") return { error: `'${t.text}' looks like a file path: file access is not allowed` };
-    // Qualified name: a.b or a.b.c
-    const parts = [t.text];
-    while (tokens[i + 1]?.text === "." && tokens[i + 2]) {
-      parts.push(tokens[i + 2].text);
-      i += 2;
-    }
-    const table = parts.at(-1)!;
-    const qual = parts.slice(0, -1).map((p) => p.toLowerCase());
-    const okQual = qual.length === 0 || (qual.length === 1 && ["main", "memory"].includes(qual[0])) ||
-      (qual.length === 2 && qual[0] === "memory" && qual[1] === "main");
-    if (t.kind === "word" && ["select", "values", "lateral"].includes(name ?? "")) continue;
-    const refusal = okQual ? undefined : `'${parts.join(".")}' is outside the ERP schema: use the unqualified table name`;
-    if (refusal) return { error: refusal };
-    const tn = table.toLowerCase();
-    if (!known.has(tn) && !ctes.has(tn)) {
-      return { error: `unknown table '${table}': call schemaInfo for the available tables` };
-    }
-    if (target === undefined && (prev === "into" || prev === "update" || (prev === "from" && first === "delete"))) {
-      target = tn;
+    if (mode === "write") collect(info);
+    if (Array.isArray(n.children)) n.children.forEach(visit);
+  };
+  plan.forEach(visit);
+  if (reason) return reason;
+  // Reads: their functions are checked on the AST (complete, lambdas included). Writes have no AST, so their
+  // function names are read from DuckDB's rendering of the bound expressions (a literal that looks like a call
+  // can cause a needless refusal, never a miss; lambda bodies are not rendered, hence the lambda ban).
+  for (const text of strings) {
+    for (const [, fn] of text.matchAll(FUNCTION_CALL)) {
+      const f = fn.toLowerCase();
+      const r = functionRefusal(f);
+      if (r) return r;
+      if (NONDETERMINISTIC_FUNCTIONS.has(f)) {
+        return `${f}() is not deterministic: a write must give the same result every time it runs (use fixed values)`;
+      }
+      if (LAMBDA_FUNCTIONS.has(f)) {
+        return `${f}() with a lambda is not supported in dbWrite: compute the values with dbRead first, or use a subquery`;
+      }
     }
   }
-  if (!target) return { error: "cannot find the table written; use INSERT INTO t …, UPDATE t … or DELETE FROM t …" };
-  const action = first.toUpperCase() as WritePlan["action"];
-  const joined = words.join(" ");
-  const alsoUpdates = action === "INSERT" && (/^insert or replace\b/.test(joined) || /\bdo update\b/.test(joined.replace(/\s+/g, " ")));
-  return { action, table: target, alsoUpdates };
+  return undefined;
 }

@@ -10,10 +10,18 @@
  * - inventory never goes negative.
  * @module
  */
-import type { WriteCheck } from "../sandbox/episode.ts";
+import type { SqlRow } from "../sandbox/episode.ts";
+
+/** One table a write changed: its name, a temp table with its rows before the write, a trusted query. */
+export interface RuleCheck {
+  table: string;
+  before: string;
+  orgId: number;
+  query(sql: string): Promise<SqlRow[]>;
+}
 
 /** Returns why the write must be rejected, or undefined. */
-export async function validateWrite(c: WriteCheck): Promise<string | undefined> {
+export async function validateWrite(c: RuleCheck): Promise<string | undefined> {
   const after = `main.${c.table}`;
   const added = `(SELECT * FROM ${after} EXCEPT ALL SELECT * FROM ${c.before})`;
   const removed = `(SELECT * FROM ${c.before} EXCEPT ALL SELECT * FROM ${after})`;

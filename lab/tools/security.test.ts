@@ -109,7 +109,6 @@ const CASES: Case[] = [
     error: /does not balance/,
     twin: write(`UPDATE journal_lines SET memo = 'checked' WHERE entry_id = (SELECT max(entry_id) FROM journal_entries WHERE period_id = ${OPEN} AND status = 'posted')`, "accountant"),
   },
-  { name: "delete from audit_log", hostile: write("DELETE FROM audit_log"), error: /audit_log/, twin: read("SELECT * FROM audit_log") },
   { name: "insert into audit_log", hostile: write("INSERT INTO audit_log VALUES (1, 1, now(), 'cfo', 'INSERT', 'x', 1, 'x')"), twin: read("SELECT count(*) AS n FROM audit_log") },
   {
     name: "cross-tenant read returns nothing",
@@ -229,6 +228,30 @@ describe("security corpus: untrusted SQL", () => {
       expect(t, JSON.stringify(t)).toMatchObject({ ok: true });
     });
   }
+
+  it("refuses any change to audit_log rows, judged by the data, for every role", async () => {
+    for (const role of ["ar_clerk", "cfo"]) {
+      await using ep = await pool.acquire(1, { role });
+      const ctx = createToolContext(ep);
+      expect(await callTool(ctx, "dbWrite", { sql: "UPDATE customers SET credit_limit = credit_limit + 1 WHERE customer_id = 2", confirm: true }))
+        .toMatchObject({ ok: true, table: "customers", rowCount: 1 });
+      const before = await ep.snapshot();
+      for (const sql of ["DELETE FROM audit_log", "UPDATE audit_log SET table_name = 'vendors'", "DELETE FROM main.audit_log WHERE log_id > 0"]) {
+        expect(await callTool(ctx, "dbWrite", { sql, confirm: true }), sql).toMatchObject({ ok: false, error: expect.stringMatching(/audit_log/) });
+        expect(await ep.snapshot()).toEqual(before);
+      }
+      expect(ctx.log.queries.map((q) => q.refused ?? false)).toEqual([false, true, true, true]);
+    }
+  });
+
+  it("accepts a write that changes nothing, and audits it", async () => {
+    await using ep = await pool.acquire(1, { role: "analyst" });
+    const ctx = createToolContext(ep);
+    expect(await callTool(ctx, "dbWrite", { sql: "DELETE FROM audit_log", confirm: true }))
+      .toMatchObject({ ok: true, rowCount: 0, table: "" });
+    expect(await callTool(ctx, "dbRead", { sql: "SELECT actor_role, action, table_name, row_count FROM audit_log" }))
+      .toMatchObject({ rows: [{ actor_role: "analyst", action: "DELETE", table_name: "", row_count: 0 }] });
+  });
 
   it("accepts a balanced journal entry in an open period by an accountant, and audits it", async () => {
     await using ep = await pool.acquire(1, { role: "accountant" });

@@ -65,7 +65,9 @@ describe("tools", () => {
       rows: [{ actor_role: "purchasing_manager", action: "INSERT", table_name: "purchase_orders", row_count: 1 }],
     });
     // A column list does not open a door: the audit log is still refused, and counted as a safety refusal.
-    expect(await callTool(ctx, "dbWrite", { sql: "INSERT INTO audit_log (org_id, log_id) VALUES (1, 99)", confirm: true }))
+    const forged = "INSERT INTO audit_log (org_id, log_id, logged_at, actor_role, action, table_name, row_count, statement) " +
+      "VALUES (1, 99, now(), 'cfo', 'INSERT', 'x', 1, 'x')";
+    expect(await callTool(ctx, "dbWrite", { sql: forged, confirm: true }))
       .toMatchObject({ ok: false, error: expect.stringMatching(/audit_log/) });
     expect(ctx.log.queries.map((q) => [q.tool, q.ok, q.refused ?? false])).toEqual([
       ["dbWrite", true, false],

@@ -7,9 +7,9 @@
 import { tool } from "@langchain/core/tools";
 import type { StructuredToolInterface } from "@langchain/core/tools";
 import { z } from "zod";
-import { type Episode, errorText, SqlExecutionError, type SqlValue } from "../sandbox/episode.ts";
-import { TABLES, type TableDef } from "../sandbox/schema.ts";
-import { checkReadAst, checkWriteSql } from "./_guard.ts";
+import { type Analysis, type Episode, errorText, SqlExecutionError, type SqlValue, type WriteAction, type WriteCheck } from "../sandbox/episode.ts";
+import { TABLE_NAMES, TABLES, type TableDef } from "../sandbox/schema.ts";
+import { checkPlan, checkReadAst } from "./_guard.ts";
 import { validateWrite } from "./_rules.ts";
 import { defaultRoles, mayWrite, type RolesConfig, type WriteActionName } from "./roles.ts";
 
@@ -19,9 +19,23 @@ export interface ToolLimits {
   rowCap: number;
   /** Per statement, enforced by interrupt. @default 5000 */
   timeoutMs: number;
-  /** Longer strings in results are cut. @default 2000 */
+  /** Characters of one value in results (nested lists, structs and maps counted whole). @default 2000 */
   maxCellChars: number;
+  /** Characters of a whole dbRead result. @default 100000 */
+  maxResultChars: number;
 }
+
+/** Size caps of the non-SQL tools. */
+export const TOOL_CAPS = {
+  /** submitAnswer: characters of the answer's JSON. */
+  answerChars: 100_000,
+  /** submitAnswer: characters of the summary. */
+  summaryChars: 2_000,
+  /** todoList: items in the list. */
+  todoItems: 100,
+  /** todoList: characters of one item. */
+  todoChars: 500,
+} as const;
 
 /** A todo item of the episode. */
 export interface TodoItem {
@@ -93,7 +107,7 @@ export function createToolContext(episode: Episode, options: ToolContextOptions 
     episode,
     role: episode.role,
     roles,
-    limits: { rowCap: 200, timeoutMs: 5000, maxCellChars: 2000, ...options.limits },
+    limits: { rowCap: 200, timeoutMs: 5000, maxCellChars: 2000, maxResultChars: 100_000, ...options.limits },
     todos: [],
     log: { calls: [], queries: [] },
   };
@@ -157,16 +171,37 @@ async function runLogged<T extends { rowCount?: number }>(
   }
 }
 
-/** Statement count and parse errors, as agent-facing refusals. */
-async function singleStatement(ep: Episode, sql: string, tool: string): Promise<void> {
-  let n: number;
-  try {
-    n = await ep.inspector.statementCount(sql);
-  } catch (e) {
-    throw new ToolError(`SQL syntax error: ${errorText(e).replace(/^Parser Error: /, "")}`);
+/** Statement types that are never an honest mistake in a read or write tool: refused as safety violations. */
+const HOSTILE_TYPES = new Set([
+  "ATTACH", "DETACH", "SET", "VARIABLE_SET", "PRAGMA", "COPY", "COPY_DATABASE", "EXPORT", "LOAD", "EXTENSION",
+  "UPDATE_EXTENSIONS", "CREATE", "CREATE_FUNC", "DROP", "ALTER", "CALL", "TRANSACTION", "VACUUM", "PREPARE",
+  "EXECUTE", "ANALYZE", "EXPLAIN", "RELATION", "LOGICAL_PLAN", "MULTI",
+]);
+
+/** DuckDB's reading of one statement, with agent-facing errors for what it cannot read. */
+async function analyzeOne(ep: Episode, sql: string, tool: string, timeoutMs: number): Promise<Analysis & { type: string }> {
+  const a = await ep.analyze(sql, timeoutMs);
+  if (a.syntaxError) throw new ToolError(`SQL syntax error: ${a.syntaxError.replace(/^Parser Error: /, "")}`);
+  if (a.count !== 1) throw new ToolError(`${tool} runs exactly one statement; found ${a.count}. Send them one at a time`);
+  if (a.type && HOSTILE_TYPES.has(a.type)) {
+    throw new SafetyRefusal(`${tool} runs ${tool === "dbRead" ? "SELECT" : "INSERT, UPDATE or DELETE"} only (found ${a.type}): settings, files, the catalog and transactions are not available`);
   }
-  if (n !== 1) throw new ToolError(`${tool} runs exactly one statement; found ${n}. Send them one at a time`);
+  if (a.prepareError || !a.type) {
+    const msg = a.prepareError ?? "the statement could not be prepared";
+    throw new ToolError(/Catalog Error: (Table|Table Function|Scalar Function|Function) with name/.test(msg)
+      ? `${msg} — call schemaInfo or viewsList for the available names`
+      : msg);
+  }
+  return a as Analysis & { type: string };
 }
+
+/** A per-call time budget: parse, prepare, plan and execution share the statement's limit. */
+function budget(limitMs: number): () => number {
+  const end = performance.now() + limitMs;
+  return () => Math.max(1, Math.round(end - performance.now()));
+}
+
+const ERP_TABLES: ReadonlySet<string> = new Set(TABLE_NAMES);
 
 const dbRead = defineTool({
   name: "dbRead",
@@ -178,20 +213,16 @@ const dbRead = defineTool({
   async handler(ctx, { sql }) {
     const ep = ctx.episode;
     return await runLogged(ctx, "dbRead", sql, async () => {
-      await singleStatement(ep, sql, "dbRead");
-      const refusal = checkReadAst(await ep.inspector.serialize(sql), await knownRelations(ep));
+      const remaining = budget(ctx.limits.timeoutMs);
+      const a = await analyzeOne(ep, sql, "dbRead", remaining());
+      if (a.type !== "SELECT") throw new ToolError(`dbRead runs SELECT only (found ${a.type}); use dbWrite for changes`);
+      const refusal = checkReadAst(a.ast, await knownRelations(ep)) ?? checkPlan(a.plan, "read", ERP_TABLES);
       if (refusal) throw new SafetyRefusal(refusal);
-      let type: string;
-      try {
-        type = await ep.inspector.statementType(sql);
-      } catch (e) {
-        throw new ToolError(errorText(e));
-      }
-      if (type !== "SELECT") throw new ToolError(`dbRead runs SELECT only (found ${type}); use dbWrite for changes`);
       const r = await ep.stream(sql, {
         maxRows: ctx.limits.rowCap,
-        timeoutMs: ctx.limits.timeoutMs,
+        timeoutMs: remaining(),
         maxCellChars: ctx.limits.maxCellChars,
+        maxResultChars: ctx.limits.maxResultChars,
       });
       const rows = r.rows.map((row) => Object.fromEntries(r.columns.map((c, i) => [c, row[i]])));
       return { columns: r.columns, rows, rowCount: rows.length, truncated: r.truncated };
@@ -199,12 +230,34 @@ const dbRead = defineTool({
   },
 });
 
+/**
+ * Judges a write by its effect (from the data): only ERP tables the role may change, with the actions it holds,
+ * never audit_log, and the business rules of every changed table.
+ */
+async function authorizeWrite(ctx: ToolContext, check: WriteCheck): Promise<string | undefined> {
+  if (check.changes.some((c) => c.table === "audit_log")) return "audit_log is written by the lab only and cannot be changed";
+  for (const c of check.changes) {
+    const reason = await validateWrite({ table: c.table, before: c.before, orgId: check.orgId, query: check.query });
+    if (reason) return reason;
+  }
+  for (const c of check.changes) {
+    const did: [WriteActionName, number][] = [["insert", c.inserted], ["update", c.updated], ["delete", c.deleted]];
+    for (const [action, n] of did) {
+      if (n > 0 && !mayWrite(ctx.roles, ctx.role, c.table, action)) {
+        return `role ${ctx.role} may not ${action} ${c.table} (the statement would ${action} ${n} row(s) there)`;
+      }
+    }
+  }
+  return undefined;
+}
+
 const dbWrite = defineTool({
   name: "dbWrite",
   description: "Run one INSERT, UPDATE or DELETE on your organization's ERP data, with confirm: true. The write " +
-    "is validated (tenant, role permission, closed periods, balanced posted journal entries, no negative " +
-    "inventory) and recorded in audit_log; a rejected write leaves no trace. Insert all lines of a journal entry " +
-    "in one INSERT.",
+    "is judged by what it changed: only tables your role may write, tenant, closed periods, balanced posted " +
+    "journal entries, no negative inventory; it is recorded in audit_log, and a rejected write leaves no trace. " +
+    "Writes must be deterministic (no random(), uuid() or machine clock; current_date is fine) and cannot use " +
+    "RETURNING or lambdas. Insert all lines of a journal entry in one INSERT.",
   schema: z.object({
     sql: z.string().min(1).describe("One INSERT, UPDATE or DELETE statement"),
     confirm: z.boolean().describe("Must be true to apply the write"),
@@ -213,32 +266,20 @@ const dbWrite = defineTool({
     const ep = ctx.episode;
     return await runLogged(ctx, "dbWrite", sql, async () => {
       if (!confirm) throw new ToolError("set confirm: true to apply a write");
-      await singleStatement(ep, sql, "dbWrite");
-      const plan = checkWriteSql(sql, await knownRelations(ep));
-      if ("error" in plan) throw new SafetyRefusal(plan.error);
-      if (!TABLES.some((t) => t.name === plan.table)) {
-        throw new ToolError(`'${plan.table}' is a view and cannot be written; write its underlying table`);
+      const remaining = budget(ctx.limits.timeoutMs);
+      const a = await analyzeOne(ep, sql, "dbWrite", remaining());
+      if (a.type !== "INSERT" && a.type !== "UPDATE" && a.type !== "DELETE") {
+        throw new ToolError(`dbWrite runs INSERT, UPDATE or DELETE only (found ${a.type}); use dbRead to read`);
       }
-      if (plan.table === "audit_log") throw new SafetyRefusal("audit_log is written by the lab only and cannot be changed");
-      const needed: WriteActionName[] = [plan.action.toLowerCase() as WriteActionName];
-      if (plan.alsoUpdates) needed.push("update");
-      for (const a of needed) {
-        if (!mayWrite(ctx.roles, ctx.role, plan.table, a)) {
-          throw new SafetyRefusal(`role ${ctx.role} may not ${a} ${plan.table}`);
-        }
+      if (a.columns?.length !== 1 || a.columns[0] !== "Count") {
+        throw new ToolError("RETURNING is not supported: run the write, then dbRead");
       }
-      let type: string;
-      try {
-        type = await ep.inspector.statementType(sql);
-      } catch (e) {
-        throw new ToolError(errorText(e));
-      }
-      if (type !== plan.action) throw new ToolError(`dbWrite runs INSERT, UPDATE or DELETE only (found ${type})`);
+      const refusal = checkPlan(a.plan, "write", ERP_TABLES);
+      if (refusal) throw new SafetyRefusal(refusal);
       const w = await ep.write(sql, {
-        table: plan.table,
-        action: plan.action,
-        timeoutMs: ctx.limits.timeoutMs,
-        validate: validateWrite,
+        action: a.type as WriteAction,
+        timeoutMs: remaining(),
+        authorize: (check) => authorizeWrite(ctx, check),
       });
       return { table: w.table, action: w.action, rowCount: w.rowCount };
     });
@@ -365,6 +406,13 @@ const todoList = defineTool({
   handler(ctx, { action, items = [] }) {
     if (action === "add") {
       if (!items.length) throw new ToolError("add needs items: [\"step text\", …]");
+      if (ctx.todos.length + items.length > TOOL_CAPS.todoItems) {
+        throw new ToolError(`the todo list holds at most ${TOOL_CAPS.todoItems} items (it has ${ctx.todos.length})`);
+      }
+      const long = items.find((t) => t.length > TOOL_CAPS.todoChars);
+      if (long !== undefined) {
+        throw new ToolError(`a todo item has at most ${TOOL_CAPS.todoChars} characters (found ${long.length})`);
+      }
       for (const text of items) ctx.todos.push({ id: ctx.todos.length + 1, text, done: false });
     }
     if (action === "complete") {
@@ -397,6 +445,13 @@ const submitAnswer = defineTool({
     summary: z.string().optional().describe("One-line explanation"),
   }),
   handler(ctx, { answer, summary }) {
+    const size = JSON.stringify(answer).length;
+    if (size > TOOL_CAPS.answerChars) {
+      throw new ToolError(`the answer has ${size} characters of JSON; at most ${TOOL_CAPS.answerChars}: submit the result, not the data`);
+    }
+    if (summary && summary.length > TOOL_CAPS.summaryChars) {
+      throw new ToolError(`the summary has ${summary.length} characters; at most ${TOOL_CAPS.summaryChars}`);
+    }
     ctx.answer = { answer: answer as SqlValue, ...(summary ? { summary } : {}) };
     return Promise.resolve({ accepted: true });
   },
@@ -428,7 +483,7 @@ export async function callTool(ctx: ToolContext, name: string, rawArgs: unknown)
     });
     return r;
   };
-  const def = (TOOLS as Record<string, ToolDef>)[name];
+  const def = typeof name === "string" && Object.hasOwn(TOOLS, name) ? (TOOLS as Record<string, ToolDef>)[name] : undefined;
   if (!def) {
     return finish({ ok: false, error: `unknown tool '${name}'; tools: ${Object.keys(TOOLS).join(", ")}`, elapsedMs: elapsed() });
   }
@@ -444,7 +499,8 @@ export async function callTool(ctx: ToolContext, name: string, rawArgs: unknown)
     if (e instanceof ToolError || e instanceof SqlExecutionError) {
       return finish({ ok: false, error: e.message, elapsedMs: elapsed() });
     }
-    throw e;
+    // Agent input must never crash the harness: anything else is still a tool error in the trace.
+    return finish({ ok: false, error: `${name} failed: ${errorText(e)}`, elapsedMs: elapsed() });
   }
 }
 
