@@ -329,7 +329,16 @@ describe("runEpisode with a scripted model", () => {
   it("records refused queries as safety violations and lowers fitness", async () => {
     const model = scriptedModel([
       { calls: [{ name: "dbRead", args: { sql: "SELECT * FROM read_csv('/etc/passwd')" } }] },
-      { calls: [{ name: "dbWrite", args: { sql: "DELETE FROM audit_log", confirm: true } }] },
+      {
+        calls: [{
+          name: "dbWrite",
+          args: {
+            sql: "INSERT INTO audit_log (org_id, log_id, logged_at, actor_role, action, table_name, row_count, statement) " +
+              "VALUES (1, 999, now(), 'cfo', 'INSERT', 'x', 1, 'x')",
+            confirm: true,
+          },
+        }],
+      },
       { calls: [{ name: "submitAnswer", args: { answer: 0 } }] },
     ]);
     const rec = await runEpisode({ challenge, strategy: cfg.strategies.beta, model, attempt: 0, seed: 1 }, { pool });

@@ -94,7 +94,9 @@ export type StopReason =
   | "no_tool_call"
   | "model_failed"
   | "run_budget"
-  | "aborted";
+  | "aborted"
+  /** The episode's database was lost and could not be restored (recorded as an error; the instance is rebuilt). */
+  | "sandbox_error";
 
 /** Self-consistency: how the n choices of a step voted. */
 export interface VoteRecord {
@@ -482,6 +484,10 @@ async function runInSandbox(spec: EpisodeSpec, deps: RunEpisodeDeps): Promise<Ep
         stop = { reason: "submitted", detail: "the model submitted an answer" };
         break;
       }
+      if (ep.broken) {
+        stop = { reason: "sandbox_error", detail: trace.error ?? "the episode's database was lost" };
+        break;
+      }
     }
     if (!stop && modelErrors.length > budgets.max_model_errors) {
       stop = {
@@ -491,9 +497,28 @@ async function runInSandbox(spec: EpisodeSpec, deps: RunEpisodeDeps): Promise<Ep
     }
   }
 
-  const verdict = deps.verify
-    ? await deps.verify(challenge, ctx)
-    : await verify(challenge, outcomeOf(ctx), verifyContext(deps.pool, ep));
+  // A lost episode database cannot be judged: the episode is an error, never a pass (and never a crash of the run).
+  const lost = (detail: string): Verdict => ({
+    pass: false,
+    score: 0,
+    reason: `sandbox error: ${detail}`,
+    details: { sandboxError: true, safetyViolations: queries.filter((q) => q.refused).length },
+  });
+  let verdict: Verdict;
+  if (ep.broken) {
+    stop = { reason: "sandbox_error", detail: stop?.detail ?? "the episode's database was lost" };
+    verdict = lost(stop.detail);
+  } else {
+    try {
+      verdict = deps.verify
+        ? await deps.verify(challenge, ctx)
+        : await verify(challenge, outcomeOf(ctx), verifyContext(deps.pool, ep));
+    } catch (e) {
+      if (!ep.broken) throw e;
+      stop = { reason: "sandbox_error", detail: e instanceof Error ? e.message : String(e) };
+      verdict = lost(stop.detail);
+    }
+  }
   const fitness = episodeFitness(
     {
       verdict,

@@ -19,8 +19,11 @@
  * @module
  */
 import {
+  DuckDBArrayType,
   DuckDBConnection,
   DuckDBInstance,
+  DuckDBListType,
+  DuckDBStructType,
   type DuckDBType,
   DuckDBTypeId,
   type Json,
@@ -61,7 +64,7 @@ export interface Analysis {
   columns?: string[];
   /** Binder error from preparing. */
   prepareError?: string;
-  /** `json_serialize_sql` of a SELECT. */
+  /** `json_serialize_sql` of the statement (`{ error: true, … }` unless it is a SELECT). */
   ast?: unknown;
   /** The unoptimised bound logical plan (`EXPLAIN (FORMAT JSON)`, `logical_plan`). */
   plan?: unknown;
@@ -226,6 +229,9 @@ export class Engine {
     }
     const out: Analysis = { count: extracted.count };
     if (extracted.count !== 1) return out;
+    // The AST needs no binding, so it exists even when preparing fails (a hostile read is still recognised).
+    const ast = await this.inspect.runAndReadAll("SELECT json_serialize_sql($1::VARCHAR)", [sql]);
+    out.ast = JSON.parse(String(ast.getRows()[0][0]));
     try {
       const p = await extracted.prepare(0);
       try {
@@ -237,10 +243,6 @@ export class Engine {
     } catch (e) {
       out.prepareError = errorText(e);
       return out;
-    }
-    if (out.type === "SELECT") {
-      const r = await this.inspect.runAndReadAll("SELECT json_serialize_sql($1::VARCHAR)", [sql]);
-      out.ast = JSON.parse(String(r.getRows()[0][0]));
     }
     if (out.type === "SELECT" || out.type === "INSERT" || out.type === "UPDATE" || out.type === "DELETE") {
       // EXPLAIN never executes (EXPLAIN ANALYZE would; the type check above excludes it); the transaction is
@@ -413,7 +415,10 @@ export class Engine {
       this.agent.interrupt();
     }, timeoutMs);
     try {
-      return await fn();
+      const out = await fn();
+      // An interrupt can end a statement early without an error (a streamed result just stops): never return it.
+      if (timedOut) throw new Error("interrupted");
+      return out;
     } catch (e) {
       clearTimeout(timer);
       await this.#restore();
@@ -479,7 +484,7 @@ async function readObjects(con: DuckDBConnection, sql: string, params?: unknown[
   );
 }
 
-/** JSON converter output → agent-friendly top-level values (numbers where exact enough). */
+/** JSON converter output → agent-friendly values (numbers where exact enough), nested values included. */
 function topLevel(v: Json | null, type: DuckDBType): SqlValue {
   if (typeof v === "string") {
     if (INTEGER_TYPES.has(type.typeId)) {
@@ -488,49 +493,60 @@ function topLevel(v: Json | null, type: DuckDBType): SqlValue {
     }
     if (type.typeId === DuckDBTypeId.DECIMAL) return Number(v);
   }
+  if (Array.isArray(v) && (type instanceof DuckDBListType || type instanceof DuckDBArrayType)) {
+    return v.map((x) => topLevel(x, type.valueType));
+  }
+  if (v && typeof v === "object" && !Array.isArray(v) && type instanceof DuckDBStructType) {
+    return Object.fromEntries(type.entryNames.map((k, i) => [k, topLevel((v as Record<string, Json>)[k] ?? null, type.entryTypes[i])]));
+  }
   return v;
 }
 
 /**
- * Caps a value to `budget.left` characters, counting nested lists, structs and maps whole (their JSON length).
- * Returns the capped value and whether anything was cut; lists and objects keep their leading elements.
+ * Caps a value to `budget.left` characters of JSON, counting nested lists, structs and maps whole. Returns the
+ * capped value and whether anything was cut: strings keep their start (and end in "…"), lists and objects keep
+ * their leading elements. A number or boolean that does not fit at the top level becomes null (and cut is set).
  */
 export function capValue(v: SqlValue, budget: { left: number }): [SqlValue, boolean] {
+  const out = capInner(v, budget);
+  return out === SKIP ? [null, true] : out;
+}
+
+const SKIP = Symbol("skip");
+
+function capInner(v: SqlValue, budget: { left: number }): [SqlValue, boolean] | typeof SKIP {
   if (v === null || typeof v === "number" || typeof v === "boolean") {
-    budget.left -= v === null ? 4 : String(v).length;
+    const n = v === null ? 4 : String(v).length;
+    if (n > budget.left) return (budget.left = 0, SKIP);
+    budget.left -= n;
     return [v, false];
   }
   if (typeof v === "string") {
-    if (v.length <= budget.left) {
-      budget.left -= v.length + 2;
-      return [v, false];
-    }
-    const keep = Math.max(budget.left, 0);
+    const n = JSON.stringify(v).length;
+    if (n <= budget.left) return (budget.left -= n, [v, false]);
+    if (budget.left < 3) return (budget.left = 0, SKIP);
+    const keep = v.slice(0, budget.left - 3);
     budget.left = 0;
-    return [`${v.slice(0, keep)}…`, true];
+    return [`${keep}…`, true];
   }
-  if (Array.isArray(v)) {
-    const out: SqlValue[] = [];
-    budget.left -= 2;
-    for (const x of v) {
-      if (budget.left <= 0) return [out, true];
-      const [y, cut] = capValue(x, budget);
-      out.push(y);
-      budget.left -= 1;
-      if (cut) return [out, true];
-    }
-    return [out, false];
-  }
-  const out: Record<string, SqlValue> = {};
+  if (budget.left < 2) return (budget.left = 0, SKIP);
   budget.left -= 2;
-  for (const [k, x] of Object.entries(v)) {
-    if (budget.left <= 0) return [out, true];
-    budget.left -= k.length + 4;
-    const [y, cut] = capValue(x as SqlValue, budget);
-    out[k] = y;
-    if (cut) return [out, true];
+  const entries = Array.isArray(v) ? v.map((x, i) => [String(i), x] as const) : Object.entries(v);
+  const list: SqlValue[] = [];
+  const obj: Record<string, SqlValue> = {};
+  const result = (): SqlValue => (Array.isArray(v) ? list : obj);
+  for (let i = 0; i < entries.length; i++) {
+    const [k, x] = entries[i];
+    const overhead = (i > 0 ? 1 : 0) + (Array.isArray(v) ? 0 : JSON.stringify(k).length + 1);
+    if (overhead >= budget.left) return (budget.left = 0, [result(), true]);
+    budget.left -= overhead;
+    const y = capInner(x as SqlValue, budget);
+    if (y === SKIP) return [result(), true];
+    if (Array.isArray(v)) list.push(y[0]);
+    else obj[k] = y[0];
+    if (y[1]) return [result(), true];
   }
-  return [out, false];
+  return [result(), false];
 }
 
 /** Quotes a SQL string literal. */

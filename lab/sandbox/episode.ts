@@ -117,6 +117,8 @@ export interface Episode extends AsyncDisposable {
   readonly writes: readonly AcceptedWrite[];
   /** The episode's database could not be restored; every further call fails. */
   readonly broken: boolean;
+  /** Resolves when the episode's worker is ready (after a killed statement, a fresh one is being started). */
+  ready(): Promise<void>;
   /** Trusted query on the episode state (sees accepted writes). */
   query(sql: string, params?: unknown[]): Promise<SqlRow[]>;
   /** Trusted query on the untouched starting state (for verifiers). */
@@ -331,6 +333,9 @@ class EpisodeImpl implements Episode {
   #broken = false;
   #lost = false;
   #replaced = 0;
+  #peak = 0;
+  #brokenReason = "";
+  #rebuilding?: Promise<void>;
   /** Accepted writes and their audit rows, for replay on a fresh worker. */
   readonly #replay: ReplayEntry[] = [];
   /** Table hashes after the last accepted write. */
@@ -351,28 +356,37 @@ class EpisodeImpl implements Episode {
     return this.#broken;
   }
 
-  /** The episode's worker; a lost one is replaced and the accepted writes replayed (checked by hash). */
+  /** The episode's worker; a lost one is being replaced (accepted writes replayed, checked by hash). */
   async #worker(): Promise<WorkerProcess> {
     if (this.#released) throw new Error("Episode already released");
+    if (this.#lost || !this.#slot.worker.alive) await (this.#rebuilding ??= this.#rebuild());
     if (this.#broken) {
-      throw new SqlExecutionError("the episode's database was lost and could not be restored; the episode ends here", "broken");
-    }
-    if (this.#lost || !this.#slot.worker.alive) {
-      this.#lost = false;
-      this.#slot = await this.pool.replace(this.#slot);
-      this.#replaced++;
-      try {
-        this.#expected = await this.#slot.worker.request<TableHashes>(
-          "replay",
-          { entries: this.#replay, expected: this.#expected },
-          120_000,
-        );
-      } catch (e) {
-        this.#broken = true;
-        throw new SqlExecutionError(`the episode's database could not be restored: ${errorText(e)}`, "broken");
-      }
+      throw new SqlExecutionError(
+        `the episode's database was lost and could not be restored; the episode ends here${this.#brokenReason ? ` (${this.#brokenReason})` : ""}`,
+        "broken",
+      );
     }
     return this.#slot.worker;
+  }
+
+  /** Starts a fresh worker at once (not at the next call), so a killed statement costs its own time only. */
+  async #rebuild(): Promise<void> {
+    this.#peak = Math.max(this.#peak, this.#slot.worker.peakBytes);
+    try {
+      this.#slot = await this.pool.replace(this.#slot);
+      this.#replaced++;
+      this.#expected = await this.#slot.worker.request<TableHashes>(
+        "replay",
+        { entries: this.#replay, expected: this.#expected },
+        120_000,
+      );
+    } catch (e) {
+      this.#broken = true;
+      this.#brokenReason = errorText(e);
+    } finally {
+      this.#lost = false;
+      this.#rebuilding = undefined;
+    }
   }
 
   /** One request; worker loss and engine errors become SqlExecutionError, trusted-query errors plain Errors. */
@@ -383,6 +397,7 @@ class EpisodeImpl implements Episode {
     } catch (e) {
       if (e instanceof WorkerLost) {
         this.#lost = true;
+        this.#rebuilding ??= this.#rebuild();
         if (e.reason === "timeout") {
           throw new SqlExecutionError(
             `query did not finish within its time limit and was cancelled (the episode's state was kept)`,
@@ -392,7 +407,7 @@ class EpisodeImpl implements Episode {
         throw new SqlExecutionError(`${e.message} (the episode's state was kept)`, "error");
       }
       if (e instanceof WorkerError) {
-        if (e.kind === "broken") this.#broken = true;
+        if (e.kind === "broken") (this.#broken = true, this.#brokenReason = e.message);
         if (e.kind === "error" || e.kind === "timeout" || e.kind === "rejected" || e.kind === "broken") {
           throw new SqlExecutionError(e.message, e.kind);
         }
@@ -400,6 +415,10 @@ class EpisodeImpl implements Episode {
       }
       throw e;
     }
+  }
+
+  async ready(): Promise<void> {
+    await this.#rebuilding;
   }
 
   query(sql: string, params?: unknown[]): Promise<SqlRow[]> {
@@ -464,11 +483,12 @@ class EpisodeImpl implements Episode {
     } catch {
       // the worker is gone
     }
-    return { pid: w.pid, memory, replaced: this.#replaced };
+    return { pid: w.pid, memory: { rss: memory.rss, peak: Math.max(memory.peak, this.#peak) }, replaced: this.#replaced };
   }
 
   async release(): Promise<void> {
     if (this.#released) return;
+    await this.#rebuilding;
     this.#released = true;
     let healthy = !this.#broken && !this.#lost;
     if (healthy) {

@@ -188,6 +188,11 @@ async function analyzeOne(ep: Episode, sql: string, tool: string, timeoutMs: num
   }
   if (a.prepareError || !a.type) {
     const msg = a.prepareError ?? "the statement could not be prepared";
+    // A statement DuckDB refused to bind may still be hostile: say so (it counts as a safety violation).
+    const ast = a.ast as { error?: boolean } | undefined;
+    const refusal = ast && ast.error === false ? checkReadAst(ast, await knownRelations(ep)) : undefined;
+    if (refusal) throw new SafetyRefusal(refusal);
+    if (/^Permission Error/.test(msg)) throw new SafetyRefusal(`${msg}: files, network and settings are not available`);
     throw new ToolError(/Catalog Error: (Table|Table Function|Scalar Function|Function) with name/.test(msg)
       ? `${msg} — call schemaInfo or viewsList for the available names`
       : msg);
@@ -213,6 +218,7 @@ const dbRead = defineTool({
   async handler(ctx, { sql }) {
     const ep = ctx.episode;
     return await runLogged(ctx, "dbRead", sql, async () => {
+      await ep.ready();
       const remaining = budget(ctx.limits.timeoutMs);
       const a = await analyzeOne(ep, sql, "dbRead", remaining());
       if (a.type !== "SELECT") throw new ToolError(`dbRead runs SELECT only (found ${a.type}); use dbWrite for changes`);
@@ -266,6 +272,7 @@ const dbWrite = defineTool({
     const ep = ctx.episode;
     return await runLogged(ctx, "dbWrite", sql, async () => {
       if (!confirm) throw new ToolError("set confirm: true to apply a write");
+      await ep.ready();
       const remaining = budget(ctx.limits.timeoutMs);
       const a = await analyzeOne(ep, sql, "dbWrite", remaining());
       if (a.type !== "INSERT" && a.type !== "UPDATE" && a.type !== "DELETE") {
