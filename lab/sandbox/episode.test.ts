@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { SandboxPool } from "./episode.ts";
 import { buildSandbox } from "./generate.ts";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, renameSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { TABLES } from "./schema.ts";
@@ -137,5 +137,64 @@ describe("SandboxPool / Episode", () => {
       "SELECT 1::BIGINT AS b, 9007199254740993::HUGEINT AS h, 2.50::DECIMAL(14,2) AS d, DATE '2024-01-02' AS dt, sum(x) AS s FROM (VALUES (1.25::DECIMAL(14,2)), (2.50)) t(x)",
     );
     expect(r.rows).toEqual([[1, "9007199254740993", 2.5, "2024-01-02", 3.75]]);
+  });
+
+  it("restores exactly the state after the last accepted write, whatever failed (errors, interrupts, kills, rejections)", async () => {
+    await using ep = await pool.acquire(1, { role: "ar_clerk" });
+    await ep.write(insertCustomer, { action: "INSERT" });
+    await ep.write("UPDATE customers SET credit_limit = credit_limit * 2 WHERE customer_id < 5", { action: "UPDATE" });
+    const after = await ep.snapshot();
+    const failures: [string, () => Promise<unknown>][] = [
+      ["execution error", () => ep.stream("SELECT 'x'::INTEGER FROM customers")],
+      ["constraint error in a write", () => ep.write(insertCustomer, { action: "INSERT" })],
+      ["interrupted execution", () => ep.stream("SELECT count(*) FROM range(100000000000) a, range(1000) b", { timeoutMs: 100 })],
+      ["killed while folding constants", () => ep.analyze("SELECT length(list_reduce([repeat('ab', i) for i in range(30000)], (a, b) -> a || b))", 100)],
+      ["rejected write", () => ep.write("DELETE FROM customers", { action: "DELETE", authorize: () => Promise.resolve("no") })],
+      ["non-deterministic write", () => ep.write("UPDATE customers SET credit_limit = random() * 1000", { action: "UPDATE" })],
+    ];
+    for (const [name, fail] of failures) {
+      await expect(fail(), name).rejects.toThrow();
+      expect(await ep.snapshot(), name).toEqual(after);
+    }
+    expect(ep.workerStats().replaced).toBe(1);
+    expect(ep.writes).toHaveLength(2);
+    expect(ep.broken).toBe(false);
+  });
+
+  it("ends an episode whose state cannot be restored, and the pool rebuilds the instance", async () => {
+    const away = `${path}.away`;
+    {
+      await using ep = await pool.acquire(3, { role: "ar_clerk" });
+      await ep.write(insertCustomer.replace("(1, 999", "(3, 999"), { action: "INSERT" });
+      renameSync(path, away); // the replacement worker cannot load the tenant
+      try {
+        await expect(ep.analyze("SELECT length(list_reduce([repeat('ab', i) for i in range(30000)], (a, b) -> a || b))", 100))
+          .rejects.toMatchObject({ kind: "timeout" });
+        await expect(ep.query("SELECT 1")).rejects.toMatchObject({ kind: "broken" });
+        expect(ep.broken).toBe(true);
+      } finally {
+        renameSync(away, path);
+      }
+    }
+    await using next = await pool.acquire(3, { role: "analyst" });
+    expect(await next.query("SELECT count(*) AS n FROM customers WHERE customer_id = 999")).toEqual([{ n: 0 }]);
+  });
+
+  it("starts every episode with the same random seed, whatever the last one did", async () => {
+    const single = await SandboxPool.open(path, { size: 1 });
+    try {
+      const draw = async () => {
+        await using ep = await single.acquire(2, { role: "analyst" });
+        const r = await ep.query("SELECT random() AS a, random() AS b");
+        await ep.query("SELECT setseed(0.123)"); // a trusted reseed mid-episode does not carry over either
+        return [r, ep.workerStats().pid] as const;
+      };
+      const [first, pid1] = await draw();
+      const [second, pid2] = await draw();
+      expect(pid2).toBe(pid1); // the same instance served both
+      expect(second).toEqual(first);
+    } finally {
+      single.close();
+    }
   });
 });
