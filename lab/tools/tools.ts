@@ -260,10 +260,9 @@ async function authorizeWrite(ctx: ToolContext, check: WriteCheck): Promise<stri
 const dbWrite = defineTool({
   name: "dbWrite",
   description: "Run one INSERT, UPDATE or DELETE on your organization's ERP data, with confirm: true. The write " +
-    "is judged by what it changed: only tables your role may write, tenant, closed periods, balanced posted " +
-    "journal entries, no negative inventory; it is recorded in audit_log, and a rejected write leaves no trace. " +
-    "Writes must be deterministic (no random(), uuid() or machine clock; current_date is fine) and cannot use " +
-    "RETURNING or lambdas. Insert all lines of a journal entry in one INSERT.",
+    "is validated (tenant, role permission, closed periods, balanced posted journal entries, no negative " +
+    "inventory) and recorded in audit_log; a rejected write leaves no trace. Insert all lines of a journal entry " +
+    "in one INSERT.",
   schema: z.object({
     sql: z.string().min(1).describe("One INSERT, UPDATE or DELETE statement"),
     confirm: z.boolean().describe("Must be true to apply the write"),
