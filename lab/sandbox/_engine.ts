@@ -218,8 +218,12 @@ export class Engine {
     }
   }
 
-  /** Parses, prepares and explains one untrusted statement without executing it. */
-  async analyze(sql: string): Promise<Analysis> {
+  /**
+   * Parses, prepares and explains one untrusted statement without executing it. For a read whose AST is a
+   * SELECT, the EXPLAIN is the only planning (it binds and reports binder errors too); anything else is prepared
+   * first, for DuckDB's statement type and result columns.
+   */
+  async analyze(sql: string, purpose: "read" | "write"): Promise<Analysis> {
     this.#check();
     let extracted;
     try {
@@ -229,20 +233,23 @@ export class Engine {
     }
     const out: Analysis = { count: extracted.count };
     if (extracted.count !== 1) return out;
-    // The AST needs no binding, so it exists even when preparing fails (a hostile read is still recognised).
+    // The AST needs no binding, so it exists even when binding fails (a hostile read is still recognised).
     const ast = await this.inspect.runAndReadAll("SELECT json_serialize_sql($1::VARCHAR)", [sql]);
     out.ast = JSON.parse(String(ast.getRows()[0][0]));
-    try {
-      const p = await extracted.prepare(0);
+    if (purpose === "read" && (out.ast as { error?: boolean }).error === false) out.type = "SELECT";
+    else {
       try {
-        out.type = STATEMENT_TYPES[p.statementType] ?? `UNKNOWN_${p.statementType}`;
-        out.columns = Array.from({ length: p.columnCount }, (_, i) => p.columnName(i));
-      } finally {
-        p.destroySync();
+        const p = await extracted.prepare(0);
+        try {
+          out.type = STATEMENT_TYPES[p.statementType] ?? `UNKNOWN_${p.statementType}`;
+          out.columns = Array.from({ length: p.columnCount }, (_, i) => p.columnName(i));
+        } finally {
+          p.destroySync();
+        }
+      } catch (e) {
+        out.prepareError = errorText(e);
+        return out;
       }
-    } catch (e) {
-      out.prepareError = errorText(e);
-      return out;
     }
     if (out.type === "SELECT" || out.type === "INSERT" || out.type === "UPDATE" || out.type === "DELETE") {
       // EXPLAIN never executes (EXPLAIN ANALYZE would; the type check above excludes it); the transaction is

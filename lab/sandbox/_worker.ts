@@ -51,7 +51,7 @@ async function handle(req: Request): Promise<unknown> {
     case "query":
       return await need().query(a.sql, a.params, a.on);
     case "analyze":
-      return await need().analyze(a.sql);
+      return await need().analyze(a.sql, a.purpose ?? "write");
     case "stream":
       return await need().stream(a.sql, a.caps);
     case "write":

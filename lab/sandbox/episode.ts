@@ -125,9 +125,10 @@ export interface Episode extends AsyncDisposable {
   queryPristine(sql: string, params?: unknown[]): Promise<SqlRow[]>;
   /**
    * What DuckDB makes of one untrusted statement (count, type, AST of a SELECT, unoptimised logical plan),
-   * without executing it; within `timeoutMs` (+ a grace period), or the worker is replaced.
+   * without executing it; within `timeoutMs` (+ a grace period), or the worker is replaced. With purpose "read",
+   * a statement whose AST is a SELECT is not prepared separately (its type is SELECT and it has no columns).
    */
-  analyze(sql: string, timeoutMs?: number): Promise<Analysis>;
+  analyze(sql: string, timeoutMs?: number, purpose?: "read" | "write"): Promise<Analysis>;
   /**
    * Runs an already-vetted SELECT with a row cap, caps on whole values and a timeout.
    * Throws {@linkcode SqlExecutionError} after restoring the episode state if it fails.
@@ -429,8 +430,8 @@ class EpisodeImpl implements Episode {
     return this.#call("query", { sql, params, on: "pristine" });
   }
 
-  analyze(sql: string, timeoutMs = 5000): Promise<Analysis> {
-    return this.#call("analyze", { sql }, Math.max(timeoutMs, 1) + this.pool.graceMs);
+  analyze(sql: string, timeoutMs = 5000, purpose: "read" | "write" = "write"): Promise<Analysis> {
+    return this.#call("analyze", { sql, purpose }, Math.max(timeoutMs, 1) + this.pool.graceMs);
   }
 
   stream(sql: string, options: StreamOptions = {}): Promise<StreamResult> {

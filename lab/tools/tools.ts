@@ -180,7 +180,7 @@ const HOSTILE_TYPES = new Set([
 
 /** DuckDB's reading of one statement, with agent-facing errors for what it cannot read. */
 async function analyzeOne(ep: Episode, sql: string, tool: string, timeoutMs: number): Promise<Analysis & { type: string }> {
-  const a = await ep.analyze(sql, timeoutMs);
+  const a = await ep.analyze(sql, timeoutMs, tool === "dbRead" ? "read" : "write");
   if (a.syntaxError) throw new ToolError(`SQL syntax error: ${a.syntaxError.replace(/^Parser Error: /, "")}`);
   if (a.count !== 1) throw new ToolError(`${tool} runs exactly one statement; found ${a.count}. Send them one at a time`);
   if (a.type && HOSTILE_TYPES.has(a.type)) {
