@@ -89,28 +89,55 @@ export function parseFamily(text: string, source: string, origin: LoadedFamily["
   return { ...fam, source, origin };
 }
 
-/** Every SQL string of a verifier spec with its path. */
-export function sqlStrings(spec: ChallengeFamilyFile["verifier"]): [string, string][] {
-  const out: [string, string][] = [];
+/** One SQL query of a verifier spec, with what the verifier does with its result. */
+export interface VerifierQuery {
+  /** Where the query sits in the spec, e.g. `effects[0].reference`. */
+  path: string;
+  sql: string;
+  /** The state the verifier runs it on: the episode's starting state or its end state. */
+  state: "pristine" | "current";
+  /**
+   * What the verifier reads from the result: `value` the first column of the first row (a number, or a
+   * checkpoint's boolean), `row` at least one row, `any` a row set that may be empty (an effect or a rows-shaped
+   * report section: "nothing to reorder" is a valid state of a tenant).
+   */
+  needs: "value" | "row" | "any";
+}
+
+/** Every query of a verifier spec, in the order the verifier runs them. */
+export function verifierQueries(spec: ChallengeFamilyFile["verifier"]): VerifierQuery[] {
+  const q = (path: string, sql: string, needs: VerifierQuery["needs"], state: VerifierQuery["state"] = "pristine") => ({
+    path,
+    sql,
+    state,
+    needs,
+  });
   switch (spec.kind) {
     case "number":
+      return [q("reference", spec.reference, "value")];
     case "comparison":
     case "table":
-      out.push(["reference", spec.reference]);
-      break;
+      return [q("reference", spec.reference, "row")];
     case "action":
-      spec.effects.forEach((e, i) => out.push([`effects[${i}].reference`, e.reference]));
-      if (spec.answer) out.push(["answer.reference", spec.answer.reference]);
-      break;
+      return [
+        ...spec.effects.map((e, i) => q(`effects[${i}].reference`, e.reference, "any")),
+        ...(spec.answer ? [q("answer.reference", spec.answer.reference, "value")] : []),
+      ];
     case "report":
-      spec.sections.forEach((s, i) => out.push([`sections[${i}].reference`, s.reference]));
-      break;
+      return spec.sections.map((s, i) =>
+        q(`sections[${i}].reference`, s.reference, s.shape === "number" ? "value" : s.shape === "row" ? "row" : "any")
+      );
     case "workflow":
-      spec.checkpoints.forEach((c, i) => out.push([`checkpoints[${i}].check`, c.check]));
-      spec.effects.forEach((e, i) => out.push([`effects[${i}].reference`, e.reference]));
-      break;
+      return [
+        ...spec.checkpoints.map((c, i) => q(`checkpoints[${i}].check`, c.check, "value", "current")),
+        ...spec.effects.map((e, i) => q(`effects[${i}].reference`, e.reference, "any")),
+      ];
   }
-  return out;
+}
+
+/** Every SQL string of a verifier spec with its path. */
+export function sqlStrings(spec: ChallengeFamilyFile["verifier"]): [string, string][] {
+  return verifierQueries(spec).map((x) => [x.path, x.sql]);
 }
 
 async function listFiles(path: string): Promise<string[]> {

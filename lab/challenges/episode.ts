@@ -2,13 +2,17 @@
  * Verifying a finished episode: adapts an episode's tool state (database, answer, tool log) to the verifier.
  */
 import { callTool, createToolContext, type ToolContext, type ToolResult } from "../tools/mod.ts";
-import type { SandboxPool } from "../sandbox/mod.ts";
+import type { Episode, SandboxPool } from "../sandbox/mod.ts";
 import type { Challenge, Verdict } from "./types.ts";
 import { type EpisodeOutcome, verify, type VerifyContext } from "./verify.ts";
 
 /** The verifier's view of an episode: its starting state, its current state and its as-of date. */
 export function verifyContextOf(ctx: ToolContext): VerifyContext {
-  const ep = ctx.episode;
+  return episodeVerifyContext(ctx.episode);
+}
+
+/** {@linkcode verifyContextOf} for a bare episode (trusted lab code, no tools involved). */
+export function episodeVerifyContext(ep: Episode): VerifyContext {
   return {
     asOf: ep.asOf,
     pristine: (sql) => ep.queryPristine(sql),

@@ -16,3 +16,4 @@ export * from "./catalog.ts";
 export * from "./verify.ts";
 export { challengeJsonSchema } from "./_schema.ts";
 export * from "./episode.ts";
+export * from "./check.ts";

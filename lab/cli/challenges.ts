@@ -4,6 +4,8 @@ import {
   CATEGORIES,
   type Challenge,
   CHALLENGE_DIR,
+  checkVerifierSql,
+  formatVerifierSqlProblem,
   type Level,
   LEVEL_NAMES,
   LEVELS,
@@ -13,6 +15,9 @@ import {
 } from "../challenges/mod.ts";
 import { textTable } from "./_format.ts";
 import { challengeJsonSchema } from "../challenges/mod.ts";
+import { ensureSandbox, SANDBOX_DIR, SandboxPool, type Scale } from "../sandbox/mod.ts";
+import { ConfigError } from "../util/errors.ts";
+import { progressBar } from "../util/progress.ts";
 import { writeTextAtomic } from "../util/atomic.ts";
 import { displayPath, repoPath } from "../util/paths.ts";
 
@@ -92,17 +97,54 @@ export const CHALLENGE_COMMANDS: CommandSpec[] = [
   },
   {
     name: "challenges validate",
-    summary: "Validate challenge files (default: the committed catalog) and print counts",
+    summary: "Validate challenge files (default: the committed catalog), run every verifier query on the sandbox, print counts",
     positionals: ["path"],
-    options: { json: filterOptions.json },
+    options: {
+      challenges: {
+        type: "string",
+        description: "Extra challenge file or folder, validated together with the committed catalog (as list and show load it)",
+      },
+      scale: { type: "string", description: "Sandbox the verifier queries run on", choices: ["tiny", "small", "large"], default: "tiny" },
+      dir: { type: "string", description: "Folder of built sandboxes", default: displayPath(SANDBOX_DIR) },
+      json: filterOptions.json,
+    },
+    examples: [
+      "deno task lab challenges validate",
+      "deno task lab challenges validate --challenges ../held-out",
+      "deno task lab challenges validate data/challenges/revenue_for_period.yaml --scale small",
+    ],
     async run(args) {
       const path = args.positionals[0];
-      const cs = path ? await loadCatalog({ dir: path }) : await loadCatalog({ dir: CHALLENGE_DIR });
+      const extra = args.values.challenges as string | undefined;
+      if (path !== undefined && extra !== undefined) {
+        throw new UsageError("pass a path to validate on its own or --challenges to validate with the catalog, not both");
+      }
+      const cs = path ? await loadCatalog({ dir: path }) : await loadCatalog({ dir: CHALLENGE_DIR, extra: extra ? [extra] : [] });
+      const scale = args.values.scale as Scale;
+      // Bars stay quiet when quick: a few files, or a cached sandbox. The whole catalog takes a second or two on tiny.
+      const build = progressBar(`sandbox ${scale}`, { delayMs: 1000 });
+      const { path: sandbox } = await ensureSandbox({ scale }, { dir: String(args.values.dir), onProgress: (m, f) => build.update(f, m) });
+      build.done(`built ${displayPath(sandbox)}`);
+      await using pool = await SandboxPool.open(sandbox, { size: 1 });
+      const bar = progressBar("verifier SQL", { delayMs: 1000 });
+      const sql = await checkVerifierSql(cs, pool, { onProgress: (done, total) => bar.update(done / total, `${done}/${total} instances`) });
+      bar.done(`${sql.executed} distinct queries for ${sql.instances} instances`);
+      if (sql.problems.length) {
+        const [first, ...rest] = sql.problems;
+        const more = rest.length ? ` (also broken: ${rest.map((p) => `${p.family} in ${displayPath(p.source)}`).join(", ")})` : "";
+        throw new ConfigError(`${formatVerifierSqlProblem(first)}${more}`);
+      }
+      const checked = { scale, queries: sql.queries, distinct: sql.executed };
+      const where = (path ? [path] : [CHALLENGE_DIR, ...(extra ? [extra] : [])]).map(displayPath).join(" + ");
       if (args.values.json) {
         const by = (f: (c: Challenge) => string | number) =>
           Object.fromEntries([...new Set(cs.map(f))].map((k) => [k, cs.filter((c) => f(c) === k).length]));
-        console.log(JSON.stringify({ ok: true, instances: cs.length, byLevel: by((c) => c.level), byCategory: by((c) => c.category), bySplit: by((c) => c.split) }, null, 2));
-      } else console.log(`ok: ${displayPath(path ?? CHALLENGE_DIR)}\n${catalogCounts(cs)}`);
+        console.log(JSON.stringify({ ok: true, instances: cs.length, byLevel: by((c) => c.level), byCategory: by((c) => c.category), bySplit: by((c) => c.split), verifierSql: checked }, null, 2));
+      } else {
+        console.log(
+          `ok: ${where}\n${catalogCounts(cs)}\nverifier SQL: ${checked.queries} queries (${checked.distinct} distinct) ran on the ${scale} sandbox; none failed or came back empty`,
+        );
+      }
     },
   },
   {

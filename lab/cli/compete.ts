@@ -6,7 +6,7 @@
  */
 import type { CommandSpec } from "./_args.ts";
 import { intOption } from "./_args.ts";
-import { type CompetitionProgress, competitionVsSingle, formatCompetition, loadTournamentConfig } from "../tournament/mod.ts";
+import { type CompetitionProgress, competitionVsSingle, formatCompetition, loadRunConfigs, loadTournamentConfig } from "../tournament/mod.ts";
 import { interruptOnCtrlC, modelEndpoint, TOURNAMENT_RUN_OPTIONS } from "./_endpoint.ts";
 import { progressBar } from "../util/progress.ts";
 
@@ -32,6 +32,8 @@ export const COMPETE_COMMANDS: CommandSpec[] = [
       const budget = args.values.budget === undefined ? undefined : intOption(args, "budget", 1);
       const devInstances = args.values["dev-instances"] === undefined ? undefined : intOption(args, "dev-instances", 1);
       const devSeeds = intOption(args, "dev-seeds", 1);
+      // Every config is read and checked before a model server starts or a run is registered in the store.
+      const { strategies } = await loadRunConfigs(config);
       const endpoint = await modelEndpoint(config.model, args.values["base-url"] as string | undefined);
       await using _server = endpoint.server;
       const { baseUrl, model } = endpoint;
@@ -50,6 +52,7 @@ export const COMPETE_COMMANDS: CommandSpec[] = [
         devInstances,
         devSeeds,
         db: String(args.values.db),
+        strategies,
         baseUrl,
         model,
         signal: ctrlC.signal,

@@ -11,11 +11,11 @@ import { loadCatalog, verifyEpisode } from "../challenges/mod.ts";
 import { progressBar } from "../util/progress.ts";
 import { LabError } from "../util/errors.ts";
 import { formatManifest } from "./_format.ts";
-import { createChatModel, getModelConfig, loadModelsConfig } from "../models/mod.ts";
-import { getStrategy, loadStrategiesConfig, runEpisode } from "../agents/mod.ts";
+import { createChatModel } from "../models/mod.ts";
+import { getStrategy, runEpisode } from "../agents/mod.ts";
 import { startServer } from "../serve/mod.ts";
-import { formatGenerations, formatLeaderboard, parseTournamentConfig } from "../tournament/mod.ts";
-import { formatPatternLift, patternLift } from "../patterns/mod.ts";
+import { formatGenerations, formatLeaderboard, loadRunConfigs, parseTournamentConfig } from "../tournament/mod.ts";
+import { formatPatternLift, loadPatternsConfig, patternLift } from "../patterns/mod.ts";
 import { defaultBackends } from "../serve/backends.ts";
 
 /** Options of {@linkcode runDemo}. */
@@ -47,6 +47,20 @@ function summarize(r: ToolResult): string {
 /** Runs the demo and returns the exit code (0 when the scripted episode passes its verifier). */
 export async function runDemo(options: DemoOptions): Promise<number> {
   const log = options.json ? () => {} : (s = "") => console.log(s);
+  // Every config the demo reads is read and checked here, before the sandbox is built or any store is written.
+  const config = parseTournamentConfig({
+    model: "lab-mini",
+    strategies: ["alpha", "beta", "gamma"],
+    challenges: { levels: [1, 2], max_instances: 24 },
+    attempts: 1,
+    generations: 2,
+    concurrency: 2,
+    sandbox: { scale: options.spec.scale, seed: options.spec.seed, as_of: options.spec.asOf },
+  }, "the demo's tournament");
+  const { strategies, model: labMini } = await loadRunConfigs(config);
+  const strategy = getStrategy(strategies, "gamma");
+  await loadPatternsConfig();
+  const revenueFamily = await loadCatalog({ family: "revenue_for_period" });
   const bar = progressBar(`sandbox ${options.spec.scale}`, { quiet: options.json });
   const { path, manifest, built } = await ensureSandbox(options.spec, {
     dir: options.dir,
@@ -61,8 +75,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   log(`\n== Agent tools ==`);
   for (const t of Object.values(TOOLS)) log(`  ${t.name.padEnd(13)} ${t.description.split(". ")[0]}`);
 
-  const challenge = (await loadCatalog({ family: "revenue_for_period" }))
-    .find((c) => c.params.period === "current_month" && c.orgId === options.orgId);
+  const challenge = revenueFamily.find((c) => c.params.period === "current_month" && c.orgId === options.orgId);
   if (!challenge) throw new LabError(`no 'revenue for this month' challenge for org ${options.orgId} in data/challenges`);
 
   log(`\n== A scripted episode ==\nchallenge ${challenge.id} (level ${challenge.level}, ${challenge.category}, role ${challenge.role})\ntask: ${challenge.task}`);
@@ -87,8 +100,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   // path a hosted model takes): runner → LangChain client → HTTP → lab-mini.
   log(`\n== lab-mini attempts it (lab-mini results, not claims about LLMs) ==`);
   await using server = await startServer({ port: 0, backends: await defaultBackends() });
-  const model = createChatModel(getModelConfig(await loadModelsConfig(), "lab-mini"), { baseUrl: server.url });
-  const strategy = getStrategy(await loadStrategiesConfig(), "gamma");
+  const model = createChatModel(labMini!, { baseUrl: server.url });
   const record = await runEpisode({ challenge, strategy, model, attempt: 1, seed: options.spec.seed }, { pool });
   for (const [i, t] of record.toolCalls.entries()) {
     log(`  ${i + 1}. ${t.name}(${JSON.stringify(t.args).slice(0, 140)}) → ${t.ok ? "ok" : `error: ${t.error}`}`);
@@ -97,16 +109,6 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   log(`  strategy ${record.strategyId}, stop: ${record.stopReason}, tokens ${record.tokens.total}, fitness ${record.fitness.composite.toFixed(3)}`);
 
   log(`\n== Learning from a tournament: lab-mini, 3 strategies × 24 train challenges × k=1 × 2 generations → patterns → dev ==`);
-  const strategies = await loadStrategiesConfig();
-  const config = parseTournamentConfig({
-    model: "lab-mini",
-    strategies: ["alpha", "beta", "gamma"],
-    challenges: { levels: [1, 2], max_instances: 24 },
-    attempts: 1,
-    generations: 2,
-    concurrency: 2,
-    sandbox: { scale: options.spec.scale, seed: options.spec.seed, as_of: options.spec.asOf },
-  }, "the demo's tournament");
   // Temporary stores, so repeated demos are independent of data/lab.duckdb and data/patterns.duckdb.
   const tmp = await Deno.makeTempDir({ prefix: "lab-demo-tournament-" });
   let lift;

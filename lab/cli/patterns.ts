@@ -8,7 +8,7 @@ import { intOption, UsageError } from "./_args.ts";
 import { interruptOnCtrlC, modelEndpoint, TOURNAMENT_RUN_OPTIONS } from "./_endpoint.ts";
 import { createChatModel, getModelConfig, loadModelsConfig } from "../models/mod.ts";
 import { getStrategy, loadStrategiesConfig } from "../agents/mod.ts";
-import { loadTournamentConfig, openConfigPool } from "../tournament/mod.ts";
+import { loadRunConfigs, loadTournamentConfig, openConfigPool } from "../tournament/mod.ts";
 import {
   askQuestion,
   DEFAULT_PATTERNS_PATH,
@@ -16,10 +16,12 @@ import {
   formatPatternLift,
   importParquet,
   ingestRun,
+  loadPatternsConfig,
   patternLift,
   PatternRetriever,
   PatternStore,
   prunePatterns,
+  readParquetExport,
   revalidatePatterns,
 } from "../patterns/mod.ts";
 import { SPLITS, type Split } from "../challenges/types.ts";
@@ -189,6 +191,8 @@ export const PATTERN_COMMANDS: CommandSpec[] = [
     },
     async run(args) {
       const dir = one(args, "Parquet folder");
+      // Checked before the store is opened, so a broken export leaves no new store file behind.
+      await readParquetExport(dir);
       await using store = await openStore(args);
       const r = await importParquet(store, dir, { onConflict: args.values["on-conflict"] as "error" | "skip" | "replace" });
       print(args, r, () => `imported from ${displayPath(dir)}: ${JSON.stringify(r)}`);
@@ -231,6 +235,9 @@ export const PATTERN_COMMANDS: CommandSpec[] = [
           throw new UsageError(`--splits: '${s}' is not a held-out split; use some of dev, test_id, test_ood`);
         }
       }
+      // Every config is read and checked before a model server starts or a run is registered in the store.
+      await loadPatternsConfig();
+      const { strategies } = await loadRunConfigs(config);
       const endpoint = await modelEndpoint(config.model, args.values["base-url"] as string | undefined);
       await using _server = endpoint.server;
       using ctrlC = interruptOnCtrlC();
@@ -239,6 +246,7 @@ export const PATTERN_COMMANDS: CommandSpec[] = [
         config,
         db: String(args.values.db),
         patternsDb: String(args.values.patterns),
+        strategies,
         strategy: String(args.values.strategy),
         instances: intOption(args, "instances", 1),
         seeds: intOption(args, "seeds", 1),

@@ -5,7 +5,15 @@
  * A model served by the lab itself (provider `local`) is called in process (no HTTP) for the run.
  */
 import type { CommandSpec } from "./_args.ts";
-import { formatGenerations, formatLeaderboard, formatLearning, loadTournamentConfig, runTournament, type TournamentProgress } from "../tournament/mod.ts";
+import {
+  formatGenerations,
+  formatLeaderboard,
+  formatLearning,
+  loadRunConfigs,
+  loadTournamentConfig,
+  runTournament,
+  type TournamentProgress,
+} from "../tournament/mod.ts";
 import { interruptOnCtrlC, modelEndpoint, TOURNAMENT_RUN_OPTIONS } from "./_endpoint.ts";
 import { progressBar } from "../util/progress.ts";
 import { displayPath } from "../util/paths.ts";
@@ -31,6 +39,8 @@ export const TOURNAMENT_COMMANDS: CommandSpec[] = [
     async run(args) {
       const configPath = String(args.values.config);
       const config = await loadTournamentConfig(configPath);
+      // Every config is read and checked before a model server starts or the run is registered in the store.
+      const { strategies } = await loadRunConfigs(config);
       const endpoint = await modelEndpoint(config.model, args.values["base-url"] as string | undefined);
       await using _server = endpoint.server;
       const { baseUrl, model } = endpoint;
@@ -53,6 +63,7 @@ export const TOURNAMENT_COMMANDS: CommandSpec[] = [
       const run = await runTournament(config, {
         db: String(args.values.db),
         runId: args.values["run-id"] as string | undefined,
+        strategies,
         baseUrl,
         model,
         signal: ctrlC.signal,

@@ -2,12 +2,21 @@
  * End-to-end tests of the `lab` command through a real process: `demo` at the tiny scale, `--help` on every
  * command, and one-line errors with a non-zero exit for bad input.
  */
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
+import { cpSync } from "node:fs";
 import { COMMANDS } from "../cli/commands.ts";
+import { ROOT } from "../util/paths.ts";
+import { PatternStore } from "../patterns/mod.ts";
 
 async function lab(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return await labIn(undefined, ...args);
+}
+
+/** Runs the `lab` command of the repository at `root` (default: this one), from that folder. */
+async function labIn(root: string | undefined, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "lab/cli/main.ts", ...args],
+    ...(root ? { cwd: root } : {}),
     env: { NO_COLOR: "1" },
     stdout: "piped",
     stderr: "piped",
@@ -107,4 +116,209 @@ describe("lab CLI", () => {
     expect(r.code).toBe(1);
     expect(r.stderr.trim()).toMatch(new RegExp(`^lab challenges validate: ${dir}/bad\\.yaml: level: `));
   });
+});
+
+/** Temp folders of the tests below, removed when the file is done. */
+const temps: string[] = [];
+async function tempDir(prefix: string): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix });
+  temps.push(dir);
+  return dir;
+}
+afterAll(async () => {
+  for (const dir of temps) await Deno.remove(dir, { recursive: true }).catch(() => {});
+});
+
+/** A level-1 challenge family file whose verifier is `verifier` (YAML lines indented under `verifier:`). */
+function familyFile(id: string, outcome: string, verifier: string): string {
+  return [
+    `family: ${id}`,
+    "level: 1",
+    "category: finance",
+    "role: cfo",
+    `outcome: ${outcome}`,
+    "description: A test family.",
+    "templates:",
+    '  - "What was revenue {period}?"',
+    '  - "Revenue {period}, please."',
+    '  - "Tell me the revenue {period}."',
+    '  - "How much did we sell {period}?"',
+    "params:",
+    "  period: [current_month, previous_month, two_months_ago]",
+    "verifier:",
+    verifier,
+    "",
+  ].join("\n");
+}
+
+describe("lab challenges validate runs every verifier query on the sandbox", () => {
+  // One tiny sandbox for both runs (the first builds it).
+  const sandboxes = Deno.makeTempDirSync({ prefix: "lab-validate-sandbox-" });
+  temps.push(sandboxes);
+  // Progress lines ("sandbox tiny: 40% …", "verifier SQL: 40% …") appear only when a step takes over a second.
+  const errorLines = (stderr: string) =>
+    stderr.trim().split("\n").filter((l) => l && !l.includes("DeprecationWarning") && !/^(sandbox tiny|verifier SQL): /.test(l));
+
+  it("fails on verifier SQL naming a missing table, with the file and the family; the committed catalog passes", async () => {
+    const dir = await tempDir("lab-validate-");
+    await Deno.writeTextFile(
+      `${dir}/broken.yaml`,
+      familyFile("broken_sql_family", "number", "  kind: number\n  reference: SELECT count(*) FROM no_such_table WHERE d >= {period.start}"),
+    );
+    const r = await lab("challenges", "validate", "--challenges", dir, "--dir", sandboxes);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe("");
+    const lines = errorLines(r.stderr);
+    expect(lines).toHaveLength(1);
+    // The only problem is the extra file's: every committed family's SQL ran fine.
+    expect(lines[0]).toMatch(
+      new RegExp(
+        `^lab challenges validate: ${dir}/broken\\.yaml: family 'broken_sql_family': on broken_sql_family/t\\d/[a-z_]+/o\\d, ` +
+          "verifier\\.reference fails: Catalog Error: Table with name no_such_table does not exist!; fix the SQL$",
+      ),
+    );
+  });
+
+  it("fails on a reference query that returns no rows where the outcome needs them, and passes good files with counts", async () => {
+    const dir = await tempDir("lab-validate-");
+    const good = familyFile("good_family", "number", "  kind: number\n  reference: SELECT count(*) FROM sales_invoices WHERE invoice_date >= {period.start}");
+    await Deno.writeTextFile(`${dir}/good.yaml`, good);
+    const ok = await lab("challenges", "validate", dir, "--dir", sandboxes);
+    expect(errorLines(ok.stderr)).toEqual([]);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toContain(`ok: ${dir}\n`);
+    expect(ok.stdout).toMatch(/^verifier SQL: \d+ queries \(\d+ distinct\) ran on the tiny sandbox; none failed or came back empty$/m);
+
+    await Deno.writeTextFile(
+      `${dir}/empty.yaml`,
+      familyFile("empty_family", "table", "  kind: table\n  reference: SELECT name FROM customers WHERE name = 'nobody'\n  key: [{ name: name }]"),
+    );
+    const r = await lab("challenges", "validate", dir, "--dir", sandboxes);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe("");
+    expect(errorLines(r.stderr)).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^lab challenges validate: ${dir}/empty\\.yaml: family 'empty_family': on empty_family/t\\d/[a-z_]+/o\\d, ` +
+            "verifier\\.reference returns no row, but the verifier reads a row from it; fix the query or the family's parameters$",
+        ),
+      ),
+    ]);
+  });
+});
+
+describe("lab patterns import/export failures", () => {
+  const oneLine = (stderr: string) => stderr.trim().split("\n").filter((l) => l && !l.includes("DeprecationWarning"));
+
+  /** A store with two asked patterns, exported with the CLI into `<dir>/export`. */
+  async function exported(): Promise<{ dir: string; source: string; out: string }> {
+    const dir = await tempDir("lab-patterns-cli-");
+    const source = `${dir}/source.duckdb`;
+    {
+      await using s = await PatternStore.open(source);
+      await s.addAsk({ question: "How many customers do we have?", role: "analyst", queries: [{ tool: "dbRead", sql: "SELECT count(*) FROM customers" }] });
+      await s.addAsk({ question: "Open purchase orders", role: "buyer", queries: [{ tool: "dbRead", sql: "SELECT * FROM purchase_orders" }] });
+    }
+    const out = `${dir}/export`;
+    const r = await lab("patterns", "export", out, "--patterns", source);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    return { dir, source, out };
+  }
+
+  it("refuses a missing folder and a truncated Parquet file in one line, leaving the store as it was (or absent)", async () => {
+    const { dir, source, out } = await exported();
+    const digest = async (path: string) => new Uint8Array(await crypto.subtle.digest("SHA-256", await Deno.readFile(path))).join(",");
+    const before = await digest(source);
+    const missing = await lab("patterns", "import", `${dir}/no-such-folder`, "--patterns", source);
+    expect(missing.code).toBe(1);
+    expect(oneLine(missing.stderr)).toEqual([
+      `lab patterns import: cannot import ${dir}/no-such-folder: no such file or folder; pass a folder written by exportParquet ('lab patterns export')`,
+    ]);
+
+    const file = (await Array.fromAsync(Deno.readDir(`${out}/run_id=ask/category=ask`)))[0].name;
+    const path = `${out}/run_id=ask/category=ask/${file}`;
+    const bytes = await Deno.readFile(path);
+    await Deno.writeFile(path, bytes.slice(0, bytes.length - 100));
+    for (const target of [source, `${dir}/fresh.duckdb`]) {
+      const r = await lab("patterns", "import", out, "--patterns", target, "--on-conflict", "skip");
+      expect(r.code).toBe(1);
+      expect(oneLine(r.stderr)).toEqual([
+        `lab patterns import: cannot import ${out}: ${path} is truncated or not a Parquet file; nothing was imported — export the folder again`,
+      ]);
+    }
+    expect(await digest(source)).toBe(before);
+    expect(await Array.fromAsync(Deno.readDir(dir), (e) => e.name)).not.toContain("fresh.duckdb");
+  });
+
+  it("refuses to export into a destination it cannot write, leaving nothing behind", async () => {
+    const { dir, source } = await exported();
+    await Deno.writeTextFile(`${dir}/a-file`, "not a folder");
+    const r = await lab("patterns", "export", `${dir}/a-file/export`, "--patterns", source);
+    expect(r.code).toBe(1);
+    expect(oneLine(r.stderr)).toEqual([
+      `lab patterns export: cannot export to ${dir}/a-file/export: ${dir}/a-file is a file, not a folder; choose another folder`,
+    ]);
+    const again = await lab("patterns", "export", `${dir}/export`, "--patterns", source);
+    expect(again.code).toBe(1);
+    expect(oneLine(again.stderr)).toEqual([
+      `lab patterns export: cannot export to ${dir}/export: it exists; pass overwrite (--overwrite) to replace it, or choose another folder`,
+    ]);
+    expect((await Array.fromAsync(Deno.readDir(dir), (e) => e.name)).sort()).toEqual(["a-file", "export", "source.duckdb"]);
+  });
+});
+
+describe("every config is validated before anything is written", () => {
+  /**
+   * A copy of the lab (code, configs, challenges, model weights; node_modules linked) whose configs a test may
+   * break: the lab finds configs/ beside its own code, wherever the working directory is.
+   */
+  async function labCopy(): Promise<string> {
+    const root = await Deno.makeTempDir({ prefix: "lab-copy-" });
+    for (const p of ["lab", "configs", "data/challenges", "data/models", "deno.json", "package.json"]) {
+      cpSync(`${ROOT}/${p}`, `${root}/${p}`, { recursive: true });
+    }
+    await Deno.symlink(`${ROOT}/node_modules`, `${root}/node_modules`);
+    return root;
+  }
+  const errorLines = (stderr: string) => stderr.trim().split("\n").filter((l) => l && !l.includes("DeprecationWarning"));
+
+  it("a malformed roles.yaml or patterns.yaml stops tournament, compete, patterns lift and demo before any store or sandbox is written", async () => {
+    const root = await labCopy();
+    try {
+      await malformedConfigsWriteNothing(root);
+    } finally {
+      await Deno.remove(root, { recursive: true });
+    }
+  });
+
+  async function malformedConfigsWriteNothing(root: string): Promise<void> {
+    const work = `${root}/work`;
+    await Deno.mkdir(work);
+    const db = `${work}/lab.duckdb`;
+    const small = ["--train-instances", "1", "--generations", "1", "--instances", "1", "--seeds", "1", "--splits", "dev"];
+    const roles = await Deno.readTextFile(`${root}/configs/roles.yaml`);
+    await Deno.writeTextFile(`${root}/configs/roles.yaml`, roles.replace(/^( {4})description: .*\n/m, ""));
+    const rolesError = "configs/roles\\.yaml: roles\\.cfo\\.description: Invalid input: expected string, received undefined$";
+    for (const args of [
+      ["tournament", "--db", db],
+      ["compete", "--db", db, "--budget", "1"],
+      ["patterns", "lift", "--db", db, "--patterns", `${work}/patterns.duckdb`, ...small],
+      ["demo", "--scale", "tiny", "--dir", `${work}/sandbox`],
+    ]) {
+      const r = await labIn(root, ...args);
+      const name = args[0] === "patterns" ? "patterns lift" : args[0];
+      expect(r.code, args.join(" ")).toBe(1);
+      expect(errorLines(r.stderr), args.join(" ")).toEqual([expect.stringMatching(new RegExp(`^lab ${name}: ${rolesError}`))]);
+      // No run row (no store file at all), no pattern store, no sandbox.
+      expect(await Array.fromAsync(Deno.readDir(work), (e) => e.name), args.join(" ")).toEqual([]);
+    }
+    await Deno.writeTextFile(`${root}/configs/roles.yaml`, roles);
+    await Deno.writeTextFile(`${root}/configs/patterns.yaml`, "retrieval:\n  limit: -3\n");
+    const lift = await labIn(root, "patterns", "lift", "--db", db, "--patterns", `${work}/patterns.duckdb`, ...small);
+    expect(lift.code).toBe(1);
+    expect(errorLines(lift.stderr)).toEqual([expect.stringMatching(/^lab patterns lift: configs\/patterns\.yaml: retrieval\.limit: must be a positive integer$/)]);
+    expect(await Array.fromAsync(Deno.readDir(work), (e) => e.name)).toEqual([]);
+    expect(await Array.fromAsync(Deno.readDir(`${root}/data`), (e) => e.name)).toEqual(expect.not.arrayContaining(["sandbox", "lab.duckdb"]));
+  }
 });

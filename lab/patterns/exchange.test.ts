@@ -4,7 +4,8 @@ import { existsSync } from "node:fs";
 import type { EpisodeRecord } from "../agents/mod.ts";
 import { DEFAULT_FITNESS } from "../agents/mod.ts";
 import { PatternStore } from "./store.ts";
-import { exportParquet, importParquet, PARQUET_FORMAT, toArrow } from "./exchange.ts";
+import { exportParquet, importParquet, PARQUET_FORMAT, readParquetExport, toArrow } from "./exchange.ts";
+import { LabError } from "../util/errors.ts";
 import { PATTERN_COLUMNS } from "./_schema.ts";
 
 function episode(id: string, task: string, sql: string, o: { category?: string; split?: string; pass?: boolean } = {}) {
@@ -142,7 +143,7 @@ describe("exportParquet / importParquet", () => {
   it("refuses to overwrite unless asked, replaces atomically, and leaves no temp folder behind", async () => {
     const out = join(dir, "export-twice");
     await exportParquet(store, out);
-    await expect(exportParquet(store, out)).rejects.toThrow(`exportParquet: ${out} exists; pass { overwrite: true }`);
+    await expect(exportParquet(store, out)).rejects.toThrow(`cannot export to ${out}: it exists; pass overwrite (--overwrite)`);
     await exportParquet(store, out, { overwrite: true, filter: { category: "finance" } });
     expect(JSON.parse(await Deno.readTextFile(join(out, "_patterns.json"))).rows).toBe(1);
     const closed = await PatternStore.open(":memory:");
@@ -162,7 +163,7 @@ describe("exportParquet / importParquet", () => {
     await copy.addEpisodes([episode("x2", "Something else", "SELECT 42")]);
     const before = await dump(copy);
     await expect(importParquet(copy, out)).rejects.toThrow(
-      `importParquet: 1 of 5 patterns in ${out} are already in :memory:; nothing was imported (pass { onConflict: 'skip' } or 'replace')`,
+      `cannot import ${out}: 1 of 5 patterns are already in :memory:; nothing was imported (pass { onConflict: 'skip' } or 'replace'; --on-conflict on the command line)`,
     );
     expect(await dump(copy)).toEqual(before);
     expect(await importParquet(copy, out, { onConflict: "skip" })).toEqual({
@@ -192,7 +193,7 @@ describe("exportParquet / importParquet", () => {
   it("says what is wrong with a folder it cannot import", async () => {
     await using copy = await PatternStore.open(":memory:");
     await expect(importParquet(copy, join(dir, "nope"))).rejects.toThrow(
-      `importParquet: ${join(dir, "nope")} does not exist; pass a folder written by exportParquet`,
+      `cannot import ${join(dir, "nope")}: no such file or folder; pass a folder written by exportParquet ('lab patterns export')`,
     );
     const alien = join(dir, "alien");
     await Deno.mkdir(alien);
@@ -200,11 +201,80 @@ describe("exportParquet / importParquet", () => {
       c.run(`COPY (SELECT 1 AS id, 'x' AS role) TO '${alien}/a.parquet' (FORMAT parquet)`)
     );
     await expect(importParquet(copy, alien)).rejects.toThrow(
-      /^importParquet: .*alien lacks columns normalized_intent, intent, category/,
+      /^cannot import .*alien: it lacks columns normalized_intent, intent, category/,
     );
     await Deno.writeTextFile(join(alien, "_patterns.json"), JSON.stringify({ format: "lab-patterns", version: 9 }));
-    await expect(importParquet(copy, alien)).rejects.toThrow("is lab-patterns v9; this reader knows lab-patterns v1");
+    await expect(importParquet(copy, alien)).rejects.toThrow("is lab-patterns v9; this reader knows lab-patterns v1 — export it again");
     expect(await copy.count()).toBe(0);
+  });
+});
+
+describe("failed imports and exports change nothing and say what to do in one line", () => {
+  /** The rejection of `p`: its class and message (which must be one line). */
+  async function failure(p: Promise<unknown>): Promise<{ error: string; message: string }> {
+    const e = await p.then(() => undefined, (e: Error) => e);
+    if (!e) throw new Error("expected a failure");
+    expect(e.message).not.toContain("\n");
+    return { error: e.constructor.name, message: e.message };
+  }
+
+  it("refuses a missing folder", async () => {
+    const missing = join(dir, "no-such-export");
+    expect(await failure(readParquetExport(missing))).toEqual({
+      error: "LabError",
+      message: `cannot import ${missing}: no such file or folder; pass a folder written by exportParquet ('lab patterns export')`,
+    });
+  });
+
+  it("refuses a truncated Parquet file, a file the manifest does not know, and a corrupt one; the store is unchanged", async () => {
+    const out = join(dir, "export-truncated");
+    await exportParquet(store, out);
+    await using copy = await PatternStore.open(join(dir, "truncated-target.duckdb"));
+    await copy.addEpisodes([episode("x1", "Revenue for May 2025", "SELECT sum(total) AS n FROM invoices")]);
+    const before = await dump(copy);
+    const file = join(out, "run_id=run%2F1%3Dx", "category=finance", "data_0.parquet");
+    const bytes = await Deno.readFile(file);
+    await Deno.writeFile(file, bytes.slice(0, Math.floor(bytes.length / 2)));
+    expect(await failure(importParquet(copy, out))).toEqual({
+      error: "LabError",
+      message: `cannot import ${out}: ${file} is truncated or not a Parquet file; nothing was imported — export the folder again`,
+    });
+    // Parquet's magic bytes at both ends but nothing readable between them: DuckDB's reason, as one line.
+    await Deno.writeFile(file, new TextEncoder().encode("PAR1 not really parquet PAR1"));
+    expect(await failure(importParquet(copy, out))).toMatchObject({
+      error: "LabError",
+      message: expect.stringMatching(new RegExp(`^cannot import ${out}: Invalid Input Error: .*; nothing was imported — export the folder again$`)),
+    });
+    await Deno.remove(file);
+    expect(await failure(importParquet(copy, out))).toEqual({
+      error: "LabError",
+      message: `cannot import ${out}: it holds 4 Parquet files, its _patterns.json lists 5; copy the whole folder, or remove _patterns.json to import the files as they are`,
+    });
+    expect(await dump(copy)).toEqual(before);
+  });
+
+  it("refuses a destination it cannot write, and leaves no folder behind", async () => {
+    const file = join(dir, "a-file");
+    await Deno.writeTextFile(file, "not a folder");
+    const out = join(file, "export");
+    expect(await failure(exportParquet(store, out))).toEqual({
+      error: "LabError",
+      message: `cannot export to ${out}: ${file} is a file, not a folder; choose another folder`,
+    });
+    const nested = join(dir, "fresh", "nested", "export");
+    const closed = await PatternStore.open(":memory:");
+    await closed.close();
+    await expect(exportParquet(closed, nested)).rejects.toThrow("is closed");
+    expect(existsSync(join(dir, "fresh"))).toBe(false);
+    expect(await Deno.readTextFile(file)).toBe("not a folder");
+    await expect(exportParquet(store, out)).rejects.toBeInstanceOf(LabError);
+  });
+
+  it.runIf(Deno.build.os === "linux")("refuses a folder the system does not let it write", async () => {
+    expect(await failure(exportParquet(store, "/proc/lab-export"))).toEqual({
+      error: "LabError",
+      message: "cannot export to /proc/lab-export: No such file or directory; choose a folder you can write to",
+    });
   });
 });
 

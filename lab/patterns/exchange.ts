@@ -9,6 +9,9 @@
  *   folder beside `dir` and renamed into place: a reader never sees a partial export.
  * - {@linkcode importParquet} reads such a folder back: exact (every column, embeddings and JSON included) and
  *   all or nothing (one transaction). Composites are re-derived when the store's weights differ.
+ * - A failure a person can fix (a missing or truncated export, a destination that cannot be written) is a
+ *   {@linkcode LabError} of one line saying what, where and what to do; the store and the destination are left as
+ *   they were.
  * - {@linkcode toArrow} returns the patterns as an apache-arrow Table (embedding as FixedSizeList<Float32>[256],
  *   timestamps in microseconds, `successful_queries` as JSON text).
  * @module
@@ -34,6 +37,7 @@ import {
   vectorFromArray,
 } from "apache-arrow";
 import { EMBEDDING_DIMS, PATTERN_COLUMNS } from "./_schema.ts";
+import { LabError } from "../util/errors.ts";
 import { filterSql, inTransaction, type PatternFilter, type PatternStore } from "./store.ts";
 
 /** Format tag and version written to `_patterns.json`. */
@@ -78,6 +82,25 @@ async function parquetFiles(dir: string): Promise<string[]> {
   return out.sort();
 }
 
+/** The reason of a file-system or DuckDB I/O failure, in one line; undefined for anything else (a bug). */
+function ioReason(e: unknown): string | undefined {
+  if (!(e instanceof Error)) return undefined;
+  const isIo = Object.values(Deno.errors).some((cls) => e instanceof cls) ||
+    /^(IO|Permission|Invalid Input) Error:/.test(e.message);
+  // Deno's "<reason> (os error 2): mkdir '<path>'" → "<reason>": the path may be a temp folder the caller never named.
+  return isIo ? e.message.split("\n")[0].replace(/ \(os error \d+\)(: .*)?$/, "") : undefined;
+}
+
+/** The nearest existing ancestor of `path` (or `path` itself) and the outermost folder `mkdir -p` would create. */
+function ancestry(path: string): { existing: string; missing?: string } {
+  let p = path, missing: string | undefined;
+  while (!existsSync(p) && dirname(p) !== p) {
+    missing = p;
+    p = dirname(p);
+  }
+  return { existing: p, missing };
+}
+
 /**
  * Exports the store (or the patterns matching `options.filter`) to `dir` as hive-partitioned Parquet by run and
  * category (see the module doc). Throws when `dir` exists, unless `overwrite`.
@@ -102,13 +125,17 @@ export async function exportParquet(
     );
   }
   if (existsSync(target) && !options.overwrite) {
-    throw new Error(`exportParquet: ${target} exists; pass { overwrite: true } to replace it or choose another folder`);
+    throw new LabError(`cannot export to ${target}: it exists; pass overwrite (--overwrite) to replace it, or choose another folder`);
   }
   const parent = dirname(target);
-  await Deno.mkdir(parent, { recursive: true });
+  const { existing, missing: created } = ancestry(parent);
+  if (!(await Deno.stat(existing)).isDirectory) {
+    throw new LabError(`cannot export to ${target}: ${existing} is a file, not a folder; choose another folder`);
+  }
   const tmp = join(parent, `.${basename(target)}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`);
-  await Deno.mkdir(tmp);
   try {
+    await Deno.mkdir(parent, { recursive: true });
+    await Deno.mkdir(tmp);
     const { where, params } = filterSql(options.filter);
     const meta = await store.withConnection(async (con) => {
       // One read transaction: the count, the manifest and the COPY see the same snapshot.
@@ -161,8 +188,94 @@ export async function exportParquet(
     return { dir: target, rows: meta.rows, files };
   } catch (e) {
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    // Folders created for the export go again: nothing half-written stays behind.
+    if (created) await Deno.remove(created, { recursive: true }).catch(() => {});
+    const reason = ioReason(e);
+    if (reason) throw new LabError(`cannot export to ${target}: ${reason}; choose a folder you can write to`);
     throw e;
   }
+}
+
+/** A folder written by {@linkcode exportParquet}, checked and listed by {@linkcode readParquetExport}. */
+export interface ParquetExport {
+  /** Absolute path of the folder (or of a single Parquet file). */
+  source: string;
+  /** Its Parquet files, sorted. */
+  files: string[];
+  /** Its `_patterns.json`, when it has one. */
+  manifest?: Record<string, unknown>;
+}
+
+const PARQUET_MAGIC = "PAR1";
+
+/** Whether a file starts and ends with Parquet's magic bytes (a truncated or partly copied file does not end so). */
+async function hasParquetMagic(path: string): Promise<boolean> {
+  using f = await Deno.open(path, { read: true });
+  const size = (await f.stat()).size;
+  if (size < 12) return false;
+  const head = new Uint8Array(4), tail = new Uint8Array(4);
+  await f.read(head);
+  await f.seek(size - 4, Deno.SeekMode.Start);
+  await f.read(tail);
+  const text = new TextDecoder();
+  return text.decode(head) === PARQUET_MAGIC && text.decode(tail) === PARQUET_MAGIC;
+}
+
+/**
+ * Checks a folder written by {@linkcode exportParquet} without touching any store: it exists, its manifest is one
+ * this reader knows, every file it lists is there, and no Parquet file is truncated. {@linkcode importParquet}
+ * runs the same checks; call it first to open (or create) a store only for an export that can be imported.
+ *
+ * @example
+ * ```ts
+ * const { files } = await readParquetExport("data/exports/patterns"); // throws a one-line LabError if broken
+ * ```
+ */
+export async function readParquetExport(dir: string): Promise<ParquetExport> {
+  const source = resolve(dir);
+  const cannot = `cannot import ${source}`;
+  let stat: Deno.FileInfo;
+  try {
+    stat = await Deno.stat(source);
+  } catch (e) {
+    const reason = e instanceof Deno.errors.NotFound ? "no such file or folder" : ioReason(e);
+    if (!reason) throw e;
+    throw new LabError(`${cannot}: ${reason}; pass a folder written by exportParquet ('lab patterns export')`);
+  }
+  let files: string[];
+  try {
+    files = stat.isDirectory ? await parquetFiles(source) : [source];
+  } catch (e) {
+    const reason = ioReason(e);
+    if (!reason) throw e;
+    throw new LabError(`${cannot}: ${reason}; check the folder's permissions`);
+  }
+  let manifest: Record<string, unknown> | undefined;
+  const manifestPath = join(source, "_patterns.json");
+  if (stat.isDirectory && existsSync(manifestPath)) {
+    try {
+      manifest = JSON.parse(await Deno.readTextFile(manifestPath));
+    } catch (e) {
+      throw new LabError(`${cannot}: ${manifestPath} is not valid JSON (${(e as Error).message}); export the folder again`);
+    }
+    if (manifest?.format !== PARQUET_FORMAT.format || manifest?.version !== PARQUET_FORMAT.version) {
+      throw new LabError(
+        `${cannot}: ${manifestPath} is ${manifest?.format} v${manifest?.version}; this reader knows ` +
+          `${PARQUET_FORMAT.format} v${PARQUET_FORMAT.version} — export it again with this lab`,
+      );
+    }
+    if (typeof manifest.files === "number" && manifest.files !== files.length) {
+      throw new LabError(
+        `${cannot}: it holds ${files.length} Parquet files, its _patterns.json lists ${manifest.files}; copy the whole folder, or remove _patterns.json to import the files as they are`,
+      );
+    }
+  }
+  for (const f of files) {
+    if (!(await hasParquetMagic(f))) {
+      throw new LabError(`${cannot}: ${f} is truncated or not a Parquet file; nothing was imported — export the folder again`);
+    }
+  }
+  return { source, files, ...(manifest ? { manifest } : {}) };
 }
 
 /** Options for {@linkcode importParquet}. */
@@ -205,52 +318,51 @@ export async function importParquet(
   if (!["error", "skip", "replace"].includes(onConflict)) {
     throw new TypeError(`importParquet: onConflict must be 'error', 'skip' or 'replace', found '${onConflict}'`);
   }
-  const source = resolve(dir);
-  if (!existsSync(source)) {
-    throw new Error(`importParquet: ${source} does not exist; pass a folder written by exportParquet`);
-  }
-  const files = (await Deno.stat(source)).isDirectory ? await parquetFiles(source) : [source];
-  let weights: { query: number; turn: number } | undefined;
-  const manifestPath = join(source, "_patterns.json");
-  if (existsSync(manifestPath)) {
-    let m: Record<string, unknown>;
-    try {
-      m = JSON.parse(await Deno.readTextFile(manifestPath));
-    } catch (e) {
-      throw new Error(
-        `importParquet: ${manifestPath} is not valid JSON (${(e as Error).message}); re-export the folder`,
-      );
-    }
-    if (m.format !== PARQUET_FORMAT.format || m.version !== PARQUET_FORMAT.version) {
-      throw new Error(
-        `importParquet: ${manifestPath} is ${m.format} v${m.version}; this reader knows ${PARQUET_FORMAT.format} v${PARQUET_FORMAT.version}`,
-      );
-    }
-    weights = m.composite_weights as typeof weights;
-  }
+  const { source, files, manifest } = await readParquetExport(dir);
+  const weights = manifest?.composite_weights as { query: number; turn: number } | undefined;
   if (!files.length) return { rows: 0, inserted: 0, conflicts: 0, rederived: false };
   const list = `[${files.map(lit).join(", ")}]`;
+  const cannot = `cannot import ${source}`;
+  // A file DuckDB cannot read (truncated, not Parquet, a column of another type) is the export's fault, not a bug.
+  const reading = async <T>(fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (e) {
+      const reason = e instanceof Error && /^(Invalid Input|IO|Conversion|Out of Range|Serialization) Error:/.test(e.message)
+        ? e.message.split("\n")[0]
+        : undefined;
+      if (reason) throw new LabError(`${cannot}: ${reason}; nothing was imported — export the folder again`);
+      throw e;
+    }
+  };
   return await store.withConnection(async (con) => {
     const tableTypes = await columnTypes(con, "SELECT * FROM turn_memories");
-    const fileTypes = await columnTypes(con, `SELECT * FROM read_parquet(${list}, hive_partitioning = false)`);
+    const fileTypes = await reading(() => columnTypes(con, `SELECT * FROM read_parquet(${list}, hive_partitioning = false)`));
     const missing = PATTERN_COLUMNS.filter((c) => !fileTypes.has(c));
     if (missing.length) {
-      throw new Error(
-        `importParquet: ${source} lacks column${missing.length > 1 ? "s" : ""} ${missing.join(", ")}; ` +
-          "import a folder written by exportParquet",
+      throw new LabError(
+        `${cannot}: it lacks column${missing.length > 1 ? "s" : ""} ${missing.join(", ")}; ` +
+          "import a folder written by exportParquet ('lab patterns export')",
       );
     }
     const select = PATTERN_COLUMNS.map((c) => `${c}::${tableTypes.get(c)} AS ${c}`).join(", ");
     return await inTransaction(con, async () => {
-      await con.run(
-        `CREATE OR REPLACE TEMP TABLE _tm_import AS SELECT ${select} FROM read_parquet(${list}, hive_partitioning = false)`,
+      await reading(() =>
+        con.run(
+          `CREATE OR REPLACE TEMP TABLE _tm_import AS SELECT ${select} FROM read_parquet(${list}, hive_partitioning = false)`,
+        )
       );
       const [[rows, distinct, nullIds]] = (await con.runAndReadAll(
         "SELECT count(*), count(DISTINCT id), count(*) FILTER (WHERE id IS NULL) FROM _tm_import",
       )).getRows();
+      if (typeof manifest?.rows === "number" && manifest.rows !== Number(rows)) {
+        throw new LabError(
+          `${cannot}: it holds ${rows} patterns, its _patterns.json says ${manifest.rows}; nothing was imported — export the folder again`,
+        );
+      }
       if (Number(nullIds) || Number(distinct) !== Number(rows)) {
-        throw new Error(
-          `importParquet: ${source} holds ${Number(rows) - Number(distinct)} duplicate and ${nullIds} empty ids; ` +
+        throw new LabError(
+          `${cannot}: it holds ${Number(rows) - Number(distinct)} duplicate and ${nullIds} empty ids; ` +
             "import one export at a time",
         );
       }
@@ -258,9 +370,9 @@ export async function importParquet(
         "SELECT count(*) FROM _tm_import JOIN turn_memories USING (id)",
       )).getRows();
       if (Number(conflicts) && onConflict === "error") {
-        throw new Error(
-          `importParquet: ${conflicts} of ${rows} patterns in ${source} are already in ${store.path}; nothing was ` +
-            "imported (pass { onConflict: 'skip' } or 'replace')",
+        throw new LabError(
+          `${cannot}: ${conflicts} of ${rows} patterns are already in ${store.path}; nothing was imported ` +
+            "(pass { onConflict: 'skip' } or 'replace'; --on-conflict on the command line)",
         );
       }
       if (onConflict === "replace") {

@@ -29,6 +29,7 @@ import {
   freshSeeds,
   type Lift,
   liftOf,
+  loadRunConfigs,
   openEnv,
   parseTournamentConfig,
   queryStore,
@@ -38,7 +39,14 @@ import {
   type TournamentConfig,
 } from "../tournament/mod.ts";
 import { type AddReport, DEFAULT_PATTERNS_PATH, emptyAddReport, PatternStore } from "./store.ts";
-import { budgetedRenderer, loadPatternsConfig, PatternRetriever, type RetrievalOverrides, usedPatterns } from "./retrieve.ts";
+import {
+  budgetedRenderer,
+  loadPatternsConfig,
+  mergeRetrievalConfig,
+  PatternRetriever,
+  type RetrievalOverrides,
+  usedPatterns,
+} from "./retrieve.ts";
 
 /**
  * Stores the episodes of tournament run `runId` (read from the tournament store `db`) as patterns. Idempotent:
@@ -184,7 +192,15 @@ export async function patternLift(options: PatternLiftOptions): Promise<PatternL
   const config = parseTournamentConfig({ ...options.config, split: "train" }, "the pattern-lift tournament");
   const db = options.db ?? DEFAULT_DB_PATH;
   const boot: BootstrapOptions = { resamples: 2000, seed: 0, ...options.stats };
-  const env = await openEnv(config, options);
+  // Every config (configs/patterns.yaml with the overrides, the strategy) is checked before the sandbox is built
+  // or the tournament registers its run; openEnv checks the rest.
+  const file = await loadPatternsConfig();
+  mergeRetrievalConfig(file.retrieval, options.retrieval);
+  const { strategies } = await loadRunConfigs(config, { strategies: options.strategies, model: false });
+  const strategyId = options.strategy ?? "gamma";
+  const strategy = strategies.strategies[strategyId];
+  if (!strategy) throw new RangeError(`patternLift: no strategy '${strategyId}' in ${strategies.source}`);
+  const env = await openEnv(config, { ...options, strategies });
   const progress = options.onProgress ?? (() => {});
   try {
     const tournament = await runTournament(config, {
@@ -200,15 +216,11 @@ export async function patternLift(options: PatternLiftOptions): Promise<PatternL
     if (tournament.status !== "completed") throw new DOMException("the pattern-lift tournament was aborted", "AbortError");
     await using store = await PatternStore.open(options.patternsDb ?? DEFAULT_PATTERNS_PATH);
     const ingest = await ingestRun(store, db, tournament.runId);
-    const file = await loadPatternsConfig();
     const render = budgetedRenderer(options.tokenBudget ?? file.injection.token_budget);
     await using retriever = await PatternRetriever.open(store, { config: options.retrieval ?? {} });
     const stored = await store.count();
     const eligible = await store.count({ turnPass: true, contaminated: false, stale: false, split: "train" });
 
-    const strategyId = options.strategy ?? "gamma";
-    const strategy = env.strategies.strategies[strategyId];
-    if (!strategy) throw new RangeError(`patternLift: no strategy '${strategyId}' in the strategies file`);
     const k = Math.max(1, strategy.examples.k);
     const evalStrategy = { ...strategy, examples: { ...strategy.examples, k } };
     const splits: SplitLift[] = [];

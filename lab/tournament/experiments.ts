@@ -18,10 +18,9 @@
 import type { Challenge, Split } from "../challenges/types.ts";
 import { type EpisodeRecord, type PatternSource, runEpisode } from "../agents/runner.ts";
 import type { ExampleRenderer } from "../agents/prompt.ts";
-import { loadStrategiesConfig, type StrategiesConfig, type Strategy } from "../agents/strategies.ts";
+import type { StrategiesConfig, Strategy } from "../agents/strategies.ts";
 import type { SandboxPool } from "../sandbox/mod.ts";
 import { type ChatModel, createChatModel } from "../models/chat.ts";
-import { getModelConfig, loadModelsConfig } from "../models/config.ts";
 import {
   adjustedLevel,
   bootstrapCI,
@@ -35,12 +34,18 @@ import {
   type PairedValue,
   quantile,
 } from "../stats/mod.ts";
-import { repoPath } from "../util/paths.ts";
 import { parseTournamentConfig, type TournamentConfig } from "./config.ts";
 import { hashSeed, rootId, type Standing } from "./evolve.ts";
 import { pairwiseGames, type StrategyStats } from "./stats.ts";
 import { DEFAULT_DB_PATH, type EpisodeRow, queryStore, readEpisodeRows } from "./store.ts";
-import { openConfigPool, runTournament, type RunSummary, selectChallenges, type TournamentProgress } from "./tournament.ts";
+import {
+  loadRunConfigs,
+  openConfigPool,
+  runTournament,
+  type RunSummary,
+  selectChallenges,
+  type TournamentProgress,
+} from "./tournament.ts";
 
 /** What a paired comparison measures per episode: pass (0/1) or composite fitness. */
 export type PairedMetric = "success" | "fitness";
@@ -328,10 +333,10 @@ export async function openEnv(
   config: TournamentConfig,
   env: ExperimentEnv,
 ): Promise<{ strategies: StrategiesConfig; model: ChatModel; pool: SandboxPool; close: () => void }> {
-  const strategies = env.strategies ??
-    await loadStrategiesConfig(config.strategies_file.startsWith("/") ? config.strategies_file : repoPath(config.strategies_file));
-  const model = env.model ??
-    createChatModel(getModelConfig(await loadModelsConfig(), config.model), env.baseUrl ? { baseUrl: env.baseUrl } : {});
+  // Every config is read and checked before the pool opens (which may build a sandbox file).
+  const configs = await loadRunConfigs(config, { strategies: env.strategies, model: !env.model });
+  const strategies = configs.strategies;
+  const model = env.model ?? createChatModel(configs.model!, env.baseUrl ? { baseUrl: env.baseUrl } : {});
   const ownPool = !env.pool;
   const pool = env.pool ?? await openConfigPool(config, env.sandboxDir);
   return {

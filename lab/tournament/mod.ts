@@ -50,10 +50,14 @@ export {
   type Standing,
 } from "./evolve.ts";
 export {
+  checkChallengeRoles,
   episodeKey,
   episodeSeed,
   type GenerationSummary,
+  loadRunConfigs,
+  type LoadRunConfigsOptions,
   openConfigPool,
+  type RunConfigs,
   runTournament,
   type RunSummary,
   type RunTournamentOptions,

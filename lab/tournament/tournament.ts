@@ -16,10 +16,11 @@ import { ensureSandbox, SandboxPool } from "../sandbox/mod.ts";
 import { type EpisodeRecord, type EpisodeSink, type PatternSource, runEpisode } from "../agents/runner.ts";
 import { loadStrategiesConfig, type StrategiesConfig, type Strategy } from "../agents/strategies.ts";
 import { type ChatModel, createChatModel } from "../models/chat.ts";
-import { getModelConfig, loadModelsConfig } from "../models/config.ts";
+import { getModelConfig, loadModelsConfig, type ModelConfig } from "../models/config.ts";
 import { canonicalJson } from "../models/cache.ts";
+import { defaultRoles, ROLES_PATH, type RolesConfig, type ToolLimits } from "../tools/mod.ts";
 import { ConfigError } from "../util/errors.ts";
-import { repoPath, ROOT } from "../util/paths.ts";
+import { displayPath, repoPath, ROOT } from "../util/paths.ts";
 import type { TournamentConfig } from "./config.ts";
 import { hashSeed, type Lineage, rankStandings, selectNext, type Standing } from "./evolve.ts";
 import {
@@ -83,6 +84,8 @@ export interface RunTournamentOptions {
   challenges?: Challenge[];
   /** An open sandbox pool; @default one on the config's sandbox, built on first use */
   pool?: SandboxPool;
+  /** Limits of the agents' SQL (row cap, time limit, value caps). @default the tools' defaults */
+  toolLimits?: Partial<ToolLimits>;
   /** Where sandboxes are built and cached. @default "data/sandbox" */
   sandboxDir?: string;
   /** Names the config in error messages. @default "configs/tournament.yaml" */
@@ -136,6 +139,54 @@ export function formatGenerations(generations: readonly GenerationSummary[]): st
     return `generation ${g.generation}: ${g.ranking.map((r) => `${r.strategyId} ${r.meanFitness.toFixed(3)}`).join(" > ")}` +
       (g.replaced.length ? `; replaced ${g.replaced.join(", ")} with ${kids.join("; ")}` : "");
   }).join("\n");
+}
+
+/** What a run reads besides the tournament config, loaded and validated by {@linkcode loadRunConfigs}. */
+export interface RunConfigs {
+  strategies: StrategiesConfig;
+  /** The roles the episodes' tools act with (configs/roles.yaml, the same object the tools use). */
+  roles: RolesConfig;
+  /** The config's model entry in configs/models.yaml; undefined when `model: false` was asked. */
+  model?: ModelConfig;
+}
+
+/** Options for {@linkcode loadRunConfigs}. */
+export interface LoadRunConfigsOptions {
+  /** Use these instead of reading the config's `strategies_file`. */
+  strategies?: StrategiesConfig;
+  /** Read the model's entry from configs/models.yaml; false when the caller runs a ready model. @default true */
+  model?: boolean;
+}
+
+/**
+ * Loads and validates every config a run reads besides the tournament config itself — the strategies file,
+ * configs/models.yaml and configs/roles.yaml — so a malformed one is a one-line ConfigError naming the file before
+ * a run is registered in the store or any file is written. {@linkcode runTournament} and the experiments call it
+ * first; a command line calls it before it starts a model server.
+ *
+ * @example
+ * ```ts
+ * const config = await loadTournamentConfig();
+ * const { strategies, roles, model } = await loadRunConfigs(config); // throws before anything is written
+ * ```
+ */
+export async function loadRunConfigs(config: TournamentConfig, options: LoadRunConfigsOptions = {}): Promise<RunConfigs> {
+  const strategies = options.strategies ??
+    await loadStrategiesConfig(config.strategies_file.startsWith("/") ? config.strategies_file : repoPath(config.strategies_file));
+  const roles = defaultRoles();
+  const model = options.model === false ? undefined : getModelConfig(await loadModelsConfig(), config.model);
+  return { strategies, roles, ...(model ? { model } : {}) };
+}
+
+/** Throws a ConfigError naming the roles file when a challenge acts as a role it does not define. */
+export function checkChallengeRoles(challenges: readonly Challenge[], roles: RolesConfig): void {
+  const missing = challenges.find((c) => !roles.roles[c.role]);
+  if (missing) {
+    throw new ConfigError(
+      `${displayPath(ROLES_PATH)}: roles: no role '${missing.role}', which challenge family '${missing.family}' ` +
+        `(${displayPath(missing.source)}) acts as; add it or change the family's role (known: ${Object.keys(roles.roles).join(", ")})`,
+    );
+  }
 }
 
 /** Opens a sandbox pool on a tournament config's sandbox (built into `sandboxDir` on first use). */
@@ -258,13 +309,14 @@ export async function runTournament(config: TournamentConfig, options: RunTourna
   const statsOptions: StatsOptions = { ...options.stats, k: config.attempts };
   const source = options.source ?? "configs/tournament.yaml";
   const db = options.db ?? DEFAULT_DB_PATH;
-  const strategiesConfig = options.strategies ??
-    await loadStrategiesConfig(config.strategies_file.startsWith("/") ? config.strategies_file : repoPath(config.strategies_file));
+  // Every config is read and checked before the run is registered: a malformed one must not leave a `running` row.
+  const configs = await loadRunConfigs(config, { strategies: options.strategies, model: !options.model });
+  const strategiesConfig = configs.strategies;
   const initial = initialPopulation(config, strategiesConfig, source);
   const challenges = options.challenges ?? await selectChallenges(config, source);
   if (!challenges.length) throw new ConfigError(`${source}: challenges: no challenge to run`);
-  const model = options.model ??
-    createChatModel(getModelConfig(await loadModelsConfig(), config.model), options.baseUrl ? { baseUrl: options.baseUrl } : {});
+  checkChallengeRoles(challenges, configs.roles);
+  const model = options.model ?? createChatModel(configs.model!, options.baseUrl ? { baseUrl: options.baseUrl } : {});
 
   // What the run is: resuming it with anything else would mix two experiments under one id.
   const snapshot = {
@@ -373,7 +425,14 @@ export async function runTournament(config: TournamentConfig, options: RunTourna
           const t = tasks[next++];
           const record: EpisodeRecord = await runEpisode(
             { challenge: t.challenge, strategy: t.strategy, model, attempt: t.attempt, seed: t.seed },
-            { pool, fitness: strategiesConfig.fitness, signal: options.signal, patterns: options.patterns, sink },
+            {
+              pool,
+              fitness: strategiesConfig.fitness,
+              signal: options.signal,
+              patterns: options.patterns,
+              sink,
+              toolLimits: options.toolLimits,
+            },
           );
           // An episode that ends after the abort may have been cut short (in any of several ways): it is not a
           // result, so it is left for the re-run.

@@ -24,6 +24,8 @@ export interface ProgressOptions {
   quiet?: boolean;
   /** Width of the bar in characters. @default 28 */
   width?: number;
+  /** Print nothing until the run has taken this long, so a quick run stays quiet. @default 0 */
+  delayMs?: number;
 }
 
 /** Starts a progress bar labelled `label` on stderr. */
@@ -36,9 +38,13 @@ export function progressBar(label: string, options: ProgressOptions = {}): Progr
     if (!quiet) Deno.stderr.writeSync(enc.encode(s));
   };
   const start = performance.now();
+  const delayMs = options.delayMs ?? 0;
+  let shown = delayMs <= 0;
   let lastDecile = -1;
   return {
     update(fraction, message = "") {
+      if (!shown && performance.now() - start < delayMs) return;
+      shown = true;
       const f = Math.min(1, Math.max(0, fraction));
       if (tty) {
         const filled = Math.round(f * width);
@@ -53,6 +59,7 @@ export function progressBar(label: string, options: ProgressOptions = {}): Progr
       }
     },
     done(message = "done") {
+      if (!shown) return;
       const secs = ((performance.now() - start) / 1000).toFixed(2);
       if (tty) write(`\r${" ".repeat(120)}\r`);
       write(`${label}: ${message} (${secs} s)\n`);
