@@ -44,8 +44,6 @@ async function handle(req: Request): Promise<unknown> {
       const addressCap = capAddressSpace((a.init as EngineInit).addressMarginBytes);
       return { pid: Deno.pid, addressCap, base: engine.base };
     }
-    case "begin":
-      return await need().begin();
     case "end":
       return await need().end();
     case "query":

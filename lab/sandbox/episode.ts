@@ -32,6 +32,7 @@
 import { DuckDBInstance } from "@duckdb/node-api";
 import { existsSync } from "node:fs";
 import { readManifest } from "./generate.ts";
+import { TABLE_NAMES } from "./schema.ts";
 import type { Analysis, ReplayEntry, SqlRow, SqlValue, StreamResult, TableChange, TableHashes, WriteEffect } from "./_engine.ts";
 import { errorText, sqlString } from "./_engine.ts";
 import { WorkerError, WorkerLost, type WorkerMemory, WorkerProcess } from "./_process.ts";
@@ -115,6 +116,8 @@ export interface Episode extends AsyncDisposable {
   readonly asOf: string;
   /** Accepted writes, in order. */
   readonly writes: readonly AcceptedWrite[];
+  /** Lower-case names of the ERP tables and semantic views the episode can read. */
+  readonly relations: ReadonlySet<string>;
   /** The episode's database could not be restored; every further call fails. */
   readonly broken: boolean;
   /** Resolves when the episode's worker is ready (after a killed statement, a fresh one is being started). */
@@ -173,6 +176,8 @@ interface Slot {
   orgId: number;
   worker: WorkerProcess;
   base: TableHashes;
+  /** The last episode's end (rollback, pristine check, next transaction): awaited by the next acquire. */
+  ending?: Promise<boolean>;
 }
 
 /**
@@ -198,6 +203,8 @@ export class SandboxPool implements AsyncDisposable {
     readonly asOf: string,
     private readonly orgList: OrgInfo[],
     private readonly viewsSql: string[],
+    /** Lower-case names of the ERP tables and semantic views every episode of this pool can read. */
+    readonly relations: ReadonlySet<string>,
     private readonly options: Required<Omit<SandboxPoolOptions, "asOf">>,
   ) {}
 
@@ -210,11 +217,13 @@ export class SandboxPool implements AsyncDisposable {
       const con = await probe.connect();
       const orgs = (await con.runAndReadAll("SELECT org_id, name FROM organizations ORDER BY org_id")).getRows()
         .map(([id, name]) => ({ orgId: Number(id), name: String(name) }));
-      const views = (await con.runAndReadAll(
-        "SELECT sql FROM duckdb_views() WHERE NOT internal AND database_name = current_database() ORDER BY view_oid",
-      )).getRows().map(([sql]) => String(sql));
+      const viewRows = (await con.runAndReadAll(
+        "SELECT sql, view_name FROM duckdb_views() WHERE NOT internal AND database_name = current_database() ORDER BY view_oid",
+      )).getRows();
+      const views = viewRows.map(([sql]) => String(sql));
+      const relations = new Set([...TABLE_NAMES, ...viewRows.map(([, name]) => String(name).toLowerCase())]);
       con.closeSync();
-      return new SandboxPool(path, asOf, orgs, views, {
+      return new SandboxPool(path, asOf, orgs, views, relations, {
         size: options.size ?? 2,
         memoryLimit: options.memoryLimit ?? "512MB",
         processMemoryBytes: options.processMemoryBytes ?? 768 * 1024 * 1024,
@@ -230,6 +239,12 @@ export class SandboxPool implements AsyncDisposable {
   orgs(): OrgInfo[] {
     return this.orgList.map((o) => ({ ...o }));
   }
+
+  /**
+   * DuckDB's analyses of statements, shared by the pool's episodes: an analysis depends only on the statement and
+   * the catalog, which no episode can change (the same query recurs across strategies and attempts).
+   */
+  readonly analyses: LruCache<string, Analysis> = new LruCache(2000);
 
   /** Extra time past a statement's limit before a worker is killed. */
   get graceMs(): number {
@@ -249,10 +264,16 @@ export class SandboxPool implements AsyncDisposable {
     if (this.#closed) throw new Error("SandboxPool is closed");
     this.#checkOrg(orgId);
     let slot = this.#idleOf(orgId).pop();
+    // The last episode's end runs while its runner moves on; a slot that did not end cleanly is replaced.
+    if (slot && !(await slot.ending?.catch(() => false) ?? true)) {
+      slot.worker.close();
+      slot = undefined;
+    }
     if (slot && !slot.worker.alive) slot = undefined;
     slot ??= await this.#load(orgId);
+    slot.ending = undefined;
     this.#busy.add(slot);
-    await slot.worker.request("begin");
+    // The worker opened the episode's transaction when it was loaded or when its last episode ended.
     return new EpisodeImpl(this, slot, options.role, this.asOf);
   }
 
@@ -274,7 +295,6 @@ export class SandboxPool implements AsyncDisposable {
     old.worker.kill();
     const slot = await this.#load(old.orgId);
     this.#busy.add(slot);
-    await slot.worker.request("begin");
     return slot;
   }
 
@@ -328,6 +348,7 @@ async function manifestAsOf(path: string): Promise<string> {
 
 class EpisodeImpl implements Episode {
   readonly orgId: number;
+  readonly relations: ReadonlySet<string>;
   readonly writes: AcceptedWrite[] = [];
   #slot: Slot;
   #released = false;
@@ -349,6 +370,7 @@ class EpisodeImpl implements Episode {
     readonly asOf: string,
   ) {
     this.orgId = slot.orgId;
+    this.relations = pool.relations;
     this.#slot = slot;
     this.#expected = slot.base;
   }
@@ -430,8 +452,13 @@ class EpisodeImpl implements Episode {
     return this.#call("query", { sql, params, on: "pristine" });
   }
 
-  analyze(sql: string, timeoutMs = 5000, purpose: "read" | "write" = "write"): Promise<Analysis> {
-    return this.#call("analyze", { sql, purpose }, Math.max(timeoutMs, 1) + this.pool.graceMs);
+  async analyze(sql: string, timeoutMs = 5000, purpose: "read" | "write" = "write"): Promise<Analysis> {
+    const key = `${purpose}\0${sql}`;
+    const hit = this.pool.analyses.get(key);
+    if (hit) return hit;
+    const a = await this.#call<Analysis>("analyze", { sql, purpose }, Math.max(timeoutMs, 1) + this.pool.graceMs);
+    this.pool.analyses.set(key, a);
+    return a;
   }
 
   stream(sql: string, options: StreamOptions = {}): Promise<StreamResult> {
@@ -491,18 +518,38 @@ class EpisodeImpl implements Episode {
     if (this.#released) return;
     await this.#rebuilding;
     this.#released = true;
-    let healthy = !this.#broken && !this.#lost;
-    if (healthy) {
-      try {
-        healthy = await this.#slot.worker.request<boolean>("end", {}, 30_000);
-      } catch {
-        healthy = false;
-      }
-    }
+    const healthy = !this.#broken && !this.#lost;
+    // Not awaited: the next acquire of this worker waits for it instead.
+    if (healthy) this.#slot.ending = this.#slot.worker.request<boolean>("end", {}, 30_000).catch(() => false);
     this.pool.giveBack(this.#slot, healthy);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.release();
+  }
+}
+
+/** A small least-recently-used map. */
+export class LruCache<K, V> {
+  readonly #map = new Map<K, V>();
+  constructor(readonly capacity: number) {}
+
+  get(key: K): V | undefined {
+    const v = this.#map.get(key);
+    if (v !== undefined) {
+      this.#map.delete(key);
+      this.#map.set(key, v);
+    }
+    return v;
+  }
+
+  set(key: K, value: V): void {
+    this.#map.delete(key);
+    this.#map.set(key, value);
+    if (this.#map.size > this.capacity) this.#map.delete(this.#map.keys().next().value as K);
+  }
+
+  get size(): number {
+    return this.#map.size;
   }
 }

@@ -136,19 +136,6 @@ function defineTool<S extends z.ZodObject>(def: ToolDef<S>): ToolDef<S> {
   return def;
 }
 
-// Agents cannot create or drop objects, so an episode's relation names are fixed: read them once.
-const relationsCache = new WeakMap<Episode, Promise<Set<string>>>();
-function knownRelations(ep: Episode): Promise<Set<string>> {
-  let r = relationsCache.get(ep);
-  if (!r) {
-    r = ep.queryPristine("SELECT view_name FROM duckdb_views() WHERE NOT internal").then((rows) =>
-      new Set([...TABLES.map((t) => t.name), ...rows.map((v) => String(v.view_name).toLowerCase())])
-    );
-    relationsCache.set(ep, r);
-  }
-  return r;
-}
-
 async function runLogged<T extends { rowCount?: number }>(
   ctx: ToolContext,
   toolName: "dbRead" | "dbWrite",
@@ -190,7 +177,7 @@ async function analyzeOne(ep: Episode, sql: string, tool: string, timeoutMs: num
     const msg = a.prepareError ?? "the statement could not be prepared";
     // A statement DuckDB refused to bind may still be hostile: say so (it counts as a safety violation).
     const ast = a.ast as { error?: boolean } | undefined;
-    const refusal = ast && ast.error === false ? checkReadAst(ast, await knownRelations(ep)) : undefined;
+    const refusal = ast && ast.error === false ? checkReadAst(ast, ep.relations) : undefined;
     if (refusal) throw new SafetyRefusal(refusal);
     if (/^Permission Error/.test(msg)) throw new SafetyRefusal(`${msg}: files, network and settings are not available`);
     throw new ToolError(/Catalog Error: (Table|Table Function|Scalar Function|Function) with name/.test(msg)
@@ -222,7 +209,7 @@ const dbRead = defineTool({
       const remaining = budget(ctx.limits.timeoutMs);
       const a = await analyzeOne(ep, sql, "dbRead", remaining());
       if (a.type !== "SELECT") throw new ToolError(`dbRead runs SELECT only (found ${a.type}); use dbWrite for changes`);
-      const refusal = checkReadAst(a.ast, await knownRelations(ep)) ?? checkPlan(a.plan, "read", ERP_TABLES);
+      const refusal = checkReadAst(a.ast, ep.relations) ?? checkPlan(a.plan, "read", ERP_TABLES);
       if (refusal) throw new SafetyRefusal(refusal);
       const r = await ep.stream(sql, {
         maxRows: ctx.limits.rowCap,
