@@ -23,6 +23,7 @@ import {
   DuckDBConnection,
   DuckDBInstance,
   DuckDBListType,
+  type DuckDBPreparedStatement,
   DuckDBStructType,
   type DuckDBType,
   DuckDBTypeId,
@@ -137,6 +138,7 @@ export class Engine {
   #pending?: WriteEffect;
   #broken = false;
   #wrote = false;
+  #serializer?: Promise<DuckDBPreparedStatement>;
 
   private constructor(
     readonly init: EngineInit,
@@ -245,8 +247,9 @@ export class Engine {
     const out: Analysis = { count: extracted.count };
     if (extracted.count !== 1) return out;
     // The AST needs no binding, so it exists even when binding fails (a hostile read is still recognised).
-    const ast = await this.inspect.runAndReadAll("SELECT json_serialize_sql($1::VARCHAR)", [sql]);
-    out.ast = JSON.parse(String(ast.getRows()[0][0]));
+    const serializer = await (this.#serializer ??= this.inspect.prepare("SELECT json_serialize_sql($1::VARCHAR)"));
+    serializer.bindVarchar(1, sql);
+    out.ast = JSON.parse(String((await serializer.runAndReadAll()).getRows()[0][0]));
     if (purpose === "read" && (out.ast as { error?: boolean }).error === false) out.type = "SELECT";
     else {
       try {
@@ -263,9 +266,10 @@ export class Engine {
       }
     }
     if (out.type === "SELECT" || out.type === "INSERT" || out.type === "UPDATE" || out.type === "DELETE") {
-      // EXPLAIN never executes (EXPLAIN ANALYZE would; the type check above excludes it); the transaction is
-      // rolled back regardless, so nothing here can reach the committed starting state.
-      await this.inspect.run("BEGIN TRANSACTION");
+      // EXPLAIN never executes (EXPLAIN ANALYZE would; the type check above excludes it). A write's EXPLAIN runs
+      // in a transaction that is rolled back regardless, so nothing here can reach the committed starting state.
+      const guard = out.type !== "SELECT";
+      if (guard) await this.inspect.run("BEGIN TRANSACTION");
       try {
         const r = await this.inspect.runAndReadAll(`EXPLAIN (FORMAT JSON) ${sql}`);
         const logical = r.getRows().find(([kind]) => String(kind) === "logical_plan");
@@ -273,7 +277,7 @@ export class Engine {
       } catch (e) {
         out.prepareError = errorText(e);
       } finally {
-        await this.inspect.run("ROLLBACK");
+        if (guard) await this.inspect.run("ROLLBACK");
       }
     }
     return out;
