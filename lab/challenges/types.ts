@@ -129,6 +129,33 @@ export type VerifierSpec = z.infer<typeof VerifierSpec>;
 
 const ParamValue = z.union([z.string().min(1), z.number()]);
 
+/** Wording features a template can be tagged with (for coverage checks and robustness reports). */
+export const WORDING_FEATURES = [
+  "question",
+  "request",
+  "colleague_note",
+  "jargon",
+  "numbers_in_words",
+  "shorthand",
+  "relative_period",
+] as const;
+export type WordingFeature = (typeof WORDING_FEATURES)[number];
+
+/**
+ * A template: a plain string (the catalog's first wordings), or a wording written independently of the catalog
+ * and of lab-mini's corpus, tagged with its features.
+ */
+export const TemplateEntry = z.union([
+  z.string().min(10),
+  z.object({
+    text: z.string().min(10),
+    features: z.array(z.enum(WORDING_FEATURES)).min(1),
+    /** Written from the family's description and verifier alone (checked for overlap by a test). */
+    origin: z.literal("independent").default("independent"),
+  }).strict(),
+]);
+export type TemplateEntry = z.infer<typeof TemplateEntry>;
+
 /** One challenge family as written in `data/challenges/*.yaml`. */
 export const ChallengeFamilyFile = z.object({
   family: z.string().regex(/^[a-z][a-z0-9_]*$/, "must be snake_case (a-z, 0-9, _)"),
@@ -137,8 +164,11 @@ export const ChallengeFamilyFile = z.object({
   role: z.string().regex(/^[a-z_]+$/),
   outcome: z.enum(OUTCOMES),
   description: z.string().min(1),
-  /** ≥ 4 paraphrases; `{param}` placeholders are filled from `params`. */
-  templates: z.array(z.string().min(10)).min(4, "needs at least 4 paraphrase templates"),
+  /**
+   * ≥ 4 paraphrases (the committed catalog has ≥ 8); `{param}` placeholders are filled from `params`
+   * (`{n.words}`, `{threshold.short}`, `{period.alt}` … give other renderings; see `params.ts`).
+   */
+  templates: z.array(TemplateEntry).min(4, "needs at least 4 paraphrase templates"),
   /** Parameter name → its values (≥ 3 each, so dev and test can use values train never sees). */
   params: z.record(z.string().regex(/^[a-z_]+$/), z.array(ParamValue).min(3, "needs at least 3 values")).default({}),
   verifier: VerifierSpec,
@@ -162,6 +192,10 @@ export interface Challenge {
   templateIndex: number;
   /** The template with its parameters as placeholders (for the no-shared-template check). */
   template: string;
+  /** Wording features of the template (empty for the catalog's first, untagged wordings). */
+  features: WordingFeature[];
+  /** Whether the template was written independently of the catalog's first wordings and lab-mini's corpus. */
+  templateOrigin: "original" | "independent";
   params: Record<string, string | number>;
   verifier: VerifierSpec;
   /** Tool calls of the reference oracle's solution (from `data/challenges/_optimal_steps.json`). */

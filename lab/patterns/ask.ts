@@ -68,6 +68,8 @@ function adHocChallenge(question: string, role: string, orgId: number): Challeng
     orgId,
     templateIndex: 0,
     template: question,
+    features: [],
+    templateOrigin: "original",
     params: {},
     verifier: { type: "table" } as unknown as Challenge["verifier"],
     optimalSteps: undefined,

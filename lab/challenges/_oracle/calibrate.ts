@@ -1,6 +1,7 @@
 /**
  * TEST-SUPPORT script: runs the reference oracle on every instance (tiny sandbox) and writes
- * - data/challenges/_optimal_steps.json — tool calls of the oracle's solution per instance (optimal_steps);
+ * - data/challenges/_optimal_steps.json — tool calls of the oracle's solution per (family, values, tenant)
+ *   (optimal_steps; every wording of that work shares it);
  * - data/challenges/_oracle_fixture.json — for one train instance per level, the oracle's answer and writes,
  *   which notebooks replay to show a verdict without importing the oracle.
  *
@@ -11,7 +12,7 @@ import { join } from "node:path";
 import { buildSandbox } from "../../sandbox/generate.ts";
 import { SandboxPool } from "../../sandbox/episode.ts";
 import { createToolContext } from "../../tools/mod.ts";
-import { CHALLENGE_DIR, loadCatalog, verifyEpisode } from "../mod.ts";
+import { CHALLENGE_DIR, loadCatalog, valuesKey, verifyEpisode } from "../mod.ts";
 import { writeTextAtomic } from "../../util/atomic.ts";
 import { progressBar } from "../../util/progress.ts";
 import { runOracle } from "./mod.ts";
@@ -45,7 +46,12 @@ const fixture: Record<string, unknown>[] = level === undefined
   : (await readJson<{ instances: Record<string, unknown>[] }>(fixturePath, { instances: [] })).instances.filter((f) => f.level !== level);
 const failures: string[] = [];
 const bar = progressBar("oracle");
+// One run per (family, values, tenant): the wordings of one piece of work share its solution.
+const seen = new Set<string>();
 for (const [i, c] of all.entries()) {
+  const key = valuesKey(c);
+  if (seen.has(key)) continue;
+  seen.add(key);
   await using ep = await pool.acquire(c.orgId, { role: c.role });
   const ctx = createToolContext(ep);
   try {
@@ -56,7 +62,7 @@ for (const [i, c] of all.entries()) {
   }
   const v = await verifyEpisode(c, ctx);
   if (!v.pass) failures.push(`${c.id}: ${v.reason}`);
-  steps[c.id] = ctx.log.calls.length;
+  steps[key] = ctx.log.calls.length;
   if (c.split === "train" && !fixture.some((f) => f.level === c.level)) {
     fixture.push({
       level: c.level,
