@@ -876,7 +876,8 @@ export function filterSql(filter: PatternFilter = {}, first = 1): { where: strin
     params.push(v);
     parts.push(`${col} = $${first + params.length - 1}`);
   };
-  if (filter.ids) {
+  if (filter.ids?.length === 0) parts.push("false"); // an empty id list matches nothing (and has no list type to bind)
+  else if (filter.ids) {
     params.push(listValue(filter.ids));
     parts.push(`list_contains($${first + params.length - 1}::VARCHAR[], id)`);
   }
