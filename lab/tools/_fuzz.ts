@@ -1172,3 +1172,25 @@ export function formatReport(report: FuzzReport, examples = 2): string {
   for (const n of report.notes) lines.push(`  note: ${n}`);
   return lines.join("\n");
 }
+
+/**
+ * The whole fuzz run: the variants through the tools on `pool` and, side by side in this process, on a plain
+ * DuckDB copy of the sandbox at `path` (the meaning check), compared into one report.
+ */
+export async function fuzzAgainstPlain(
+  pool: SandboxPool,
+  path: string,
+  variants: readonly Variant[],
+  options: RunFuzzOptions = {},
+): Promise<{ meaning: MeaningCheck; report: FuzzReport }> {
+  await using plain = await PlainCopy.open(path);
+  const plainClean = await plain.tableHashes();
+  await plain.seedAudit();
+  let episodeClean: Record<string, string>;
+  {
+    await using ep = await pool.acquire(options.orgId ?? 1, { role: "analyst" });
+    episodeClean = await fingerprint(ep);
+  }
+  const [meaning, raw] = await Promise.all([checkMeanings(plain, variants), runFuzz(pool, variants, options)]);
+  return { meaning, report: compareWithPlain(raw, meaning, plainClean, episodeClean) };
+}

@@ -24,17 +24,13 @@ import { buildSandbox } from "../sandbox/generate.ts";
 import { SandboxPool } from "../sandbox/episode.ts";
 import { callTool, createToolContext } from "./tools.ts";
 import {
-  checkMeanings,
-  compareWithPlain,
   describeFailures,
   failuresByClass,
-  fingerprint,
   type FuzzReport,
   formatReport,
+  fuzzAgainstPlain,
   generateVariants,
   type MeaningCheck,
-  PlainCopy,
-  runFuzz,
   variantClass,
 } from "./_fuzz.ts";
 
@@ -57,18 +53,8 @@ describe("mutation fuzzer", () => {
   let report: FuzzReport;
   let byClass: ReturnType<typeof failuresByClass>;
   beforeAll(async () => {
-    await using plain = await PlainCopy.open(path);
-    const plainClean = await plain.tableHashes();
-    await plain.seedAudit();
-    let episodeClean: Record<string, string>;
-    {
-      await using ep = await pool.acquire(1, { role: "analyst" });
-      episodeClean = await fingerprint(ep);
-    }
-    // The oracle runs in this process while the episodes run in worker processes: side by side.
-    const [m, r] = await Promise.all([checkMeanings(plain, VARIANTS), runFuzz(pool, VARIANTS)]);
-    meaning = m;
-    report = compareWithPlain(r, m, plainClean, episodeClean);
+    // The plain copy runs in this process while the episodes run in worker processes: side by side.
+    ({ meaning, report } = await fuzzAgainstPlain(pool, path, VARIANTS));
     byClass = failuresByClass(report.results);
   });
   afterAll(() => {

@@ -7,15 +7,7 @@
  * `./node_modules/.bin/deno bench -A lab/tools/fuzz_bench.ts`
  */
 import { ensureSandbox, SandboxPool } from "../sandbox/mod.ts";
-import {
-  checkMeanings,
-  compareWithPlain,
-  fingerprint,
-  formatReport,
-  generateVariants,
-  PlainCopy,
-  runFuzz,
-} from "./_fuzz.ts";
+import { formatReport, fuzzAgainstPlain, generateVariants } from "./_fuzz.ts";
 
 const SEED = 11;
 const SCALE = 10;
@@ -28,26 +20,15 @@ console.log(`fuzz bench: ${variants.length} variants (seed ${SEED}, scale ${SCAL
 {
   await using pool = await SandboxPool.open(path, { size: 2, memoryLimit: "256MB" });
   await pool.warm(1, 2);
-  await using plain = await PlainCopy.open(path);
-  const plainClean = await plain.tableHashes();
-  await plain.seedAudit();
-  let episodeClean: Record<string, string>;
-  {
-    await using ep = await pool.acquire(1, { role: "analyst" });
-    episodeClean = await fingerprint(ep);
-  }
   let last = 0;
-  const [meaning, raw] = await Promise.all([
-    checkMeanings(plain, variants),
-    runFuzz(pool, variants, {
-      onProgress: (done, total) => {
-        if (done - last >= 1000 || done === total) console.log(`  ${(last = done)}/${total}`);
-      },
-    }),
-  ]);
+  const { meaning, report } = await fuzzAgainstPlain(pool, path, variants, {
+    onProgress: (done, total) => {
+      if (done - last >= 1000 || done === total) console.log(`  ${(last = done)}/${total}`);
+    },
+  });
   console.log(`meaning check (plain DuckDB copy): ${meaning.mismatches.length} of ${variants.length} variants differ from their base`);
   for (const m of meaning.mismatches.slice(0, 5)) console.log(`  ${m.variant.name}: ${JSON.stringify(m.variant.sql)}`);
-  console.log(formatReport(compareWithPlain(raw, meaning, plainClean, episodeClean), 3));
+  console.log(formatReport(report, 3));
 }
 
 Deno.bench("generate the test's fuzz variants (scale 1)", () => {
