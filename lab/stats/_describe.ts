@@ -41,11 +41,20 @@ export function mean(values: readonly number[]): number {
  * The p-quantile by linear interpolation between order statistics (Hyndman & Fan type 7, the default of R and
  * NumPy): with the values sorted ascending as x[0..n-1] and h = (n − 1)·p, it is x[⌊h⌋] + (h − ⌊h⌋)(x[⌊h⌋+1] − x[⌊h⌋]).
  *
+ * Infinite values are order statistics like any other; the interpolation takes its limit instead of computing
+ * 0·∞ or ∞ − ∞: an order statistic hit exactly (weight 0), or two equal ones, is returned as is; between a finite
+ * value and ±∞ the result is the infinite one. Between −∞ and +∞ no interpolated value exists, so the result is
+ * the nearer order statistic: −∞ below the midpoint, +∞ above it, and NaN exactly at the midpoint (so the median
+ * of [−∞, +∞] is NaN rather than an invented 0). NaN values are not ordered, so the quantile of data holding NaN is
+ * meaningless: filter them first.
+ *
  * @example
  * ```ts
  * import { quantile } from "../lab/stats/mod.ts";
  * quantile([7, 1, 3, 10, 2], 0.5); // 3
  * quantile([7, 1, 3, 10, 2], 0.9); // 8.8
+ * quantile([0, 1, Infinity], 0.5); // 1
+ * quantile([1, Infinity], 0.5); // Infinity
  * ```
  */
 export function quantile(values: readonly number[], p: number): number {
@@ -54,12 +63,23 @@ export function quantile(values: readonly number[], p: number): number {
   return sortedQuantile([...values].sort((x, y) => x - y), p);
 }
 
-/** Type-7 quantile of values already sorted ascending (no copy, no checks): for loops over many quantiles. */
+/**
+ * Type-7 quantile of values already sorted ascending (no copy, no checks): for loops over many quantiles. Infinite
+ * values as in {@linkcode quantile}.
+ */
 export function sortedQuantile(sorted: readonly number[], p: number): number {
   const h = (sorted.length - 1) * p;
   const lo = Math.floor(h);
-  const hi = Math.min(lo + 1, sorted.length - 1);
-  return sorted[lo] + (h - lo) * (sorted[hi] - sorted[lo]);
+  const w = h - lo;
+  const a = sorted[lo];
+  // w > 0 implies lo < n − 1, so sorted[lo + 1] exists. Equal endpoints and weight 0 return the endpoint, which
+  // the formula below would turn into NaN for an infinite one (∞ − ∞, 0·∞).
+  if (w === 0) return a;
+  const b = sorted[lo + 1];
+  if (a === b) return a;
+  if (a === -Infinity) return b !== Infinity ? a : w < 0.5 ? a : w > 0.5 ? b : NaN;
+  if (b === Infinity) return b;
+  return a + w * (b - a);
 }
 
 /** A point estimate with a confidence interval [lo, hi]. */

@@ -1,6 +1,6 @@
 /**
  * The normal and Student t distributions, for small-sample corrections of bootstrap intervals: the normal CDF
- * (via erfc, |error| < 1.2e-7) and quantile (Acklam's rational approximation refined by one Halley step), and
+ * (via erfc, |error| < 1.2e-7) and quantile (Acklam's rational approximation, relative error < 1.2e-9), and
  * the t quantile by inverting its CDF (regularized incomplete beta, continued fraction) with bisection.
  */
 
@@ -34,7 +34,12 @@ const C = [-7.784894002430293e-3, -3.223964580411365e-1, -2.400758277161838, -2.
 const D = [7.784695709041462e-3, 3.224671290700398e-1, 2.445134137142996, 3.754408661907416];
 
 /**
- * The standard normal quantile Φ⁻¹(p) for p in (0, 1).
+ * The standard normal quantile Φ⁻¹(p) for p in (0, 1), by Acklam's rational approximation: relative error below
+ * 1.2e-9 for every p (absolute below 6e-9 for p in [1e-10, 1 − 1e-10]).
+ *
+ * Not refined by a Halley step against {@linkcode normalCdf}: a step can only bring the result to the CDF's own
+ * accuracy, and that CDF (1.2e-7) is coarser than the approximation, so the step made the maximum error worse
+ * (1.0e-7 against 5.6e-9).
  *
  * @example
  * ```ts
@@ -43,23 +48,20 @@ const D = [7.784695709041462e-3, 3.224671290700398e-1, 2.445134137142996, 3.7544
  */
 export function normalQuantile(p: number): number {
   if (!(p > 0 && p < 1)) throw new RangeError(`normalQuantile: p must be in (0, 1), found ${p}`);
-  let x: number;
   if (p < 0.02425) {
     const q = Math.sqrt(-2 * Math.log(p));
-    x = (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5]) / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1);
-  } else if (p <= 1 - 0.02425) {
+    return (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5]) /
+      ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1);
+  }
+  if (p <= 1 - 0.02425) {
     const q = p - 0.5;
     const r = q * q;
-    x = (((((A[0] * r + A[1]) * r + A[2]) * r + A[3]) * r + A[4]) * r + A[5]) * q /
+    return (((((A[0] * r + A[1]) * r + A[2]) * r + A[3]) * r + A[4]) * r + A[5]) * q /
       (((((B[0] * r + B[1]) * r + B[2]) * r + B[3]) * r + B[4]) * r + 1);
-  } else {
-    const q = Math.sqrt(-2 * Math.log(1 - p));
-    x = -(((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5]) / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1);
   }
-  // One Halley step against the CDF brings the approximation (1e-9 relative) to the CDF's own accuracy.
-  const e = normalCdf(x) - p;
-  const u = e * Math.sqrt(2 * Math.PI) * Math.exp((x * x) / 2);
-  return x - u / (1 + (x * u) / 2);
+  const q = Math.sqrt(-2 * Math.log(1 - p));
+  return -(((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5]) /
+    ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1);
 }
 
 /** ln Γ(x) for x > 0 (Lanczos, g = 7, 9 terms). */

@@ -10,7 +10,7 @@ export interface McNemarResult {
   /** Discordant pairs where `a` failed and `b` passed. */
   c: number;
   /**
-   * The test statistic: min(b, c) for the exact test, (|b − c| − 1)² / (b + c) for the chi-square test
+   * The test statistic: min(b, c) for the exact test, max(0, |b − c| − 1)² / (b + c) for the chi-square test
    * (0 when there are no discordant pairs).
    */
   statistic: number;
@@ -24,7 +24,7 @@ export interface McNemarResult {
  * McNemar's test for paired pass/fail outcomes (control `a`, treatment `b` on the same units). Only the discordant
  * pairs carry information: under no difference each is equally likely to favour either side. With fewer than 25
  * discordant pairs the p-value is the exact two-sided binomial one (chi-square is poor there); otherwise the
- * chi-square statistic with continuity correction on one degree of freedom.
+ * chi-square statistic with continuity correction, max(0, |b − c| − 1)² / (b + c), on one degree of freedom.
  *
  * The test treats pairs as independent; with several seeds per challenge prefer {@linkcode pairedDiffCI}.
  *
@@ -50,7 +50,9 @@ export function mcnemar(pairs: readonly { a: boolean; b: boolean }[]): McNemarRe
     const k = Math.min(b, c);
     return { b, c, statistic: k, pValue: m === 0 ? 1 : Math.min(1, 2 * binomialCdfHalf(k, m)), method: "exact" };
   }
-  const statistic = (Math.abs(b - c) - 1) ** 2 / m;
+  // The continuity correction moves |b − c| one step towards 0 but never past it: without the max, b = c gave
+  // (0 − 1)² / m > 0 and p < 1 (0.84 at b = c = 13) where the exact test gives 1.
+  const statistic = Math.max(0, Math.abs(b - c) - 1) ** 2 / m;
   return { b, c, statistic, pValue: chiSquare1Sf(statistic), method: "chi-square" };
 }
 

@@ -31,6 +31,22 @@ describe("quantile", () => {
     [1, 1.4, 2, 3, 8.8, 10].forEach((want, i) => expect(got[i]).toBeCloseTo(want, 12));
     expect(x).toEqual([7, 1, 3, 10, 2]); // input untouched
   });
+  it("interpolates next to infinite values by the limit, never NaN from 0·∞ or ∞ − ∞", () => {
+    // By hand, type 7 with h = (n − 1)p and weight w = h − ⌊h⌋:
+    // [0, 1, ∞] at p = 0, ¼, ½, ¾, 1: h = 0 (x[0]), 0.5 (0 + ½·1), 1 (x[1], weight 0 on ∞), 1.5 (1 → ∞: ∞), 2 (x[2]).
+    expect([0, 0.25, 0.5, 0.75, 1].map((p) => quantile([0, 1, Infinity], p))).toEqual([0, 0.5, 1, Infinity, Infinity]);
+    // Equal infinite neighbours: [1, ∞, ∞] at ¾ (h = 1.5) and [−∞, −∞, 2] at ¼ (h = 0.5).
+    expect(quantile([1, Infinity, Infinity], 0.75)).toBe(Infinity);
+    expect(quantile([-Infinity, -Infinity, 2], 0.25)).toBe(-Infinity);
+    // −∞ → 1 at w = ½ is lim (1 − w)·x + w·1 as x → −∞ = −∞; [1, ∞] at p = 0 puts weight 0 on ∞.
+    expect([0, 0.5, 1].map((p) => quantile([-Infinity, 1], p))).toEqual([-Infinity, -Infinity, 1]);
+    expect([0, 0.5, 1].map((p) => quantile([1, Infinity], p))).toEqual([1, Infinity, Infinity]);
+    // −∞ → +∞ has no interpolated value: the nearer order statistic, NaN exactly at the midpoint (documented).
+    expect([0, 0.25, 0.5, 0.75, 1].map((p) => quantile([Infinity, -Infinity], p)))
+      .toEqual([-Infinity, -Infinity, NaN, Infinity, Infinity]);
+    // Finite neighbours of an infinite value interpolate as usual: [−∞, 2, 4, ∞] at ½ (h = 1.5) is 3.
+    expect(quantile([4, Infinity, -Infinity, 2], 0.5)).toBe(3);
+  });
   it("returns the only value of a singleton and refuses p outside [0, 1]", () => {
     expect(quantile([5], 0.3)).toBe(5);
     expect(() => quantile([1, 2], 1.5)).toThrow(/p must be in \[0, 1\]/);

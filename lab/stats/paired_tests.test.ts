@@ -27,6 +27,26 @@ describe("mcnemar", () => {
     expect(mcnemar(repeat(5, { a: true, b: true }))).toEqual({ b: 0, c: 0, statistic: 0, pValue: 1, method: "exact" });
     expect(mcnemar([...repeat(3, { a: true, b: false }), ...repeat(3, { a: false, b: true })]).pValue).toBe(1);
   });
+  it("gives p = 1 for balanced discordant pairs in the chi-square branch too, as the exact test does", () => {
+    // Exact two-sided p at b = c = 13: min(1, 2·P(X ≤ 13)) for X ~ Binomial(26, 1/2), summed below from the
+    // binomial coefficients; P(X ≤ 13) = 1/2 + P(X = 13)/2 > 1/2, so p = 1. The corrected statistic
+    // max(0, |13 − 13| − 1)² / 26 = 0 and P(χ²₁ ≥ 0) = 1 agree; without the max it was (0 − 1)² / 26 = 1/26, p = 0.8445.
+    let coef = 1; // C(26, k), exact in doubles
+    let atMost13 = 0;
+    for (let k = 0; k <= 13; k++) {
+      atMost13 += coef;
+      coef = (coef * (26 - k)) / (k + 1);
+    }
+    const exact = Math.min(1, (2 * atMost13) / 2 ** 26);
+    expect(exact).toBe(1);
+    const balanced = (n: number) => [...repeat(n, { a: true, b: false }), ...repeat(n, { a: false, b: true })];
+    expect(mcnemar(balanced(13))).toEqual({ b: 13, c: 13, statistic: 0, pValue: exact, method: "chi-square" });
+    // b = c = 30: the old statistic 1/60 gave p = 0.897.
+    expect(mcnemar(balanced(30))).toEqual({ b: 30, c: 30, statistic: 0, pValue: 1, method: "chi-square" });
+    // |b − c| = 1 is corrected to 0 as before: (1 − 1)² / 25 = 0.
+    expect(mcnemar([...repeat(13, { a: true, b: false }), ...repeat(12, { a: false, b: true })]))
+      .toEqual({ b: 13, c: 12, statistic: 0, pValue: 1, method: "chi-square" });
+  });
   it("refuses non-boolean outcomes", () => {
     expect(() => mcnemar([{ a: 1 as unknown as boolean, b: true }])).toThrow(/pairs\[0\] must have boolean a and b/);
   });

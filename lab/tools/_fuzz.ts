@@ -938,7 +938,8 @@ export async function runFuzz(pool: SandboxPool, variants: readonly Variant[], o
     results,
     progress: () => options.onProgress?.(++done, variants.length),
   };
-  const byRole = Map.groupBy([...variants].sort((a, b) => order(a) - order(b)), (v) => v.base.role);
+  const byRole = new Map<string, Variant[]>();
+  for (const v of [...variants].sort((a, b) => order(a) - order(b))) byRole.set(v.base.role, [...(byRole.get(v.base.role) ?? []), v]);
   // Most expensive roles first (accepted and rule-checked writes dominate), so the lanes finish together.
   const cost = (vs: Variant[]) => vs.reduce((n, v) => n + (v.base.kind.endsWith("write") ? 20 : 1), 0);
   const queue = [...byRole].sort(([, a], [, b]) => cost(b) - cost(a));
