@@ -1,0 +1,97 @@
+/**
+ * The architecture, held by a test (issue 13): imports between the folders of `lab/` go one way, and through a
+ * folder's door.
+ *
+ * - Direction: util and stats at the bottom, then sandbox → tools → challenges → models → agents → tournament →
+ *   patterns → datasets → finetune → evals (experiments/ until it moves there) → report; `cli/` and `serve/` are
+ *   faces (they may import anything; nothing imports them); `e2e/` holds tests. A module may import from the
+ *   folders before its own, never after.
+ * - Doors: another folder is imported through its `mod.ts` (or, for tests and benches, its `testing.ts`), never
+ *   through an inner file.
+ *
+ * The imports that break these rules today are listed in `lab/_architecture_debt.json`: the test fails on any
+ * new one, and on a listed one that is gone (so the list only shrinks until it is empty).
+ */
+import { describe, expect, it } from "vitest";
+import { dirname, join, relative, resolve } from "node:path";
+
+const LAB = new URL(".", import.meta.url).pathname;
+const DEBT_FILE = join(LAB, "_architecture_debt.json");
+
+/** Layers, bottom first; folders in one layer may import each other. */
+const LAYERS: string[][] = [
+  ["util", "stats"],
+  ["sandbox"],
+  ["tools"],
+  ["challenges"],
+  ["models"],
+  ["agents"],
+  ["tournament"],
+  ["patterns"],
+  ["datasets"],
+  ["finetune"],
+  ["evals", "experiments"],
+  ["report"],
+];
+const FACES = new Set(["cli", "serve", "e2e"]);
+const rank = (folder: string) => LAYERS.findIndex((l) => l.includes(folder));
+
+async function* sources(dir: string): AsyncGenerator<string> {
+  for await (const e of Deno.readDir(dir)) {
+    const p = join(dir, e.name);
+    if (e.isDirectory) yield* sources(p);
+    else if (e.name.endsWith(".ts")) yield p;
+  }
+}
+
+/** Every relative import of a file (static and `export … from`). */
+function importsOf(text: string): string[] {
+  return [...text.matchAll(/^\s*(?:import|export)\b[^'"]*?\bfrom\s+["'](\.[^"']+)["']/gm)].map((m) => m[1]);
+}
+
+/** The rule an import breaks, or undefined. */
+function violation(from: string, to: string): string | undefined {
+  const src = relative(LAB, from).split("/");
+  const dst = relative(LAB, to).split("/");
+  if (src.length < 2 || dst.length < 2 || dst[0].startsWith("..")) return undefined; // lab/mod.ts, outside lab/
+  const [a, b] = [src[0], dst[0]];
+  if (a === b) return undefined;
+  const isTest = /(\.test|_bench)\.ts$/.test(from) || a === "e2e";
+  if (FACES.has(b)) return `imports the face ${b}/`;
+  const door = dst.length === 2 && (dst[1] === "mod.ts" || (isTest && dst[1] === "testing.ts"));
+  if (!FACES.has(a) && rank(b) > rank(a)) return `imports ${b}/, which comes after ${a}/`;
+  if (!door) return "reaches an inner file (use the folder's mod.ts)";
+  return undefined;
+}
+
+describe("architecture", () => {
+  it("keeps imports one way and through doors, apart from the listed debt", async () => {
+    const found: string[] = [];
+    for await (const file of sources(LAB)) {
+      for (const spec of importsOf(await Deno.readTextFile(file))) {
+        const target = resolve(dirname(file), spec);
+        const why = violation(file, target);
+        if (why) found.push(`${relative(LAB, file)} → ${relative(LAB, target)}: ${why}`);
+      }
+    }
+    found.sort();
+    const debt: string[] = JSON.parse(await Deno.readTextFile(DEBT_FILE));
+    const known = new Set(debt);
+    const current = new Set(found);
+    const rules = new Map<string, number>();
+    for (const f of found) {
+      const rule = f.split(": ").at(-1)!.replace(/[a-z_]+\//g, "<folder>/");
+      rules.set(rule, (rules.get(rule) ?? 0) + 1);
+    }
+    console.log(`architecture debt: ${found.length} imports (${[...rules].map(([r, n]) => `${n} ${r}`).join("; ")})`);
+    if (Deno.env.get("LAB_ARCHITECTURE_DUMP")) await Deno.writeTextFile(Deno.env.get("LAB_ARCHITECTURE_DUMP")!, JSON.stringify(found, null, 1) + "\n");
+    expect(found.filter((f) => !known.has(f)), "new imports against the direction or past a door").toEqual([]);
+    expect(debt.filter((d) => !current.has(d)), "fixed: remove them from lab/_architecture_debt.json").toEqual([]);
+  });
+
+  it("knows every folder of lab/", async () => {
+    const folders: string[] = [];
+    for await (const e of Deno.readDir(LAB)) if (e.isDirectory) folders.push(e.name);
+    expect(folders.filter((f) => rank(f) < 0 && !FACES.has(f)).sort()).toEqual([]);
+  });
+});
