@@ -16,9 +16,9 @@
  * and query times are noise from the machine. Latency is recorded in the episode, never selected on.
  * @module
  */
-import { VIEWS } from "../sandbox/views.ts";
-import type { QueryRecord } from "../tools/tools.ts";
-import type { Verdict } from "../challenges/types.ts";
+import { VIEWS } from "../sandbox/mod.ts";
+import type { QueryRecord } from "../tools/mod.ts";
+import type { Verdict } from "../challenges/mod.ts";
 import type { FitnessWeights } from "./strategies.ts";
 
 /** The default weights, as committed in `configs/strategies.yaml` (kept equal by a test). */

@@ -4,12 +4,12 @@
  * the model — no family, outcome type, verifier, reference steps, split or id; `prompt.test.ts` checks it.
  * @module
  */
-import { TABLES } from "../sandbox/schema.ts";
-import { VIEWS } from "../sandbox/views.ts";
-import { defaultRoles, type RolesConfig } from "../tools/roles.ts";
-import type { ChatMessage } from "../models/types.ts";
+import { TABLES } from "../sandbox/mod.ts";
+import { VIEWS } from "../sandbox/mod.ts";
+import { defaultRoles, type RolesConfig } from "../tools/mod.ts";
+import type { ChatMessage } from "../models/mod.ts";
 import type { Strategy } from "./strategies.ts";
-import { formatInjection, type InjectedExample } from "../models/injection.ts";
+import { formatInjection, type InjectedExample } from "../models/mod.ts";
 
 export type { InjectedExample };
 

@@ -4,10 +4,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { join } from "node:path";
-import { buildSandbox } from "../sandbox/generate.ts";
-import { SandboxPool } from "../sandbox/episode.ts";
+import { buildSandbox } from "../sandbox/mod.ts";
+import { SandboxPool } from "../sandbox/mod.ts";
 import { type Challenge, loadCatalog, SPLITS } from "../challenges/mod.ts";
-import type { TransportRequest } from "../models/types.ts";
+import type { TransportRequest } from "../models/mod.ts";
 import {
   type EpisodeRecord,
   type InjectedExample,

@@ -17,10 +17,10 @@
  * timings, so a model that hashes its input (the placeholder) sees the same conversation every run.
  * @module
  */
-import type { Challenge, Verdict } from "../challenges/types.ts";
-import { outcomeOf } from "../challenges/episode.ts";
-import { verify, type VerifyContext } from "../challenges/verify.ts";
-import type { Episode, SandboxPool, SqlRow } from "../sandbox/episode.ts";
+import type { Challenge, Verdict } from "../challenges/mod.ts";
+import { outcomeOf } from "../challenges/mod.ts";
+import { verify, type VerifyContext } from "../challenges/mod.ts";
+import type { Episode, SandboxPool, SqlRow } from "../sandbox/mod.ts";
 import {
   callTool,
   createToolContext,
@@ -30,12 +30,12 @@ import {
   type SubmittedAnswer,
   type ToolContext,
   type ToolLimits,
-} from "../tools/tools.ts";
-import type { RolesConfig } from "../tools/roles.ts";
-import type { ChatModel } from "../models/chat.ts";
-import type { AssistantMessage, ChatMessage, ChatResult, Usage } from "../models/types.ts";
-import { canonicalJson } from "../models/cache.ts";
-import { BudgetExceeded, ModelCallError } from "../models/resilience.ts";
+} from "../tools/mod.ts";
+import type { RolesConfig } from "../tools/mod.ts";
+import type { ChatModel } from "../models/mod.ts";
+import type { AssistantMessage, ChatMessage, ChatResult, Usage } from "../models/mod.ts";
+import { canonicalJson } from "../models/mod.ts";
+import { BudgetExceeded, ModelCallError } from "../models/mod.ts";
 import { DEFAULT_FITNESS, type EpisodeFitness, episodeFitness } from "./fitness.ts";
 import { type ExampleRenderer, type InjectedExample, openingMessages } from "./prompt.ts";
 import type { FitnessWeights, Strategy } from "./strategies.ts";

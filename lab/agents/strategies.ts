@@ -12,7 +12,7 @@ import { z } from "zod";
 import { ConfigError } from "../util/errors.ts";
 import { parseConfigText, readConfigText } from "../util/config.ts";
 import { displayPath, repoPath } from "../util/paths.ts";
-import type { ToolName } from "../tools/tools.ts";
+import type { ToolName } from "../tools/mod.ts";
 
 /** Where the committed strategies config lives. */
 export const STRATEGIES_CONFIG_PATH: string = repoPath("configs/strategies.yaml");

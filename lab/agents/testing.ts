@@ -4,10 +4,10 @@
  * served model — without a server.
  * @module
  */
-import { type ChatModel, createChatModel } from "../models/chat.ts";
-import { ModelEntry } from "../models/config.ts";
-import { canonicalJson } from "../models/cache.ts";
-import type { RawChoice, RawToolCall, TransportRequest } from "../models/types.ts";
+import { type ChatModel, createChatModel } from "../models/mod.ts";
+import { ModelEntry } from "../models/mod.ts";
+import { canonicalJson } from "../models/mod.ts";
+import type { RawChoice, RawToolCall, TransportRequest } from "../models/mod.ts";
 
 /** One scripted tool call: parsed `args`, or `rawArgs` that are sent as is (malformed JSON for tests). */
 export type ScriptedCall = { name: string; args: Record<string, unknown> } | { name: string; rawArgs: string };

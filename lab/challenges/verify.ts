@@ -3,7 +3,7 @@
  * starting copy of the episode's database; writes are judged by the diff of every table between the start
  * and the end of the episode. Never by string matching, never against a number typed into a file.
  */
-import { TABLES } from "../sandbox/schema.ts";
+import { TABLES } from "../sandbox/mod.ts";
 import { renderSql } from "./params.ts";
 import type { Challenge, Verdict, VerifierSpec } from "./types.ts";
 

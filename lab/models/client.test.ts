@@ -3,7 +3,7 @@ import { startServer } from "../serve/mod.ts";
 import { defaultBackends } from "../serve/backends.ts";
 import type { ChatBackend } from "./backend.ts";
 import type { ChatRequest, ChatResult } from "./types.ts";
-import { openAiToolSchemas } from "../tools/tools.ts";
+import { openAiToolSchemas } from "../tools/mod.ts";
 import {
   Budget,
   BudgetExceeded,

@@ -9,7 +9,7 @@
  *    in-process fetch that answers instantly.
  */
 import type { ServeOptions, ServerStats } from "../serve/mod.ts";
-import { openAiToolSchemas } from "../tools/tools.ts";
+import { openAiToolSchemas } from "../tools/mod.ts";
 import { createChatModel, createResponseCache, getModelConfig, loadModelsConfig, type ModelConfig } from "./mod.ts";
 
 const cfg = await loadModelsConfig();

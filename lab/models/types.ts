@@ -2,7 +2,7 @@
  * The shapes of the lab's chat-model interface: messages in, one result out (plain data, cacheable).
  * @module
  */
-import type { OpenAiToolSchema } from "../tools/tools.ts";
+import type { OpenAiToolSchema } from "../tools/mod.ts";
 
 /** A tool call the lab sent back to a model (in an assistant message of the history). */
 export interface SentToolCall {

@@ -5,13 +5,13 @@
  * marks the answer right ({@linkcode PatternStore.mark}, or `pass` up front).
  * @module
  */
-import type { Challenge, Category, Level, Split, Verdict } from "../challenges/types.ts";
-import type { EpisodeRecord, PatternSource } from "../agents/runner.ts";
-import { runEpisode } from "../agents/runner.ts";
-import type { ExampleRenderer } from "../agents/prompt.ts";
-import type { Strategy } from "../agents/strategies.ts";
-import type { ChatModel } from "../models/chat.ts";
-import type { SandboxPool } from "../sandbox/episode.ts";
+import type { Challenge, Category, Level, Split, Verdict } from "../challenges/mod.ts";
+import type { EpisodeRecord, PatternSource } from "../agents/mod.ts";
+import { runEpisode } from "../agents/mod.ts";
+import type { ExampleRenderer } from "../agents/mod.ts";
+import type { Strategy } from "../agents/mod.ts";
+import type { ChatModel } from "../models/mod.ts";
+import type { SandboxPool } from "../sandbox/mod.ts";
 import { fnv1a } from "../util/random.ts";
 import type { AddReport, PatternStore } from "./store.ts";
 

@@ -15,7 +15,7 @@
  */
 import { createHash } from "node:crypto";
 import { type DuckDBConnection, type DuckDBListValue, FLOAT, LIST, listValue, VARCHAR } from "@duckdb/node-api";
-import type { Embeddings } from "../models/embeddings.ts";
+import type { Embeddings } from "../models/mod.ts";
 import { fnv1a } from "../util/random.ts";
 import { EMBEDDING_DIMS } from "./_schema.ts";
 

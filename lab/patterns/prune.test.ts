@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { join } from "node:path";
 import type { EpisodeRecord } from "../agents/mod.ts";
-import { buildSandbox } from "../sandbox/generate.ts";
-import { SandboxPool } from "../sandbox/episode.ts";
+import { buildSandbox } from "../sandbox/mod.ts";
+import { SandboxPool } from "../sandbox/mod.ts";
 import { PatternStore } from "./store.ts";
 import { prunePatterns, revalidatePatterns, sameSummary } from "./prune.ts";
 

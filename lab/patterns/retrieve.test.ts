@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DuckDBConnection, DuckDBInstance, FLOAT, LIST, listValue } from "@duckdb/node-api";
-import type { PatternSource } from "../agents/runner.ts";
-import { parseInjection } from "../models/injection.ts";
+import type { PatternSource } from "../agents/mod.ts";
+import { parseInjection } from "../models/mod.ts";
 import { LOCAL_EMBEDDER_ID, localEmbed } from "./embed.ts";
 import { normalizeIntent } from "./normalize.ts";
 import { PatternStore } from "./store.ts";

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { join } from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
-import { buildSandbox } from "../sandbox/generate.ts";
-import { SandboxPool } from "../sandbox/episode.ts";
+import { buildSandbox } from "../sandbox/mod.ts";
+import { SandboxPool } from "../sandbox/mod.ts";
 import { type Challenge, loadCatalog } from "../challenges/mod.ts";
 import {
   DEFAULT_FITNESS,
@@ -12,7 +12,7 @@ import {
   scriptedModel,
   type ScriptedReply,
 } from "../agents/mod.ts";
-import type { TransportRequest } from "../models/types.ts";
+import type { TransportRequest } from "../models/mod.ts";
 import { type Embedder, localEmbed } from "./embed.ts";
 import { canonicalSql, isVerificationQuery, type Pattern, patternId, PatternStore, summarizeResult } from "./store.ts";
 

@@ -4,7 +4,7 @@
  * Deterministic, no weights; similar strings get similar vectors (shared n-grams), nothing more.
  */
 import { z } from "zod";
-import { countTokens } from "../models/backend.ts";
+import { countTokens } from "../models/mod.ts";
 import { fnv1a, mulberry32 } from "../util/random.ts";
 import { encodeBase64 } from "./_base64.ts";
 

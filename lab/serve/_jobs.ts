@@ -6,8 +6,8 @@
  */
 import { join } from "node:path";
 import { z } from "zod";
-import type { ChatBackend } from "../models/backend.ts";
-import type { Trainer, TrainerEvent } from "../models/trainer.ts";
+import type { ChatBackend } from "../models/mod.ts";
+import type { Trainer, TrainerEvent } from "../models/mod.ts";
 import { writeTextAtomic } from "../util/atomic.ts";
 import { HttpError } from "./_http.ts";
 import type { FileStore } from "./_files.ts";

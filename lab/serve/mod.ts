@@ -21,6 +21,6 @@
  */
 export { type FaultOptions, type LocalServer, type ServeOptions, type ServerStats, startServer } from "./server.ts";
 export { EMBED_MODEL, embed } from "./_embed.ts";
-export { PLACEHOLDER_MODEL, placeholderBackend } from "../models/placeholder.ts";
-export type { ChatBackend, ChatRequest, ChatResult } from "../models/backend.ts";
-export type { Trainer, TrainerEvent, TrainerOptions, TrainerResult } from "../models/trainer.ts";
+export { PLACEHOLDER_MODEL, placeholderBackend } from "../models/mod.ts";
+export type { ChatBackend, ChatRequest, ChatResult } from "../models/mod.ts";
+export type { Trainer, TrainerEvent, TrainerOptions, TrainerResult } from "../models/mod.ts";

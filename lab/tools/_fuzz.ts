@@ -14,10 +14,10 @@
  * @module
  */
 import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
-import type { DbSnapshot, Episode, SandboxPool } from "../sandbox/episode.ts";
-import { clockMacrosSql, readManifest } from "../sandbox/generate.ts";
-import { createTablesSql, TABLE_NAMES, TABLES } from "../sandbox/schema.ts";
-import { createViewsSql, VIEWS } from "../sandbox/views.ts";
+import type { DbSnapshot, Episode, SandboxPool } from "../sandbox/mod.ts";
+import { clockMacrosSql, readManifest } from "../sandbox/mod.ts";
+import { createTablesSql, TABLE_NAMES, TABLES } from "../sandbox/mod.ts";
+import { createViewsSql, VIEWS } from "../sandbox/mod.ts";
 import { mulberry32 } from "../util/random.ts";
 import { defaultRoles, mayWrite, type RolesConfig, type WriteActionName } from "./roles.ts";
 import { callTool, createToolContext, type ToolContext } from "./tools.ts";

@@ -10,7 +10,7 @@
  * - inventory never goes negative.
  * @module
  */
-import type { SqlRow } from "../sandbox/episode.ts";
+import type { SqlRow } from "../sandbox/mod.ts";
 
 /** One table a write changed: its name, a temp table with its rows before the write, a trusted query. */
 export interface RuleCheck {

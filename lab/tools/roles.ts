@@ -5,7 +5,7 @@
 import { fileURLToPath } from "node:url";
 import { readConfigFileSync } from "../util/config.ts";
 import { z } from "zod";
-import { TABLE_NAMES } from "../sandbox/schema.ts";
+import { TABLE_NAMES } from "../sandbox/mod.ts";
 
 /** A write action a role may be granted on a table. */
 export const WriteActionName = z.enum(["insert", "update", "delete"]);

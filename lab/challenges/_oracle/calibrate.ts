@@ -9,8 +9,8 @@
  * entries merged into the files; without it, the files are rewritten from scratch)
  */
 import { join } from "node:path";
-import { buildSandbox } from "../../sandbox/generate.ts";
-import { SandboxPool } from "../../sandbox/episode.ts";
+import { buildSandbox } from "../../sandbox/mod.ts";
+import { SandboxPool } from "../../sandbox/mod.ts";
 import { createToolContext } from "../../tools/mod.ts";
 import { CHALLENGE_DIR, loadCatalog, valuesKey, verifyEpisode } from "../mod.ts";
 import { writeTextAtomic } from "../../util/atomic.ts";

@@ -16,7 +16,7 @@
  * Usage: npx deno run -A lab/challenges/_oracle/distill.ts [--out data/datasets/oracle_distill_train.jsonl]
  */
 import { ensureSandbox } from "../../sandbox/mod.ts";
-import { SandboxPool } from "../../sandbox/episode.ts";
+import { SandboxPool } from "../../sandbox/mod.ts";
 import { createToolContext } from "../../tools/mod.ts";
 import { loadCatalog, verifyEpisode } from "../mod.ts";
 import { writeTextAtomic } from "../../util/atomic.ts";

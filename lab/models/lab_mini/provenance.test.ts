@@ -11,7 +11,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
-import { buildSandbox } from "../../sandbox/generate.ts";
+import { buildSandbox } from "../../sandbox/mod.ts";
 import { loadCatalog, loadFamilies } from "../../challenges/mod.ts";
 import { readSchemaMeta } from "./schema_meta.ts";
 import { generateCorpus } from "./corpus.ts";
