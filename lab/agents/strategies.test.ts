@@ -12,7 +12,7 @@ import {
   TOOL_NAMES,
 } from "./mod.ts";
 import { readStrategy } from "../models/lab_mini/mod.ts";
-import { ConfigError } from "../util/errors.ts";
+import { ConfigError } from "../util/mod.ts";
 
 const text = await Deno.readTextFile(STRATEGIES_CONFIG_PATH);
 

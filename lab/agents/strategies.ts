@@ -9,9 +9,9 @@
  * @module
  */
 import { z } from "zod";
-import { ConfigError } from "../util/errors.ts";
-import { parseConfigText, readConfigText } from "../util/config.ts";
-import { displayPath, repoPath } from "../util/paths.ts";
+import { ConfigError } from "../util/mod.ts";
+import { parseConfigText, readConfigText } from "../util/mod.ts";
+import { displayPath, repoPath } from "../util/mod.ts";
 import type { ToolName } from "../tools/mod.ts";
 
 /** Where the committed strategies config lives. */

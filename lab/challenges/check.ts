@@ -11,7 +11,7 @@ import { episodeVerifyContext } from "./episode.ts";
 import { renderSql } from "./params.ts";
 import type { Challenge } from "./types.ts";
 import { type Row, toNumber } from "./verify.ts";
-import { displayPath } from "../util/paths.ts";
+import { displayPath } from "../util/mod.ts";
 
 /** A verifier query that fails on the sandbox, or returns nothing where the verifier reads a row. */
 export interface VerifierSqlProblem {

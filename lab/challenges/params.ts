@@ -6,7 +6,7 @@
  * `{period.name}`) are computed from the as-of date when the verifier runs. Other parameters render as their
  * value in text and as a SQL literal (`'text'` or a number) in SQL; `{name.raw}` gives the bare value.
  */
-import { ConfigError } from "../util/errors.ts";
+import { ConfigError } from "../util/mod.ts";
 
 const MONTH_VALUES: Record<string, { offset: number; text: string; alt: string }> = {
   current_month: { offset: 0, text: "this month", alt: "the month to date" },

@@ -4,7 +4,7 @@ import { type ChatModel, createChatModel, getModelConfig, loadModelsConfig } fro
 import { type LocalServer, startServer } from "../serve/mod.ts";
 import { defaultBackends } from "../serve/backends.ts";
 import { DEFAULT_DB_PATH } from "../tournament/mod.ts";
-import { displayPath } from "../util/paths.ts";
+import { displayPath } from "../util/mod.ts";
 
 /** Options every command that runs a tournament config shares: the config, the store and the model's URL. */
 export const TOURNAMENT_RUN_OPTIONS = {

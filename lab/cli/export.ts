@@ -5,7 +5,7 @@
 import type { CommandSpec } from "./_args.ts";
 import { UsageError } from "./_args.ts";
 import { DEFAULT_DB_PATH, DEFAULT_EXPORT_DIR, exportRun } from "../tournament/mod.ts";
-import { displayPath } from "../util/paths.ts";
+import { displayPath } from "../util/mod.ts";
 
 export const EXPORT_COMMANDS: CommandSpec[] = [
   {

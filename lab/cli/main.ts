@@ -5,7 +5,7 @@
  * Run it as `deno task lab <command> [options]`.
  */
 import { commandHelp, type CommandSpec, parseCommandArgs, UsageError } from "./_args.ts";
-import { isUserError } from "../util/errors.ts";
+import { isUserError } from "../util/mod.ts";
 import { COMMANDS } from "./commands.ts";
 
 function topHelp(): string {

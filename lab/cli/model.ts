@@ -7,7 +7,7 @@ import type { CommandSpec } from "./_args.ts";
 import { intOption } from "./_args.ts";
 import { ensureSandbox } from "../sandbox/mod.ts";
 import { pretrain, saveModel } from "../models/lab_mini/mod.ts";
-import { displayPath, repoPath } from "../util/paths.ts";
+import { displayPath, repoPath } from "../util/mod.ts";
 
 const DEFAULT_OUT = repoPath("data/models/lab-mini-base.json");
 

@@ -3,7 +3,7 @@
  * with the lab's retries, rate limits, budget and response cache around it.
  * @module
  */
-import { ConfigError } from "../util/errors.ts";
+import { ConfigError } from "../util/mod.ts";
 import { costUsd, type ModelConfig, SELF_HOSTED } from "./config.ts";
 import type { ResponseCache } from "./cache.ts";
 import { type Budget, callWithRetries, type ErrorClass, RateLimiter, type RetryOptions, seededRandom } from "./resilience.ts";

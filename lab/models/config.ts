@@ -5,9 +5,9 @@
  * @module
  */
 import { z } from "zod";
-import { ConfigError } from "../util/errors.ts";
-import { parseConfigText, readConfigText } from "../util/config.ts";
-import { displayPath, repoPath } from "../util/paths.ts";
+import { ConfigError } from "../util/mod.ts";
+import { parseConfigText, readConfigText } from "../util/mod.ts";
+import { displayPath, repoPath } from "../util/mod.ts";
 
 /** Where the committed models config lives. */
 export const MODELS_CONFIG_PATH: string = repoPath("configs/models.yaml");

@@ -4,7 +4,7 @@
  * @module
  */
 import OpenAI from "openai";
-import { ConfigError } from "../util/errors.ts";
+import { ConfigError } from "../util/mod.ts";
 import { costUsd, type ModelConfig } from "./config.ts";
 import { limiterFor, resolveApiKey } from "./chat.ts";
 import { type Budget, callWithRetries, type RateLimiter, type RetryOptions, seededRandom } from "./resilience.ts";

@@ -13,7 +13,7 @@
  * const r = await model.complete({ model: model.id, messages: [{ role: "user", content: "hi" }] });
  * ```
  */
-import { fnv1a } from "../util/random.ts";
+import { fnv1a } from "../util/mod.ts";
 import { type ChatBackend, type ChatChoice, type ChatRequest, countChatTokens, countTokens, encoder, type ToolCall, type ToolDefinition } from "./backend.ts";
 
 /** The placeholder's model id. */

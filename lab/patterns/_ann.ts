@@ -17,7 +17,7 @@
  *   score (exact pruning); scanning stops after `nprobe` cells once k results are found, or after `maxProbe`.
  * @module
  */
-import { mulberry32 } from "../util/random.ts";
+import { mulberry32 } from "../util/mod.ts";
 
 /** Options for building an {@linkcode IvfIndex}. */
 export interface IvfOptions {

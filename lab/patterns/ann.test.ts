@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { exactSearch, IvfIndex } from "./_ann.ts";
-import { mulberry32 } from "../util/random.ts";
+import { mulberry32 } from "../util/mod.ts";
 
 const D = 32;
 

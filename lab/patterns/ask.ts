@@ -12,7 +12,7 @@ import type { ExampleRenderer } from "../agents/mod.ts";
 import type { Strategy } from "../agents/mod.ts";
 import type { ChatModel } from "../models/mod.ts";
 import type { SandboxPool } from "../sandbox/mod.ts";
-import { fnv1a } from "../util/random.ts";
+import { fnv1a } from "../util/mod.ts";
 import type { AddReport, PatternStore } from "./store.ts";
 
 /** Options for {@linkcode askQuestion}. */

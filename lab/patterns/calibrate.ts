@@ -20,7 +20,7 @@
  */
 import { isScalar, parseDocument, visit, type YAMLMap } from "yaml";
 import { type Challenge, loadCatalog } from "../challenges/mod.ts";
-import { writeTextAtomic } from "../util/atomic.ts";
+import { writeTextAtomic } from "../util/mod.ts";
 import { type Embedder, localEmbedder } from "./embed.ts";
 import { normalizeIntent } from "./normalize.ts";
 import {

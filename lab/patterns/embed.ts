@@ -16,7 +16,7 @@
 import { createHash } from "node:crypto";
 import { type DuckDBConnection, type DuckDBListValue, FLOAT, LIST, listValue, VARCHAR } from "@duckdb/node-api";
 import type { Embeddings } from "../models/mod.ts";
-import { fnv1a } from "../util/random.ts";
+import { fnv1a } from "../util/mod.ts";
 import { EMBEDDING_DIMS } from "./_schema.ts";
 
 /**

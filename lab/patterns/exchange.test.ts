@@ -5,7 +5,7 @@ import type { EpisodeRecord } from "../agents/mod.ts";
 import { DEFAULT_FITNESS } from "../agents/mod.ts";
 import { PatternStore } from "./store.ts";
 import { exportParquet, importParquet, PARQUET_FORMAT, readParquetExport, toArrow } from "./exchange.ts";
-import { LabError } from "../util/errors.ts";
+import { LabError } from "../util/mod.ts";
 import { PATTERN_COLUMNS } from "./_schema.ts";
 
 function episode(id: string, task: string, sql: string, o: { category?: string; split?: string; pass?: boolean } = {}) {

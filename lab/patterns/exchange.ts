@@ -37,7 +37,7 @@ import {
   vectorFromArray,
 } from "apache-arrow";
 import { EMBEDDING_DIMS, PATTERN_COLUMNS } from "./_schema.ts";
-import { LabError } from "../util/errors.ts";
+import { LabError } from "../util/mod.ts";
 import { filterSql, inTransaction, type PatternFilter, type PatternStore } from "./store.ts";
 
 /** Format tag and version written to `_patterns.json`. */

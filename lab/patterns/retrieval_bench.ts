@@ -31,7 +31,7 @@ import {
   INTEGER,
   VARCHAR,
 } from "@duckdb/node-api";
-import { mulberry32 } from "../util/random.ts";
+import { mulberry32 } from "../util/mod.ts";
 import { LOCAL_EMBEDDER_ID, localEmbed } from "./embed.ts";
 import { PATTERN_SCHEMA } from "./_schema.ts";
 import { fuseLexical, PatternRetriever, type RetrievalOverrides, searchExact } from "./retrieve.ts";

@@ -40,7 +40,7 @@ import {
   listValue,
 } from "@duckdb/node-api";
 import { dirname } from "node:path";
-import { repoPath } from "../util/paths.ts";
+import { repoPath } from "../util/mod.ts";
 import { z } from "zod";
 import {
   DEFAULT_FITNESS,

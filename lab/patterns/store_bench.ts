@@ -17,7 +17,7 @@ import type { EpisodeRecord } from "../agents/mod.ts";
 import { PatternStore } from "./store.ts";
 import { exportParquet } from "./exchange.ts";
 import { PATTERN_COLUMNS } from "./_schema.ts";
-import { mulberry32 } from "../util/random.ts";
+import { mulberry32 } from "../util/mod.ts";
 
 /** Process CPU time in seconds (user + system), to read wall times on a shared, loaded machine. */
 function cpuSeconds(): number {

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { mulberry32 } from "../util/random.ts";
+import { mulberry32 } from "../util/mod.ts";
 
 /** Sizes of one scale. `invoicesPerMonth` is the mean monthly invoice count of an average org. */
 export interface ScaleConfig {

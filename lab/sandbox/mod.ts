@@ -12,7 +12,7 @@
  * @module
  */
 import { join } from "node:path";
-import { repoPath } from "../util/paths.ts";
+import { repoPath } from "../util/mod.ts";
 import { buildSandbox, DEFAULT_SPEC, readManifest, type SandboxManifest, type SandboxSpec } from "./generate.ts";
 
 export * from "./schema.ts";

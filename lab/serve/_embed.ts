@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import { countTokens } from "../models/mod.ts";
-import { fnv1a, mulberry32 } from "../util/random.ts";
+import { fnv1a, mulberry32 } from "../util/mod.ts";
 import { encodeBase64 } from "./_base64.ts";
 
 /** The embedding model's id. */

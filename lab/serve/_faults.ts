@@ -4,7 +4,7 @@
  * faults.
  */
 import type { FaultOptions } from "./server.ts";
-import { mulberry32 } from "../util/random.ts";
+import { mulberry32 } from "../util/mod.ts";
 
 /** The faults drawn for one request. */
 export interface FaultDraw {

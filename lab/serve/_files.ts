@@ -4,7 +4,7 @@
  */
 import { join } from "node:path";
 import { z } from "zod";
-import { writeTextAtomic } from "../util/atomic.ts";
+import { writeTextAtomic } from "../util/mod.ts";
 import { HttpError } from "./_http.ts";
 
 /** OpenAI's file object. */

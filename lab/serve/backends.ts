@@ -6,7 +6,7 @@ import type { ChatBackend } from "../models/mod.ts";
 import { placeholderBackend } from "../models/mod.ts";
 import { labMiniTrainer, loadLabMini } from "../models/lab_mini/mod.ts";
 import type { Trainer } from "../models/mod.ts";
-import { repoPath } from "../util/paths.ts";
+import { repoPath } from "../util/mod.ts";
 
 /** The committed base weights of lab-mini (see data/models/lab-mini-base.manifest.json for the recipe). */
 export const LAB_MINI_BASE_WEIGHTS: string = repoPath("data/models/lab-mini-base.json");

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import OpenAI from "openai";
-import { repoPath } from "../util/paths.ts";
+import { repoPath } from "../util/mod.ts";
 
 describe("lab serve (CLI)", () => {
   it("prints the URL, requires the token from --token-env, and on SIGINT shuts down printing its stats", async () => {

@@ -1,6 +1,6 @@
 /** Descriptive statistics: seeded randomness, mean, quantiles and the Wilson interval for a proportion. */
 
-import { mulberry32 } from "../util/random.ts";
+import { mulberry32 } from "../util/mod.ts";
 
 /** A source of uniform numbers in [0, 1). */
 export type Random = () => number;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { mean, quantile, seededRandom, wilsonInterval } from "./mod.ts";
-import { mulberry32 } from "../util/random.ts";
+import { mulberry32 } from "../util/mod.ts";
 
 describe("seededRandom", () => {
   it("is the lab's mulberry32 stream, so the same seed repeats", () => {

@@ -3,7 +3,7 @@
  * @module
  */
 import { fileURLToPath } from "node:url";
-import { readConfigFileSync } from "../util/config.ts";
+import { readConfigFileSync } from "../util/mod.ts";
 import { z } from "zod";
 import { TABLE_NAMES } from "../sandbox/mod.ts";
 

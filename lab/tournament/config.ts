@@ -5,8 +5,8 @@
  * @module
  */
 import { z } from "zod";
-import { parseConfigSyntax, parseConfigValue, readConfigText } from "../util/config.ts";
-import { displayPath, repoPath } from "../util/paths.ts";
+import { parseConfigSyntax, parseConfigValue, readConfigText } from "../util/mod.ts";
+import { displayPath, repoPath } from "../util/mod.ts";
 import { LEVELS, SPLITS } from "../challenges/types.ts";
 
 /** Where the committed tournament config lives. */

@@ -23,7 +23,7 @@ import { dirname } from "node:path";
 import { existsSync } from "node:fs";
 import type { EpisodeRecord } from "../agents/runner.ts";
 import type { Strategy } from "../agents/strategies.ts";
-import { repoPath } from "../util/paths.ts";
+import { repoPath } from "../util/mod.ts";
 import type { Lineage } from "./evolve.ts";
 
 /** The lab's default store. */

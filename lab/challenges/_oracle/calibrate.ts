@@ -13,8 +13,8 @@ import { buildSandbox } from "../../sandbox/mod.ts";
 import { SandboxPool } from "../../sandbox/mod.ts";
 import { createToolContext } from "../../tools/mod.ts";
 import { CHALLENGE_DIR, loadCatalog, valuesKey, verifyEpisode } from "../mod.ts";
-import { writeTextAtomic } from "../../util/atomic.ts";
-import { progressBar } from "../../util/progress.ts";
+import { writeTextAtomic } from "../../util/mod.ts";
+import { progressBar } from "../../util/mod.ts";
 import { runOracle } from "./mod.ts";
 
 const dir = await Deno.makeTempDir({ prefix: "lab-calibrate-" });

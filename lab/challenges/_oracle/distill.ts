@@ -19,8 +19,8 @@ import { ensureSandbox } from "../../sandbox/mod.ts";
 import { SandboxPool } from "../../sandbox/mod.ts";
 import { createToolContext } from "../../tools/mod.ts";
 import { loadCatalog, verifyEpisode } from "../mod.ts";
-import { writeTextAtomic } from "../../util/atomic.ts";
-import { repoPath } from "../../util/paths.ts";
+import { writeTextAtomic } from "../../util/mod.ts";
+import { repoPath } from "../../util/mod.ts";
 import { runOracle } from "./mod.ts";
 
 /** Where the dataset is written. */

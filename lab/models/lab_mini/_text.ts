@@ -4,7 +4,7 @@
  * @module
  */
 
-import { fnv1a, mulberry32 } from "../../util/random.ts";
+import { fnv1a, mulberry32 } from "../../util/mod.ts";
 
 /** FNV-1a (32 bit). */
 export const hash32: (text: string, seed?: number) => number = fnv1a;

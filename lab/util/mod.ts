@@ -1,0 +1,11 @@
+/**
+ * Utilities every folder of the lab may use (the bottom layer): atomic file writes, config files with one-line
+ * errors, the lab's error types, repository paths, progress bars and seeded randomness.
+ * @module
+ */
+export * from "./atomic.ts";
+export * from "./config.ts";
+export * from "./errors.ts";
+export * from "./paths.ts";
+export * from "./progress.ts";
+export * from "./random.ts";
