@@ -16,9 +16,9 @@
 import { basename, extname, join } from "node:path";
 import { createHash } from "node:crypto";
 import { z } from "zod";
-import { ConfigError } from "../util/errors.ts";
-import { firstIssue, parseConfigText } from "../util/config.ts";
-import { displayPath, repoPath } from "../util/paths.ts";
+import { ConfigError } from "../util/mod.ts";
+import { firstIssue, parseConfigText } from "../util/mod.ts";
+import { displayPath, repoPath } from "../util/mod.ts";
 import { type Challenge, ChallengeFamilyFile, type Level, LEVELS, type Split, type WordingFeature } from "./types.ts";
 import { checkParamValue, placeholders, renderSql, renderTemplate, templateProblem } from "./params.ts";
 
@@ -322,6 +322,13 @@ export interface LoadCatalogOptions extends CatalogFilter {
   extra?: readonly string[];
   /** Folder of the committed catalog. @default "data/challenges" */
   dir?: string;
+  /**
+   * Only the instances of families from this origin (`"extra"`: those of the `extra` paths, i.e. a researcher's
+   * own set). Splits are assigned within each origin, so an instance keeps the split it has without the filter;
+   * the committed catalog is still read, so an extra family reusing a committed family id is an error.
+   * @default both
+   */
+  origin?: LoadedFamily["origin"];
 }
 
 /**
@@ -335,7 +342,8 @@ export interface LoadCatalogOptions extends CatalogFilter {
  */
 export async function loadCatalog(options: LoadCatalogOptions = {}): Promise<Challenge[]> {
   const dir = options.dir ?? CHALLENGE_DIR;
-  const families = await loadFamilies([dir], options.extra ?? []);
+  const loaded = await loadFamilies([dir], options.extra ?? []);
+  const families = options.origin ? loaded.filter((f) => f.origin === options.origin) : loaded;
   const optimalSteps = await readOptimalSteps(join(dir, basename(OPTIMAL_STEPS_FILE)));
   return filterChallenges(expandInstances(families, { optimalSteps }), options);
 }

@@ -6,9 +6,17 @@
  */
 import type { CommandSpec } from "./_args.ts";
 import { intOption } from "./_args.ts";
-import { type CompetitionProgress, competitionVsSingle, formatCompetition, loadRunConfigs, loadTournamentConfig } from "../tournament/mod.ts";
+import {
+  type CompetitionProgress,
+  competitionVsSingle,
+  formatCompetition,
+  loadRunConfigs,
+  loadTournamentConfig,
+  selectChallenges,
+} from "../tournament/mod.ts";
 import { interruptOnCtrlC, modelEndpoint, TOURNAMENT_RUN_OPTIONS } from "./_endpoint.ts";
-import { progressBar } from "../util/progress.ts";
+import { progressBar } from "../util/mod.ts";
+import { displayPath } from "../util/mod.ts";
 
 export const COMPETE_COMMANDS: CommandSpec[] = [
   {
@@ -18,13 +26,18 @@ export const COMPETE_COMMANDS: CommandSpec[] = [
       ...TOURNAMENT_RUN_OPTIONS,
       budget: { type: "string", description: "Training episodes per arm (default: the config's tournament size)" },
       single: { type: "string", description: "The single arm's strategy (default: gamma when in the population, else the first)" },
-      "dev-instances": { type: "string", description: "Dev instances (config's levels and families; default: its max_instances)" },
+      "dev-instances": { type: "string", description: "Dev (or external) instances (config's levels and families; default: its max_instances)" },
+      challenges: {
+        type: "string",
+        description: "Train and re-evaluate on your own challenge file or folder instead of train and dev (its instances of any split)",
+      },
       "dev-seeds": { type: "string", description: "Fresh seeds per dev instance", default: "2" },
       json: { type: "boolean", description: "Print the full result as JSON" },
     },
     examples: [
       "deno task lab compete --config configs/tournament.yaml --budget 240",
       "deno task lab compete --budget 120 --dev-instances 12 --json",
+      "deno task lab compete --budget 120 --challenges ../my-challenges",
     ],
     async run(args) {
       const configPath = String(args.values.config);
@@ -34,6 +47,9 @@ export const COMPETE_COMMANDS: CommandSpec[] = [
       const devSeeds = intOption(args, "dev-seeds", 1);
       // Every config is read and checked before a model server starts or a run is registered in the store.
       const { strategies } = await loadRunConfigs(config);
+      const external = args.values.challenges as string | undefined;
+      // A bad external file stops the command before a model server starts or a run is registered.
+      if (external) await selectChallenges(config, displayPath(configPath), { external: [external] });
       const endpoint = await modelEndpoint(config.model, args.values["base-url"] as string | undefined);
       await using _server = endpoint.server;
       const { baseUrl, model } = endpoint;
@@ -51,6 +67,7 @@ export const COMPETE_COMMANDS: CommandSpec[] = [
         single: args.values.single as string | undefined,
         devInstances,
         devSeeds,
+        ...(external ? { external: [external] } : {}),
         db: String(args.values.db),
         strategies,
         baseUrl,

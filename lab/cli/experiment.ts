@@ -7,12 +7,19 @@
  */
 import type { CommandSpec } from "./_args.ts";
 import { UsageError } from "./_args.ts";
-import { formatLabMiniHonesty, formatLabMiniMarkdown, type LabMiniHonestyResult, ORACLE_DISTILL_DATASET, runLabMiniHonesty } from "../experiments/mod.ts";
-import type { Level } from "../challenges/types.ts";
+import {
+  type EvaluatedSet,
+  formatLabMiniHonesty,
+  formatLabMiniMarkdown,
+  type LabMiniHonestyResult,
+  ORACLE_DISTILL_DATASET,
+  runLabMiniHonesty,
+} from "../experiments/mod.ts";
+import type { Level } from "../challenges/mod.ts";
 import { startServer } from "../serve/mod.ts";
 import { LAB_MINI_BASE_WEIGHTS } from "../serve/backends.ts";
-import { progressBar } from "../util/progress.ts";
-import { displayPath } from "../util/paths.ts";
+import { progressBar } from "../util/mod.ts";
+import { displayPath } from "../util/mod.ts";
 
 function numberOption(v: unknown, name: string, check: (n: number) => boolean, what: string): number | undefined {
   if (v === undefined) return undefined;
@@ -26,8 +33,12 @@ export const EXPERIMENT_COMMANDS: CommandSpec[] = [
     name: "experiment labmini",
     summary: "lab-mini honesty experiment: base, in-context examples, fine-tuning and their controls, by level",
     options: {
-      split: { type: "string", description: "Evaluated split", choices: ["dev", "test_id", "test_ood"], default: "dev" },
+      split: { type: "string", description: "Evaluated split (default: dev)", choices: ["dev", "test_id", "test_ood"] },
       splits: { type: "string", description: "Comma-separated splits, run in turn (overrides --split)" },
+      challenges: {
+        type: "string",
+        description: "Evaluate your own challenge file or folder instead of a split (its instances of any split, reported as 'external'); the train dataset stays the catalog's",
+      },
       seeds: { type: "string", description: "Comma-separated seeds, one run each (overrides --seed)" },
       markdown: { type: "string", description: "Also write the runs as a Markdown report (checks pooled over seeds) to this file" },
       levels: { type: "string", description: "Comma-separated levels", default: "1,2,3,4,5" },
@@ -41,6 +52,7 @@ export const EXPERIMENT_COMMANDS: CommandSpec[] = [
     examples: [
       "deno task lab experiment labmini --split dev --levels 1,2 --per-level 20",
       "deno task lab experiment labmini --split test_id --json",
+      "deno task lab experiment labmini --challenges ../my-challenges --levels 1,2",
       "deno task lab experiment labmini --splits dev,test_id,test_ood --seeds 1,2,3 --copy-threshold 0.2 --markdown lab/experiments/LABMINI_RESULTS.md",
     ],
     async run(args) {
@@ -52,17 +64,23 @@ export const EXPERIMENT_COMMANDS: CommandSpec[] = [
       const perLevel = numberOption(args.values["per-level"], "per-level", (n) => Number.isInteger(n) && n > 0, "a positive integer");
       const seed = numberOption(args.values.seed, "seed", Number.isInteger, "an integer")!;
       const seeds = args.values.seeds === undefined ? [seed] : String(args.values.seeds).split(",").map((x) => numberOption(x.trim(), "seeds", Number.isInteger, "a comma-separated list of integers")!);
-      const splitNames = String(args.values.splits ?? args.values.split).split(",").map((x) => x.trim()).filter(Boolean);
+      const external = args.values.challenges as string | undefined;
+      if (external !== undefined && (args.values.split !== undefined || args.values.splits !== undefined)) {
+        throw new UsageError("pass --split/--splits or --challenges (evaluated as the split 'external'), not both");
+      }
+      const splitNames = String(args.values.splits ?? args.values.split ?? "dev").split(",").map((x) => x.trim()).filter(Boolean);
       for (const s of splitNames) if (!["dev", "test_id", "test_ood"].includes(s)) throw new UsageError(`--splits must list dev, test_id or test_ood, found '${s}'`);
       const temperature = numberOption(args.values.temperature, "temperature", (n) => n >= 0 && n <= 2, "a number in [0, 2]")!;
       const copyThreshold = numberOption(args.values["copy-threshold"], "copy-threshold", (n) => n >= 0 && n <= 1, "a number in [0, 1]");
       const tty = Deno.stderr.isTerminal() && !args.values.json;
       const results: LabMiniHonestyResult[] = [];
-      for (const split of splitNames) {
+      const sets: EvaluatedSet[] = external ? ["external"] : splitNames as EvaluatedSet[];
+      for (const split of sets) {
         for (const runSeed of seeds) {
           const bar = tty ? progressBar(`experiment ${split} seed ${runSeed}`) : undefined;
           const r = await runLabMiniHonesty({
-            split: split as "dev" | "test_id" | "test_ood",
+            split,
+            ...(external ? { external: [external] } : {}),
             levels,
             perLevel,
             seed: runSeed,
@@ -81,7 +99,7 @@ export const EXPERIMENT_COMMANDS: CommandSpec[] = [
       if (args.values.json) console.log(JSON.stringify(results.length === 1 ? results[0] : results, null, 2));
       if (args.values.markdown) {
         const path = String(args.values.markdown);
-        const command = `deno task lab experiment labmini --splits ${splitNames.join(",")} --seeds ${seeds.join(",")} --levels ${levels.join(",")}` +
+        const command = `deno task lab experiment labmini ${external ? `--challenges ${external}` : `--splits ${splitNames.join(",")}`} --seeds ${seeds.join(",")} --levels ${levels.join(",")}` +
           `${perLevel ? ` --per-level ${perLevel}` : ""} --temperature ${temperature}${copyThreshold === undefined ? "" : ` --copy-threshold ${copyThreshold}`}`;
         await Deno.writeTextFile(path, formatLabMiniMarkdown(results, { command, date: new Date().toISOString().slice(0, 10) }));
         console.error(`wrote ${path}`);

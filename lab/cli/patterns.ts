@@ -24,9 +24,9 @@ import {
   readParquetExport,
   revalidatePatterns,
 } from "../patterns/mod.ts";
-import { SPLITS, type Split } from "../challenges/types.ts";
-import { displayPath } from "../util/paths.ts";
-import { progressBar } from "../util/progress.ts";
+import { SPLITS, type Split } from "../challenges/mod.ts";
+import { displayPath } from "../util/mod.ts";
+import { progressBar } from "../util/mod.ts";
 
 const STORE = { patterns: { type: "string", description: "Pattern store (DuckDB file)", default: displayPath(DEFAULT_PATTERNS_PATH) } } as const;
 const JSON_OUT = { json: { type: "boolean", description: "Print the result as JSON" } } as const;
@@ -209,7 +209,11 @@ export const PATTERN_COMMANDS: CommandSpec[] = [
       generations: { type: "string", description: "Tournament generations (default: the config's)" },
       instances: { type: "string", description: "Instances per held-out split", default: "24" },
       seeds: { type: "string", description: "Fresh seeds per instance", default: "2" },
-      splits: { type: "string", description: "Held-out splits, comma-separated", default: "dev,test_id,test_ood" },
+      splits: { type: "string", description: "Held-out splits, comma-separated (default: dev,test_id,test_ood)" },
+      challenges: {
+        type: "string",
+        description: "Evaluate on your own challenge file or folder instead of the held-out splits (its instances of any split, reported as 'external'); learning stays on train",
+      },
       limit: { type: "string", description: "Patterns retrieved per task (default: configs/patterns.yaml retrieval.limit)" },
       "no-upper-bound": { type: "boolean", description: "Skip the family-label upper bound" },
       ...JSON_OUT,
@@ -218,6 +222,7 @@ export const PATTERN_COMMANDS: CommandSpec[] = [
       "deno task lab patterns lift --instances 24 --seeds 2",
       "deno task lab patterns lift --train-instances 243 --generations 2 --instances 72 --limit 1",
       "deno task lab patterns lift --splits dev --json",
+      "deno task lab patterns lift --challenges ../my-challenges --instances 12",
     ],
     async run(args) {
       const file = await loadTournamentConfig(String(args.values.config));
@@ -229,7 +234,11 @@ export const PATTERN_COMMANDS: CommandSpec[] = [
           ...(args.values["train-instances"] !== undefined ? { max_instances: intOption(args, "train-instances", 1) } : {}),
         },
       };
-      const splits = String(args.values.splits).split(",").map((s) => s.trim()).filter(Boolean);
+      const external = args.values.challenges as string | undefined;
+      if (external !== undefined && args.values.splits !== undefined) {
+        throw new UsageError("pass --splits or --challenges (evaluated instead of the held-out splits), not both");
+      }
+      const splits = String(args.values.splits ?? "dev,test_id,test_ood").split(",").map((s) => s.trim()).filter(Boolean);
       for (const s of splits) {
         if (!(SPLITS as readonly string[]).includes(s) || s === "train") {
           throw new UsageError(`--splits: '${s}' is not a held-out split; use some of dev, test_id, test_ood`);
@@ -250,7 +259,7 @@ export const PATTERN_COMMANDS: CommandSpec[] = [
         strategy: String(args.values.strategy),
         instances: intOption(args, "instances", 1),
         seeds: intOption(args, "seeds", 1),
-        splits: splits as Split[],
+        ...(external ? { external: [external] } : { splits: splits as Split[] }),
         upperBound: !args.values["no-upper-bound"],
         ...(args.values.limit !== undefined ? { retrieval: { limit: intOption(args, "limit", 1) } } : {}),
         ...(endpoint.model ? { model: endpoint.model } : {}),

@@ -12,11 +12,12 @@ import {
   loadRunConfigs,
   loadTournamentConfig,
   runTournament,
+  selectChallenges,
   type TournamentProgress,
 } from "../tournament/mod.ts";
 import { interruptOnCtrlC, modelEndpoint, TOURNAMENT_RUN_OPTIONS } from "./_endpoint.ts";
-import { progressBar } from "../util/progress.ts";
-import { displayPath } from "../util/paths.ts";
+import { progressBar } from "../util/mod.ts";
+import { displayPath } from "../util/mod.ts";
 
 function fmtMs(ms: number): string {
   const s = Math.round(ms / 1000);
@@ -29,18 +30,25 @@ export const TOURNAMENT_COMMANDS: CommandSpec[] = [
     summary: "Run (or resume) a tournament: strategies × challenges × attempts × generations with selection",
     options: {
       ...TOURNAMENT_RUN_OPTIONS,
+      challenges: {
+        type: "string",
+        description: "Run on your own challenge file or folder instead: its instances of any split, selected by the config's levels, families and max_instances",
+      },
       "run-id": { type: "string", description: "Run id; an existing run with this id is resumed (default: a hash of the config)" },
       json: { type: "boolean", description: "Print the run summary as JSON instead of the leaderboard table" },
     },
     examples: [
       "deno task lab tournament --config configs/tournament.yaml",
       "deno task lab tournament --run-id t-smoke --db data/lab.duckdb --json",
+      "deno task lab tournament --challenges ../my-challenges",
     ],
     async run(args) {
       const configPath = String(args.values.config);
       const config = await loadTournamentConfig(configPath);
       // Every config is read and checked before a model server starts or the run is registered in the store.
       const { strategies } = await loadRunConfigs(config);
+      const external = args.values.challenges as string | undefined;
+      const challenges = external ? await selectChallenges(config, displayPath(configPath), { external: [external] }) : undefined;
       const endpoint = await modelEndpoint(config.model, args.values["base-url"] as string | undefined);
       await using _server = endpoint.server;
       const { baseUrl, model } = endpoint;
@@ -64,6 +72,7 @@ export const TOURNAMENT_COMMANDS: CommandSpec[] = [
         db: String(args.values.db),
         runId: args.values["run-id"] as string | undefined,
         strategies,
+        ...(challenges ? { challenges } : {}),
         baseUrl,
         model,
         signal: ctrlC.signal,
@@ -75,6 +84,9 @@ export const TOURNAMENT_COMMANDS: CommandSpec[] = [
         console.log(JSON.stringify(run, null, 2));
       } else {
         console.log(`run ${run.runId} in ${displayPath(run.db)}: ${run.status}, model ${run.model.name} (${run.model.id})`);
+        if (external) {
+          console.log(`challenges: ${run.challenges.length} instances of the external set ${displayPath(external)} (whatever their split): ${run.challenges.join(", ")}`);
+        }
         if (run.generations.length) console.log(formatGenerations(run.generations));
         console.log("");
         console.log(formatLeaderboard(run.leaderboard));

@@ -5,7 +5,7 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { cpSync } from "node:fs";
 import { COMMANDS } from "../cli/commands.ts";
-import { ROOT } from "../util/paths.ts";
+import { ROOT } from "../util/mod.ts";
 import { PatternStore } from "../patterns/mod.ts";
 
 async function lab(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -106,6 +106,26 @@ describe("lab CLI", () => {
       const lines = r.stderr.trim().split("\n").filter((l) => !l.includes("DeprecationWarning"));
       expect(lines.length, `${args.join(" ")}: ${r.stderr}`).toBe(1);
       expect(lines[0], args.join(" ")).toMatch(re);
+    }
+  });
+
+  it("runs a tournament on --challenges <folder>: the folder's own family, instances of any split, named in the output", async () => {
+    const dir = await Deno.makeTempDir({ prefix: "lab-external-" });
+    try {
+      await Deno.mkdir(`${dir}/mine`);
+      const family = await Deno.readTextFile(`${ROOT}/data/challenges/revenue_for_period.yaml`);
+      await Deno.writeTextFile(`${dir}/mine/my_revenue.yaml`, family.replace(/^family: revenue_for_period$/m, "family: my_revenue"));
+      await Deno.writeTextFile(
+        `${dir}/t.yaml`,
+        "strategies: [alpha, beta]\nchallenges: { max_instances: 3 }\nattempts: 1\ngenerations: 1\nsandbox: { scale: tiny }\n",
+      );
+      const r = await lab("tournament", "--config", `${dir}/t.yaml`, "--db", `${dir}/lab.duckdb`, "--challenges", `${dir}/mine`);
+      expect(r.code, r.stderr).toBe(0);
+      const line = r.stdout.split("\n").find((l) => l.startsWith("challenges: "));
+      expect(line).toMatch(/^challenges: 3 instances of the external set .*mine \(whatever their split\): my_revenue\/t\d+\/[^,]+, my_revenue\/.+, my_revenue\/.+$/);
+      expect(r.stdout).toMatch(/^run t-[0-9a-f]{12} in .*lab\.duckdb: completed/m);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
     }
   });
 

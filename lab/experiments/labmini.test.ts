@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { join } from "node:path";
-import { loadCatalog } from "../challenges/mod.ts";
+import { CHALLENGE_DIR, loadCatalog } from "../challenges/mod.ts";
 import { type LocalServer, startServer } from "../serve/mod.ts";
 import { LAB_MINI_BASE_WEIGHTS } from "../serve/backends.ts";
 import { mcnemar, pairedDiffCI, wilsonInterval } from "../stats/mod.ts";
@@ -19,6 +19,7 @@ import {
   pooledLifts,
   readHonestyDataset,
   runLabMiniHonesty,
+  type ServeBackends,
 } from "./mod.ts";
 
 let r: LabMiniHonestyResult;
@@ -176,4 +177,32 @@ describe("runLabMiniHonesty", () => {
     await expect(readHonestyDataset(bad, train)).rejects.toThrow(/is not a train instance/);
     await Deno.remove(dir, { recursive: true });
   });
+});
+
+describe("runLabMiniHonesty on an external challenge set", () => {
+  it("evaluates the external families' instances, whatever their split, as the set 'external'; the train dataset stays the catalog's", async () => {
+    const ext = await Deno.makeTempDir({ prefix: "lab-external-" });
+    try {
+      const text = await Deno.readTextFile(join(CHALLENGE_DIR, "revenue_for_period.yaml"));
+      await Deno.writeTextFile(join(ext, "my_revenue.yaml"), text.replace(/^family: revenue_for_period$/m, "family: my_revenue"));
+      const serve: ServeBackends = async (backends) => {
+        const s = await startServer({ port: 0, backends });
+        servers.push(s);
+        return s;
+      };
+      const common = { dataset: join(datasetDir, "l12.jsonl"), levels: [1 as const], perLevel: 4, seed: 3, arms: ["base" as const], baseWeights: LAB_MINI_BASE_WEIGHTS, serve };
+      const x = await runLabMiniHonesty({ ...common, split: "external", external: [ext] });
+      const mine = new Map((await loadCatalog({ extra: [ext], origin: "extra" })).map((c) => [c.id, c]));
+      expect(x.split).toBe("external");
+      expect(x.instances).toHaveLength(4);
+      expect(x.instances.every((id) => mine.has(id))).toBe(true);
+      expect(x.episodes.map((e) => [e.arm, e.instanceId])).toEqual(x.instances.map((id) => ["base", id]));
+      expect(x.dataset.path).toBe(common.dataset);
+      expect(formatLabMiniHonesty(x)).toMatch(/split external · levels 1/);
+      await expect(runLabMiniHonesty({ ...common, split: "dev", external: [ext] })).rejects.toThrow(/go together/);
+      await expect(runLabMiniHonesty({ ...common, split: "external" })).rejects.toThrow(/go together/);
+    } finally {
+      await Deno.remove(ext, { recursive: true });
+    }
+  }, 30_000);
 });

@@ -29,21 +29,24 @@
  * @module
  */
 import { join } from "node:path";
-import type { Challenge, Level, Split } from "../challenges/types.ts";
-import { loadCatalog } from "../challenges/catalog.ts";
-import { SandboxPool } from "../sandbox/episode.ts";
+import type { Challenge, Level, Split } from "../challenges/mod.ts";
+import { loadCatalog } from "../challenges/mod.ts";
+import { SandboxPool } from "../sandbox/mod.ts";
 import { ensureSandbox } from "../sandbox/mod.ts";
-import { createChatModel } from "../models/chat.ts";
-import { getModelConfig, loadModelsConfig } from "../models/config.ts";
-import type { ChatBackend } from "../models/backend.ts";
-import type { InjectedExample } from "../models/injection.ts";
+import { createChatModel } from "../models/mod.ts";
+import { getModelConfig, loadModelsConfig } from "../models/mod.ts";
+import type { ChatBackend } from "../models/mod.ts";
+import type { InjectedExample } from "../models/mod.ts";
 import { labMiniTrainer, loadLabMini } from "../models/lab_mini/mod.ts";
 import { type EpisodeRecord, loadStrategiesConfig, runEpisode, type Strategy } from "../agents/mod.ts";
 import { type Interval, mcnemar, type McNemarResult, pairedDiffCI, seededRandom, wilsonInterval } from "../stats/mod.ts";
-import { repoPath } from "../util/paths.ts";
+import { repoPath } from "../util/mod.ts";
 
 /** The oracle distillation of `train` (written by the test-support script `lab/challenges/_oracle/distill.ts`). */
 export const ORACLE_DISTILL_DATASET: string = repoPath("data/datasets/oracle_distill_train.jsonl");
+
+/** What an experiment evaluates: a catalog split, or `external` (a researcher's own challenge set, any split). */
+export type EvaluatedSet = Split | "external";
 
 /** The arms, in report order. */
 export const HONESTY_ARMS = ["base", "icl_same", "icl_unrelated", "ft", "ft_shuffled", "ft_unrelated", "ft_forget"] as const;
@@ -55,8 +58,13 @@ export type ServeBackends = (backends: Record<string, ChatBackend>) => Promise<{
 
 /** Options for {@linkcode runLabMiniHonesty}. */
 export interface LabMiniHonestyOptions {
-  /** The evaluated split (tune on `dev`, report `test_id` and `test_ood`). */
-  split: Split;
+  /**
+   * The evaluated split (tune on `dev`, report `test_id` and `test_ood`), or `"external"`: the instances of the
+   * families in `external`, whatever split the loader gives them (the train dataset stays the catalog's).
+   */
+  split: EvaluatedSet;
+  /** Challenge files or folders (family YAMLs in the catalog's format) evaluated when `split` is `"external"`. */
+  external?: readonly string[];
   /** @default all five */
   levels?: Level[];
   /** Instances per level, picked by seeded round-robin over families. @default all of the split */
@@ -135,7 +143,7 @@ export interface LiftCell {
 /** What {@linkcode runLabMiniHonesty} measured. */
 export interface LabMiniHonestyResult {
   label: string;
-  split: Split;
+  split: EvaluatedSet;
   levels: number[];
   perLevel: number | null;
   seed: number;
@@ -278,7 +286,13 @@ export async function runLabMiniHonesty(options: LabMiniHonestyOptions): Promise
   const roleOf = new Map(catalog.map((c) => [c.id, c.role]));
   const famInfo = new Map(catalog.map((c) => [c.family, { level: c.level, category: c.category }]));
   const lines = await readHonestyDataset(datasetPath, trainIds);
-  const instances = pickInstances(catalog.filter((c) => c.split === options.split), levels, options.perLevel, seed);
+  const external = options.external?.length ? options.external : undefined;
+  if ((options.split === "external") !== Boolean(external)) {
+    throw new RangeError(`runLabMiniHonesty: split "external" and external challenge paths go together (split ${options.split}, ${external?.length ?? 0} paths)`);
+  }
+  // An external set's instances are evaluated whatever split the loader gives them: the catalog's splits do not apply.
+  const evaluated = external ? await loadCatalog({ extra: external, origin: "extra" }) : catalog.filter((c) => c.split === options.split);
+  const instances = pickInstances(evaluated, levels, options.perLevel, seed);
   if (!instances.length) throw new RangeError(`no ${options.split} instances at levels ${levels.join(",")}`);
 
   // Fine-tuned versions: each written under a temp dir, served beside the base.
@@ -527,7 +541,7 @@ const liftText = (c: LiftCell) => `${pp(c.lift.estimate)} [${pp(c.lift.lo)}, ${p
  * controls (shuffled answers, unrelated families) within 5 points; forgetting (families not trained on) no worse
  * than −5 points, overall and at every level.
  */
-export function honestyChecks(lifts: readonly LiftCell[], split?: Split): HonestyCheck[] {
+export function honestyChecks(lifts: readonly LiftCell[], split?: EvaluatedSet): HonestyCheck[] {
   const all = (arm: HonestyArm) => lifts.find((l) => l.arm === arm && l.level === "all");
   const out: HonestyCheck[] = [];
   const add = (check: string, target: string, arm: HonestyArm, ok: (c: LiftCell) => boolean, na?: (c: LiftCell) => boolean) => {
@@ -539,7 +553,8 @@ export function honestyChecks(lifts: readonly LiftCell[], split?: Split): Honest
   const noExamples = (c: LiftCell) => c.armRate === c.baseRate && c.lift.lo === 0 && c.lift.hi === 0;
   add("in-context examples of the same families", "lift ≥ +15, lower bound > +5", "icl_same", (c) => c.lift.estimate >= 0.15 && c.lift.lo > 0.05, noExamples);
   add("in-context examples of unrelated families", "upper bound ≤ +5", "icl_unrelated", (c) => c.lift.hi <= 0.05);
-  if (split === "test_ood") {
+  // An external family is never in the catalog's train dataset either (family ids are unique across both).
+  if (split === "test_ood" || split === "external") {
     // no test_ood family is in train: the fine-tuned model can only keep or lose what the base solves
     add("fine-tuning on train successes (no family of this split in train: forgetting)", "≥ −5", "ft", (c) => c.lift.estimate >= -0.05);
   } else add("fine-tuning on train successes", "lift ≥ +20, lower bound > +5", "ft", (c) => c.lift.estimate >= 0.2 && c.lift.lo > 0.05);

@@ -26,6 +26,7 @@ export {
   type HonestyArm,
   type HonestyEpisode,
   type LabMiniHonestyOptions,
+  type EvaluatedSet,
   type LabMiniHonestyResult,
   type LiftCell,
   lineToExample,

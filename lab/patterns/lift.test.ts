@@ -5,16 +5,19 @@
  */
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildSandbox } from "../sandbox/generate.ts";
-import { SandboxPool } from "../sandbox/episode.ts";
-import { createChatModel, getModelConfig, loadModelsConfig } from "../models/mod.ts";
+import { buildSandbox } from "../sandbox/mod.ts";
+import { SandboxPool } from "../sandbox/mod.ts";
+import { type ChatModel, createChatModel, getModelConfig, loadModelsConfig } from "../models/mod.ts";
 import { defaultBackends } from "../serve/backends.ts";
-import { parseTournamentConfig } from "../tournament/mod.ts";
+import { parseTournamentConfig, type TournamentConfig } from "../tournament/mod.ts";
+import { CHALLENGE_DIR } from "../challenges/mod.ts";
 import { formatPatternLift, ingestRun, patternLift, type PatternLiftResult, PatternStore } from "./mod.ts";
 
 let dir = "";
 let pool: SandboxPool;
 let result: PatternLiftResult;
+let config: TournamentConfig;
+let model: ChatModel;
 
 beforeAll(async () => {
   dir = await Deno.makeTempDir({ prefix: "lab-lift-test-" });
@@ -23,8 +26,8 @@ beforeAll(async () => {
   pool = await SandboxPool.open(sandbox, { size: 2 });
   const backends = await defaultBackends();
   const entry = getModelConfig(await loadModelsConfig(), "lab-mini");
-  const model = createChatModel(entry, { backend: Object.values(backends).find((b) => b.id === entry.model)! });
-  const config = parseTournamentConfig({
+  model = createChatModel(entry, { backend: Object.values(backends).find((b) => b.id === entry.model)! });
+  config = parseTournamentConfig({
     model: "lab-mini",
     strategies: ["alpha", "beta"],
     challenges: { levels: [1], max_instances: 8 },
@@ -90,4 +93,40 @@ describe("patternLift", () => {
     expect(given.map((p) => p.id).sort()).toEqual(dev.injection.givenIds);
     expect(given.every((p) => p.turnPass && p.split === "train" && !p.contaminated)).toBe(true);
   });
+});
+
+describe("patternLift on an external challenge set", () => {
+  it("learns on the catalog's train and evaluates the external instances, whatever their split, as split 'external'", async () => {
+    const ext = await Deno.makeTempDir({ prefix: "lab-external-" });
+    try {
+      const text = await Deno.readTextFile(join(CHALLENGE_DIR, "revenue_for_period.yaml"));
+      await Deno.writeTextFile(join(ext, "my_revenue.yaml"), text.replace(/^family: revenue_for_period$/m, "family: my_revenue"));
+      // The same tournament and stores as above: the run resumes (nothing new is learned), only the evaluation is new.
+      const r = await patternLift({
+        config,
+        db: join(dir, "lab.duckdb"),
+        patternsDb: join(dir, "patterns.duckdb"),
+        model,
+        pool,
+        strategy: "gamma",
+        external: [ext],
+        instances: 4,
+        seeds: 1,
+        upperBound: false,
+        stats: { resamples: 100 },
+      });
+      expect(r.tournament.runId).toBe(result.tournament.runId);
+      expect(r.tournament.episodes.ranNow).toBe(0);
+      expect(r.tournament.challenges.every((id) => !id.startsWith("my_revenue/"))).toBe(true);
+      expect(r.splits.map((s) => [s.split, s.challenges, s.lift.pairs])).toEqual([["external", 4, 4]]);
+      // Retrieval still offers the train patterns: the evaluated set is "external", never a pattern's split (asked with
+      // the loader's split, the external instances sampled here, all on `train`, would be given none).
+      expect(r.patterns.eligible).toBeGreaterThan(0);
+      expect(r.splits[0].injection.given).toBeGreaterThan(0);
+      expect(formatPatternLift(r)).toContain("external: 4 instances × 1 seeds = 4 pairs");
+      await expect(patternLift({ config, model, pool, external: [ext], splits: ["dev"] })).rejects.toThrow(/not both/);
+    } finally {
+      await Deno.remove(ext, { recursive: true });
+    }
+  }, 30_000);
 });

@@ -4,7 +4,8 @@
  * 1. **Learn on train.** A tournament runs on `train` (the config's split is forced to train); its episodes are
  *    read back from the tournament store and stored as patterns ({@linkcode ingestRun}: idempotent, so a resumed
  *    or repeated experiment adds nothing twice).
- * 2. **Measure on held-out splits.** One strategy runs the same `dev` (then `test_id`, `test_ood`) instances with
+ * 2. **Measure on held-out splits** (or on a researcher's own challenge set, `external`, whatever its splits). One
+ *    strategy runs the same `dev` (then `test_id`, `test_ood`) instances with
  *    the same fresh seeds twice — injection off, injection on (retrieval from the store, which never returns
  *    patterns of the split being evaluated nor contaminated ones) — and the lift is the paired difference with
  *    a 95% interval clustered by instance, overall and by level. Also reported: how many episodes were given
@@ -15,9 +16,9 @@
  * Improvement within the tournament is a training curve (per-generation fitness on train), never a lift.
  * @module
  */
-import type { Challenge, Split } from "../challenges/types.ts";
-import type { EpisodeRecord, PatternSource } from "../agents/runner.ts";
-import type { InjectedExample } from "../models/injection.ts";
+import type { Challenge, Split } from "../challenges/mod.ts";
+import type { EpisodeRecord, PatternSource } from "../agents/mod.ts";
+import type { InjectedExample } from "../models/mod.ts";
 import type { BootstrapOptions, PairedDiffResult } from "../stats/mod.ts";
 import {
   DEFAULT_DB_PATH,
@@ -26,6 +27,7 @@ import {
   type EvalFigure,
   evaluateStrategies,
   type ExperimentEnv,
+  externalChallenges,
   freshSeeds,
   type Lift,
   liftOf,
@@ -79,8 +81,14 @@ export interface PatternLiftOptions extends ExperimentEnv {
   patternsDb?: string;
   /** The strategy evaluated with and without injection. @default "gamma" */
   strategy?: string;
-  /** Held-out splits, in order (the first is the one to tune on). @default dev, test_id, test_ood */
+  /** Held-out splits, in order (the first is the one to tune on). @default dev, test_id, test_ood (none with `external`) */
   splits?: readonly Split[];
+  /**
+   * Challenge files or folders (a researcher's own set) evaluated instead of the held-out splits: their families'
+   * instances whatever split the loader gives them, reported as one split named `external`. Learning stays on the
+   * catalog's `train`. @default none
+   */
+  external?: readonly string[];
   /** Instances per split (the config's levels and families). @default 24 */
   instances?: number;
   /** Fresh episode seeds per instance. @default 2 */
@@ -103,9 +111,9 @@ export interface ArmLift {
   lift: Lift;
 }
 
-/** The lift on one held-out split. */
+/** The lift on one held-out split (`external`: the instances of {@linkcode PatternLiftOptions.external}). */
 export interface SplitLift extends ArmLift {
-  split: Split;
+  split: Split | "external";
   challenges: number;
   seeds: number[];
   byLevel: { level: number; pairs: number; off: number; on: number; lift: PairedDiffResult }[];
@@ -200,6 +208,12 @@ export async function patternLift(options: PatternLiftOptions): Promise<PatternL
   const strategyId = options.strategy ?? "gamma";
   const strategy = strategies.strategies[strategyId];
   if (!strategy) throw new RangeError(`patternLift: no strategy '${strategyId}' in ${strategies.source}`);
+  const external = options.external?.length ? options.external : undefined;
+  if (external && options.splits) throw new RangeError("patternLift: pass held-out splits or external challenges, not both");
+  const instances = options.instances ?? 24;
+  // Read before the sandbox is built or the tournament registers its run: a bad external file stops here.
+  const externalSet = external ? await externalChallenges(config, { paths: external, max: instances }) : undefined;
+  const sets: SplitLift["split"][] = externalSet ? ["external"] : [...(options.splits ?? ["dev", "test_id", "test_ood"])];
   const env = await openEnv(config, { ...options, strategies });
   const progress = options.onProgress ?? (() => {});
   try {
@@ -224,8 +238,8 @@ export async function patternLift(options: PatternLiftOptions): Promise<PatternL
     const k = Math.max(1, strategy.examples.k);
     const evalStrategy = { ...strategy, examples: { ...strategy.examples, k } };
     const splits: SplitLift[] = [];
-    for (const split of options.splits ?? ["dev", "test_id", "test_ood"] as const) {
-      const challenges = await splitChallenges(config, split, options.instances ?? 24);
+    for (const split of sets) {
+      const challenges = split === "external" ? externalSet! : await splitChallenges(config, split, instances);
       const levels = new Map(challenges.map((c) => [c.id, c.level as number]));
       const seeds = freshSeeds(options.seeds ?? 2, { salt: `pattern-lift:${split}:${tournament.runId}` });
       const run = async (arm: string, patterns?: PatternSource) => {
@@ -243,7 +257,11 @@ export async function patternLift(options: PatternLiftOptions): Promise<PatternL
         return { eps: eps.map((e) => ({ ...e, strategyId: arm })), records };
       };
       const off = await run("off");
-      const on = await run("on", retriever.source);
+      // External instances keep the loader's split, which may be `train`: asked as split "external" (which no pattern
+      // has), retrieval still hides nothing but the catalog's own rules; the patterns were learned on the catalog's
+      // train, whose family ids an external family cannot share, so nothing of the evaluated set can leak in.
+      const source: PatternSource = split === "external" ? (q) => retriever.source({ ...q, split: "external" }) : retriever.source;
+      const on = await run("on", source);
       const given = on.records.filter((r) => (r.injected?.length ?? 0) > 0);
       const usedBy = given.map((r) => usedPatterns(r.injected ?? [], r.queries.filter((q) => q.ok)));
       const used = given.filter((_, i) => usedBy[i].length > 0);

@@ -8,7 +8,7 @@
  * one per finished generation, and `done <status>` at the end. Running it again on the same store resumes.
  * @module
  */
-import { SandboxPool } from "../sandbox/episode.ts";
+import { SandboxPool } from "../sandbox/mod.ts";
 import { runTournament } from "./tournament.ts";
 import type { TournamentConfigInput } from "./config.ts";
 import { plantedModel, plantedSetup } from "./_test_model.ts";

@@ -8,8 +8,8 @@
  * episode and `done <status> <stored>` at the end.
  * @module
  */
-import { SandboxPool } from "../sandbox/episode.ts";
-import type { ChatModel } from "../models/chat.ts";
+import { SandboxPool } from "../sandbox/mod.ts";
+import type { ChatModel } from "../models/mod.ts";
 import { runTournament } from "./tournament.ts";
 import type { TournamentConfigInput } from "./config.ts";
 import { plantedModel, plantedSetup } from "./_test_model.ts";

@@ -7,7 +7,7 @@
 import { z } from "zod";
 import { parseConfigSyntax, parseConfigValue, readConfigText } from "../util/mod.ts";
 import { displayPath, repoPath } from "../util/mod.ts";
-import { LEVELS, SPLITS } from "../challenges/types.ts";
+import { LEVELS, SPLITS } from "../challenges/mod.ts";
 
 /** Where the committed tournament config lives. */
 export const TOURNAMENT_CONFIG_PATH: string = repoPath("configs/tournament.yaml");

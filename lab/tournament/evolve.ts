@@ -6,7 +6,7 @@
  * seed always breed the same children.
  * @module
  */
-import type { Strategy } from "../agents/strategies.ts";
+import type { Strategy } from "../agents/mod.ts";
 import { seededRandom } from "../stats/mod.ts";
 import type { TournamentConfig } from "./config.ts";
 

@@ -6,14 +6,15 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { join } from "node:path";
-import { buildSandbox } from "../sandbox/generate.ts";
-import { SandboxPool } from "../sandbox/episode.ts";
-import type { Challenge } from "../challenges/mod.ts";
+import { buildSandbox } from "../sandbox/mod.ts";
+import { SandboxPool } from "../sandbox/mod.ts";
+import { type Challenge, CHALLENGE_DIR } from "../challenges/mod.ts";
 import type { StrategiesConfig } from "../agents/mod.ts";
 import type { ChatModel } from "../models/mod.ts";
 import {
   competitionVsSingle,
   type CompetitionResult,
+  externalChallenges,
   formatCompetition,
   freshSeeds,
   pairedStrategyDiff,
@@ -152,4 +153,42 @@ describe("paired comparisons and fresh seeds", () => {
     expect(freshSeeds(2, { salt: "x" })).toEqual([a, b]);
     expect(freshSeeds(2, { salt: "x", exclude: new Set([a]) })).toEqual([b, freshSeeds(3, { salt: "x" })[2]]);
   });
+});
+
+describe("competitionVsSingle on an external challenge set", () => {
+  it("trains both arms and re-evaluates them on the external instances, whatever their split, and says so", async () => {
+    const ext = await Deno.makeTempDir({ prefix: "lab-external-" });
+    try {
+      const text = await Deno.readTextFile(join(CHALLENGE_DIR, "revenue_for_period.yaml"));
+      await Deno.writeTextFile(join(ext, "my_revenue.yaml"), text.replace(/^family: revenue_for_period$/m, "family: my_revenue"));
+      const extConfig = parseTournamentConfig({ ...config, challenges: { levels: [], families: [], max_instances: 30 }, attempts: 1, generations: 1 });
+      const mine = await externalChallenges(extConfig, { paths: [ext], max: 30 });
+      const r = await competitionVsSingle({
+        config: extConfig,
+        external: [ext],
+        budget: 6, // 3 strategies × 1 attempt × 1 generation = 3 per instance: 2 instances
+        single: "medium",
+        devInstances: 3,
+        devSeeds: 1,
+        db: join(dir, "compete-external.duckdb"),
+        model: plantedModel(referenceSql(mine)),
+        strategies,
+        pool,
+        stats: { resamples: 100 },
+      });
+      const ids = new Set(mine.map((c) => c.id));
+      expect(r.trainChallenges).toHaveLength(2);
+      expect([...r.trainChallenges, ...r.dev.challenges].every((id) => ids.has(id))).toBe(true);
+      expect(r.dev).toMatchObject({ split: "external", challenges: (await externalChallenges(extConfig, { paths: [ext], max: 3 })).map((c) => c.id) });
+      // The instances keep the loader's splits (not only dev); the re-evaluation does not require dev.
+      expect(new Set(mine.map((c) => c.split)).size).toBeGreaterThan(1);
+      expect(r.lift.pairs).toBe(3);
+      const out = formatCompetition(r);
+      expect(out).toContain("challenges: the external set (its instances whatever their split), for training and re-evaluation");
+      expect(out).toMatch(/on 2 external instances, 3 per instance/);
+      expect(out).toMatch(/^external: 3 instances × 1 fresh seeds .* = 3 pairs$/m);
+    } finally {
+      await Deno.remove(ext, { recursive: true });
+    }
+  }, 30_000);
 });

@@ -15,12 +15,12 @@
  * experiment), so the comparison measures exactly what the budget spent on selection buys on held-out instances.
  * @module
  */
-import type { Challenge, Split } from "../challenges/types.ts";
-import { type EpisodeRecord, type PatternSource, runEpisode } from "../agents/runner.ts";
-import type { ExampleRenderer } from "../agents/prompt.ts";
-import type { StrategiesConfig, Strategy } from "../agents/strategies.ts";
+import type { Challenge, Split } from "../challenges/mod.ts";
+import { type EpisodeRecord, type PatternSource, runEpisode } from "../agents/mod.ts";
+import type { ExampleRenderer } from "../agents/mod.ts";
+import type { StrategiesConfig, Strategy } from "../agents/mod.ts";
 import type { SandboxPool } from "../sandbox/mod.ts";
-import { type ChatModel, createChatModel } from "../models/chat.ts";
+import { type ChatModel, createChatModel } from "../models/mod.ts";
 import {
   adjustedLevel,
   bootstrapCI,
@@ -357,6 +357,28 @@ export async function splitChallenges(config: TournamentConfig, split: Split, ma
   );
 }
 
+/**
+ * The instances of the external families in `paths` (challenge files or folders, any split: the catalog's splits do
+ * not apply to a researcher's own set) with the same levels and families as the config's, at most `max` of them
+ * (default the config's `max_instances`).
+ *
+ * @example
+ * ```ts
+ * const mine = await externalChallenges(config, { paths: ["../held-out"], max: 24 });
+ * ```
+ */
+export async function externalChallenges(
+  config: TournamentConfig,
+  options: { paths: readonly string[]; max?: number },
+): Promise<Challenge[]> {
+  const max = options.max ?? config.challenges.max_instances;
+  return await selectChallenges(
+    parseTournamentConfig({ ...config, challenges: { ...config.challenges, max_instances: max } }),
+    "external selection",
+    { external: options.paths },
+  );
+}
+
 /** The strategy a run stored under `id`, with the shared prompt of `strategies`. */
 async function storedStrategy(db: string, runId: string, id: string, strategies: StrategiesConfig): Promise<Strategy> {
   const [row] = await queryStore(db, "SELECT strategy::VARCHAR AS s FROM strategies WHERE run_id = $1 AND id = $2", [runId, id]);
@@ -513,6 +535,12 @@ export interface CompetitionOptions extends ExperimentEnv {
   challenges?: readonly Challenge[];
   /** Dev instances (both arms, identical). @default the config's levels and families on dev, up to `devInstances` */
   devChallenges?: readonly Challenge[];
+  /**
+   * Challenge files or folders (a researcher's own set): both arms train on, and are re-evaluated on, the instances
+   * of their families whatever their split (selected as the config selects; the re-evaluation is reported as split
+   * `external`). `challenges` and `devChallenges` still take precedence. @default none: train, then dev
+   */
+  external?: readonly string[];
   /** @default the config's `max_instances` */
   devInstances?: number;
   /** Dev episode seeds (fresh: none may be a seed of either training arm), or how many. @default 2 */
@@ -552,7 +580,8 @@ export interface CompetitionResult {
   tournament: ArmSummary & { generations: number; population: number };
   single: ArmSummary;
   dev: {
-    split: "dev";
+    /** The re-evaluation set: the catalog's `dev`, or `external` (the instances of `options.external`). */
+    split: "dev" | "external";
     challenges: string[];
     seeds: number[];
     tournament: EvalFigure;
@@ -602,7 +631,11 @@ export async function competitionVsSingle(options: CompetitionOptions): Promise<
     }
     const pool = options.challenges
       ? [...options.challenges].sort((a, b) => (a.id < b.id ? -1 : 1))
-      : await selectChallenges(parseTournamentConfig({ ...config, challenges: { ...config.challenges, max_instances: instances } }));
+      : await selectChallenges(
+        parseTournamentConfig({ ...config, challenges: { ...config.challenges, max_instances: instances } }),
+        undefined,
+        { external: options.external },
+      );
     const train = pool.slice(0, instances);
 
     const common = {
@@ -659,10 +692,15 @@ export async function competitionVsSingle(options: CompetitionOptions): Promise<
     const seeds = typeof seedsOpt === "number" ? freshSeeds(seedsOpt, { salt: `dev:${tRun.runId}`, exclude: used }) : [...seedsOpt];
     const reused = seeds.filter((s) => used.has(s));
     if (reused.length) throw new RangeError(`competitionVsSingle: dev seeds ${reused.join(", ")} were used in training; pass fresh ones`);
+    const devSet = options.external?.length ? "external" : "dev";
+    const devMax = options.devInstances ?? config.challenges.max_instances;
     const dev = options.devChallenges
       ? [...options.devChallenges]
-      : await splitChallenges(config, "dev", options.devInstances ?? config.challenges.max_instances);
-    const notDev = dev.find((c) => c.split !== "dev");
+      : devSet === "external"
+      ? await externalChallenges(config, { paths: options.external!, max: devMax })
+      : await splitChallenges(config, "dev", devMax);
+    // An external set keeps whatever split its loader gave it; only the catalog's re-evaluation must be dev.
+    const notDev = devSet === "dev" ? dev.find((c) => c.split !== "dev") : undefined;
     if (notDev) throw new RangeError(`competitionVsSingle: ${notDev.id} is on split ${notDev.split}, not dev`);
 
     const winner = await storedStrategy(db, tRun.runId, tArm.final, env.strategies);
@@ -687,7 +725,7 @@ export async function competitionVsSingle(options: CompetitionOptions): Promise<
       trainChallenges: train.map((c) => c.id),
       tournament: { ...tArm, generations: config.generations, population: population.length },
       single: sArm,
-      dev: { split: "dev", challenges: dev.map((c) => c.id), seeds, tournament: tDev, single: sDev },
+      dev: { split: devSet, challenges: dev.map((c) => c.id), seeds, tournament: tDev, single: sDev },
       lift: liftOf(episodes, single, tArm.final, boot),
       optimism: {
         success: tArm.train.successRate - tDev.success.estimate,
@@ -715,10 +753,14 @@ const f3 = (x: number) => x.toFixed(3);
  * ```
  */
 export function formatCompetition(r: CompetitionResult): string {
+  const set = r.dev.split;
+  const external = set === "external";
   const lines = [
     ...(r.label ? [r.label, ""] : []),
     `model ${r.model.name} (${r.model.id})`,
-    `budget: ${r.budget.perArm} train episodes per arm (requested ${r.budget.requested}) on ${r.budget.trainInstances} train instances, ` +
+    ...(external ? ["challenges: the external set (its instances whatever their split), for training and re-evaluation"] : []),
+    `budget: ${r.budget.perArm} train episodes per arm (requested ${r.budget.requested}) on ${r.budget.trainInstances} ` +
+    `${external ? "external" : "train"} instances, ` +
     `${r.budget.perInstance} per instance`,
     `tournament ${r.tournament.runId}: ${r.tournament.population} strategies × ${r.tournament.generations} generations → winner ` +
     `${r.tournament.final} (train success ${pct(r.tournament.train.successRate)}, fitness ${f3(r.tournament.train.meanFitness)}; ` +
@@ -726,22 +768,22 @@ export function formatCompetition(r: CompetitionResult): string {
     `single     ${r.single.runId}: ${r.single.final} (train success ${pct(r.single.train.successRate)}, fitness ` +
     `${f3(r.single.train.meanFitness)}; ${r.single.episodes} episodes)`,
     "",
-    `dev: ${r.dev.challenges.length} instances × ${r.dev.seeds.length} fresh seeds [${r.dev.seeds.join(", ")}] = ${r.lift.pairs} pairs`,
+    `${set}: ${r.dev.challenges.length} instances × ${r.dev.seeds.length} fresh seeds [${r.dev.seeds.join(", ")}] = ${r.lift.pairs} pairs`,
     `  tournament winner  success ${pct(r.dev.tournament.success.estimate)} [${pct(r.dev.tournament.success.lo)}, ` +
     `${pct(r.dev.tournament.success.hi)}]  fitness ${f3(r.dev.tournament.fitness.estimate)}`,
     `  single strategy    success ${pct(r.dev.single.success.estimate)} [${pct(r.dev.single.success.lo)}, ` +
     `${pct(r.dev.single.success.hi)}]  fitness ${f3(r.dev.single.fitness.estimate)}`,
     `  lift (winner − single): success ${pp(r.lift.success.estimate)} [${pp(r.lift.success.lo)}, ${pp(r.lift.success.hi)}], ` +
-    `fitness ${f3(r.lift.fitness.estimate)} [${f3(r.lift.fitness.lo)}, ${f3(r.lift.fitness.hi)}] (95% CI, cluster = dev instance)`,
+    `fitness ${f3(r.lift.fitness.estimate)} [${f3(r.lift.fitness.lo)}, ${f3(r.lift.fitness.hi)}] (95% CI, cluster = ${set} instance)`,
     `  McNemar: winner-only passes ${r.lift.mcnemar.c}, single-only passes ${r.lift.mcnemar.b}, p = ` +
     `${r.lift.mcnemar.pValue.toFixed(3)} (${r.lift.mcnemar.method})`,
-    `  selection optimism of the winner (train − dev): success ${pp(r.optimism.success)}, fitness ${f3(r.optimism.fitness)}`,
+    `  selection optimism of the winner (train − ${set}): success ${pp(r.optimism.success)}, fitness ${f3(r.optimism.fitness)}`,
   ];
   if (r.sameStrategy) lines.push("  (the tournament ended with the single strategy itself: the lift is 0 by construction)");
   const rates = [r.dev.tournament.success.estimate, r.dev.single.success.estimate];
   if (rates.every((x) => x === 0) || rates.every((x) => x === 1)) {
     lines.push(
-      `  (both arms ${rates[0] === 0 ? "pass nothing" : "pass everything"} on dev: success cannot tell them apart, and ` +
+      `  (both arms ${rates[0] === 0 ? "pass nothing" : "pass everything"} on ${set}: success cannot tell them apart, and ` +
         "selection on train ranked by the fitness terms other than success)",
     );
   }

@@ -63,6 +63,7 @@ export {
   type RunTournamentOptions,
   formatGenerations,
   selectChallenges,
+  type SelectChallengesOptions,
   type TournamentProgress,
 } from "./tournament.ts";
 export {

@@ -5,7 +5,7 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { join } from "node:path";
-import { buildSandbox } from "../sandbox/generate.ts";
+import { buildSandbox } from "../sandbox/mod.ts";
 import { openStore, queryStore, withStore } from "./store.ts";
 import { AS_OF } from "./_test_model.ts";
 import { SHARED_RUN_ID } from "./_shared_child.ts";

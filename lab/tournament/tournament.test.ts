@@ -6,14 +6,14 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { join } from "node:path";
-import { buildSandbox } from "../sandbox/generate.ts";
-import { SandboxPool } from "../sandbox/episode.ts";
-import type { Challenge } from "../challenges/mod.ts";
+import { buildSandbox } from "../sandbox/mod.ts";
+import { SandboxPool } from "../sandbox/mod.ts";
+import { type Challenge, CHALLENGE_DIR, loadCatalog } from "../challenges/mod.ts";
 import type { EpisodeRecord, EpisodeSink, PatternSource, StrategiesConfig } from "../agents/mod.ts";
 import { type ChatModel, createChatModel, getModelConfig, loadModelsConfig } from "../models/mod.ts";
 import { startServer } from "../serve/mod.ts";
 import { defaultBackends } from "../serve/backends.ts";
-import { ConfigError } from "../util/errors.ts";
+import { ConfigError } from "../util/mod.ts";
 import {
   formatLearning,
   learningMetrics,
@@ -351,5 +351,63 @@ describe("tournament config", () => {
   it("the committed JSON schema is up to date", async () => {
     const committed = JSON.parse(await Deno.readTextFile(TOURNAMENT_SCHEMA_PATH));
     expect(committed).toEqual(JSON.parse(JSON.stringify(tournamentJsonSchema())));
+  });
+});
+
+/** A folder with one small family of the researcher's own: a committed family under a new id. */
+async function externalSet(): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "lab-external-" });
+  const text = await Deno.readTextFile(join(CHALLENGE_DIR, "revenue_for_period.yaml"));
+  await Deno.writeTextFile(join(dir, "my_revenue.yaml"), text.replace(/^family: revenue_for_period$/m, "family: my_revenue"));
+  return dir;
+}
+
+describe("external challenge sets", () => {
+  it("selectChallenges picks the external families' instances of every split, filtered and sampled as the config's own selection", async () => {
+    const ext = await externalSet();
+    try {
+      const all = await loadCatalog({ extra: [ext], origin: "extra" });
+      // Only the external family, with the splits it has when loaded beside the catalog.
+      const beside = (await loadCatalog({ extra: [ext] })).filter((c) => c.family === "my_revenue");
+      expect(all.map((c) => [c.id, c.split])).toEqual(beside.map((c) => [c.id, c.split]));
+      expect(new Set(all.map((c) => c.split))).toEqual(new Set(["train", "dev", "test_id"]));
+
+      const cfg = parseTournamentConfig({ split: "test_ood", challenges: { levels: [1], max_instances: 40 }, seed: 5 });
+      const picked = await selectChallenges(cfg, "t.yaml", { external: [ext] });
+      expect(picked).toHaveLength(40);
+      expect(picked.every((c) => c.family === "my_revenue")).toBe(true);
+      expect(new Set(picked.map((c) => c.split)).size).toBeGreaterThan(1); // the config's split does not apply
+      expect(picked.map((c) => c.id)).toEqual([...picked.map((c) => c.id)].sort());
+      // The same selection code: deterministic by seed, a different seed samples differently.
+      expect(await selectChallenges(cfg, "t.yaml", { external: [ext] })).toEqual(picked);
+      const other = await selectChallenges(parseTournamentConfig({ ...cfg, seed: 6 }), "t.yaml", { external: [ext] });
+      expect(other.map((c) => c.id)).not.toEqual(picked.map((c) => c.id));
+
+      await expect(selectChallenges(parseTournamentConfig({ challenges: { levels: [2] } }), "t.yaml", { external: [ext] }))
+        .rejects.toThrow(/^t\.yaml: challenges: the selection matches no external \(.*\) instance$/);
+      await expect(selectChallenges(parseTournamentConfig({ challenges: { families: ["revenue_for_period"] } }), "t.yaml", { external: [ext] }))
+        .rejects.toThrow(/t\.yaml: challenges\.families\[0\]: no family 'revenue_for_period' has external .* instances/);
+    } finally {
+      await Deno.remove(ext, { recursive: true });
+    }
+  });
+
+  it("refuses a bad external file in one line naming it, and a family id the catalog already has", async () => {
+    const ext = await externalSet();
+    try {
+      const file = join(ext, "my_revenue.yaml");
+      const good = await Deno.readTextFile(file);
+      await Deno.writeTextFile(file, good.replace("level: 1", "level: 9"));
+      const bad = selectChallenges(parseTournamentConfig({}), "t.yaml", { external: [ext] });
+      await expect(bad).rejects.toThrow(ConfigError);
+      await expect(bad).rejects.toThrow(new RegExp(`^${file.replaceAll(".", "\\.")}: level: [^\\n]+$`));
+      await Deno.writeTextFile(file, good.replace(/^family: my_revenue$/m, "family: revenue_for_period"));
+      await expect(selectChallenges(parseTournamentConfig({}), "t.yaml", { external: [ext] }))
+        .rejects.toThrow(/my_revenue\.yaml: family 'revenue_for_period' is already defined in .*revenue_for_period\.yaml/);
+      await expect(selectChallenges(parseTournamentConfig({}), "t.yaml", { external: [join(ext, "nope")] }))
+        .rejects.toThrow(/nope: no such file or directory/);
+    } finally {
+      await Deno.remove(ext, { recursive: true });
+    }
   });
 });

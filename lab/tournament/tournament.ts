@@ -10,17 +10,17 @@
  * a re-run skip what is already stored.
  * @module
  */
-import type { Challenge } from "../challenges/types.ts";
+import type { Challenge } from "../challenges/mod.ts";
 import { loadCatalog } from "../challenges/mod.ts";
 import { ensureSandbox, SandboxPool } from "../sandbox/mod.ts";
-import { type EpisodeRecord, type EpisodeSink, type PatternSource, runEpisode } from "../agents/runner.ts";
-import { loadStrategiesConfig, type StrategiesConfig, type Strategy } from "../agents/strategies.ts";
-import { type ChatModel, createChatModel } from "../models/chat.ts";
-import { getModelConfig, loadModelsConfig, type ModelConfig } from "../models/config.ts";
-import { canonicalJson } from "../models/cache.ts";
+import { type EpisodeRecord, type EpisodeSink, type PatternSource, runEpisode } from "../agents/mod.ts";
+import { loadStrategiesConfig, type StrategiesConfig, type Strategy } from "../agents/mod.ts";
+import { type ChatModel, createChatModel } from "../models/mod.ts";
+import { getModelConfig, loadModelsConfig, type ModelConfig } from "../models/mod.ts";
+import { canonicalJson } from "../models/mod.ts";
 import { defaultRoles, ROLES_PATH, type RolesConfig, type ToolLimits } from "../tools/mod.ts";
-import { ConfigError } from "../util/errors.ts";
-import { displayPath, repoPath, ROOT } from "../util/paths.ts";
+import { ConfigError } from "../util/mod.ts";
+import { displayPath, repoPath, ROOT } from "../util/mod.ts";
 import type { TournamentConfig } from "./config.ts";
 import { hashSeed, type Lineage, rankStandings, selectNext, type Standing } from "./evolve.ts";
 import {
@@ -229,22 +229,45 @@ async function sha256(text: string): Promise<string> {
   return [...new Uint8Array(d)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+/** Options for {@linkcode selectChallenges}. */
+export interface SelectChallengesOptions {
+  /**
+   * Challenge files or folders (family YAMLs in the catalog's format) to select from instead of the committed
+   * catalog: the instances of their families whatever split the loader gives them (an external set is the
+   * researcher's own; the catalog's splits do not apply to it), so the config's `split` is ignored.
+   * @default none: the catalog's instances on the config's split
+   */
+  external?: readonly string[];
+}
+
 /**
  * The challenges a config selects: its split, levels and families, sampled deterministically by the seed
- * (hash order) down to `max_instances`, returned in id order.
+ * (hash order) down to `max_instances`, returned in id order. With `external`, the same selection over the
+ * external families' instances of every split.
+ *
+ * @example
+ * ```ts
+ * const mine = await selectChallenges(config, "configs/tournament.yaml", { external: ["../held-out"] });
+ * ```
  */
-export async function selectChallenges(config: TournamentConfig, source = "configs/tournament.yaml"): Promise<Challenge[]> {
-  const all = await loadCatalog({ split: config.split });
+export async function selectChallenges(
+  config: TournamentConfig,
+  source = "configs/tournament.yaml",
+  options: SelectChallengesOptions = {},
+): Promise<Challenge[]> {
+  const external = options.external?.length ? options.external : undefined;
+  const all = external ? await loadCatalog({ extra: external, origin: "extra" }) : await loadCatalog({ split: config.split });
+  const set = external ? `external (${external.map(displayPath).join(", ")})` : config.split;
   const known = new Set(all.map((c) => c.family));
   config.challenges.families.forEach((f, i) => {
     if (!known.has(f)) {
-      throw new ConfigError(`${source}: challenges.families[${i}]: no family '${f}' has ${config.split} instances`);
+      throw new ConfigError(`${source}: challenges.families[${i}]: no family '${f}' has ${set} instances`);
     }
   });
   const levels = new Set<number>(config.challenges.levels);
   const families = new Set(config.challenges.families);
   const pool = all.filter((c) => (!levels.size || levels.has(c.level)) && (!families.size || families.has(c.family)));
-  if (!pool.length) throw new ConfigError(`${source}: challenges: the selection matches no ${config.split} instance`);
+  if (!pool.length) throw new ConfigError(`${source}: challenges: the selection matches no ${set} instance`);
   const keyed = pool.map((c) => ({ c, h: hashSeed(`pick:${config.seed}:${c.id}`) }));
   keyed.sort((a, b) => a.h - b.h || (a.c.id < b.c.id ? -1 : 1));
   return keyed.slice(0, config.challenges.max_instances).map((k) => k.c).sort((a, b) => (a.id < b.id ? -1 : 1));

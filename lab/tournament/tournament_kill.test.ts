@@ -8,7 +8,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { join } from "node:path";
 import { existsSync } from "node:fs";
-import { buildSandbox } from "../sandbox/generate.ts";
+import { buildSandbox } from "../sandbox/mod.ts";
 import { seededRandom } from "../stats/mod.ts";
 import { queryStore } from "./store.ts";
 import { AS_OF } from "./_test_model.ts";
