@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { join } from "node:path";
-import { CHALLENGE_DIR, loadCatalog } from "../challenges/mod.ts";
+import { loadCatalog } from "../challenges/mod.ts";
 import { type LocalServer, startServer } from "../serve/mod.ts";
 import { LAB_MINI_BASE_WEIGHTS } from "../serve/backends.ts";
 import { mcnemar, pairedDiffCI, wilsonInterval } from "../stats/mod.ts";
@@ -21,6 +21,7 @@ import {
   runLabMiniHonesty,
   type ServeBackends,
 } from "./mod.ts";
+import { externalFamilyDir } from "../challenges/testing.ts";
 
 let r: LabMiniHonestyResult;
 const servers: LocalServer[] = [];
@@ -181,10 +182,8 @@ describe("runLabMiniHonesty", () => {
 
 describe("runLabMiniHonesty on an external challenge set", () => {
   it("evaluates the external families' instances, whatever their split, as the set 'external'; the train dataset stays the catalog's", async () => {
-    const ext = await Deno.makeTempDir({ prefix: "lab-external-" });
+    const ext = await externalFamilyDir();
     try {
-      const text = await Deno.readTextFile(join(CHALLENGE_DIR, "revenue_for_period.yaml"));
-      await Deno.writeTextFile(join(ext, "my_revenue.yaml"), text.replace(/^family: revenue_for_period$/m, "family: my_revenue"));
       const serve: ServeBackends = async (backends) => {
         const s = await startServer({ port: 0, backends });
         servers.push(s);

@@ -10,8 +10,8 @@ import { SandboxPool } from "../sandbox/mod.ts";
 import { type ChatModel, createChatModel, getModelConfig, loadModelsConfig } from "../models/mod.ts";
 import { defaultBackends } from "../serve/backends.ts";
 import { parseTournamentConfig, type TournamentConfig } from "../tournament/mod.ts";
-import { CHALLENGE_DIR } from "../challenges/mod.ts";
 import { formatPatternLift, ingestRun, patternLift, type PatternLiftResult, PatternStore } from "./mod.ts";
+import { externalFamilyDir } from "../challenges/testing.ts";
 
 let dir = "";
 let pool: SandboxPool;
@@ -97,10 +97,8 @@ describe("patternLift", () => {
 
 describe("patternLift on an external challenge set", () => {
   it("learns on the catalog's train and evaluates the external instances, whatever their split, as split 'external'", async () => {
-    const ext = await Deno.makeTempDir({ prefix: "lab-external-" });
+    const ext = await externalFamilyDir();
     try {
-      const text = await Deno.readTextFile(join(CHALLENGE_DIR, "revenue_for_period.yaml"));
-      await Deno.writeTextFile(join(ext, "my_revenue.yaml"), text.replace(/^family: revenue_for_period$/m, "family: my_revenue"));
       // The same tournament and stores as above: the run resumes (nothing new is learned), only the evaluation is new.
       const r = await patternLift({
         config,

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { join } from "node:path";
 import { buildSandbox } from "../sandbox/mod.ts";
 import { SandboxPool } from "../sandbox/mod.ts";
-import { type Challenge, CHALLENGE_DIR } from "../challenges/mod.ts";
+import type { Challenge } from "../challenges/mod.ts";
 import type { StrategiesConfig } from "../agents/mod.ts";
 import type { ChatModel } from "../models/mod.ts";
 import {
@@ -25,6 +25,7 @@ import {
   type TournamentConfig,
 } from "./mod.ts";
 import { AS_OF, plantedModel, plantedSetup, referenceSql } from "./_test_model.ts";
+import { externalFamilyDir } from "../challenges/testing.ts";
 
 let dir: string;
 let pool: SandboxPool;
@@ -157,10 +158,8 @@ describe("paired comparisons and fresh seeds", () => {
 
 describe("competitionVsSingle on an external challenge set", () => {
   it("trains both arms and re-evaluates them on the external instances, whatever their split, and says so", async () => {
-    const ext = await Deno.makeTempDir({ prefix: "lab-external-" });
+    const ext = await externalFamilyDir();
     try {
-      const text = await Deno.readTextFile(join(CHALLENGE_DIR, "revenue_for_period.yaml"));
-      await Deno.writeTextFile(join(ext, "my_revenue.yaml"), text.replace(/^family: revenue_for_period$/m, "family: my_revenue"));
       const extConfig = parseTournamentConfig({ ...config, challenges: { levels: [], families: [], max_instances: 30 }, attempts: 1, generations: 1 });
       const mine = await externalChallenges(extConfig, { paths: [ext], max: 30 });
       const r = await competitionVsSingle({
