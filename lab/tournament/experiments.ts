@@ -147,7 +147,8 @@ export function ratingDiffCI(
     estimate: fit.ratings[i] - fit.ratings[j],
     lo: stats.length ? quantile(stats, alpha) : NaN,
     hi: stats.length ? quantile(stats, 1 - alpha) : NaN,
-    resamples,
+    // The replicates actually used (those where both played), as BootstrapResult.resamples means.
+    resamples: stats.length,
     clusters: fit.clusters,
   };
 }
