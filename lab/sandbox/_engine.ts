@@ -188,10 +188,6 @@ export class Engine {
     return engine;
   }
 
-  get broken(): boolean {
-    return this.#broken;
-  }
-
   /**
    * Readies the instance for the next episode: a fixed random seed and a fresh transaction (nothing carries over
    * from the last one). Done when the instance is created and when an episode ends, so acquiring costs nothing.
@@ -401,6 +397,8 @@ export class Engine {
   async replay(entries: ReplayEntry[], expected: TableHashes | undefined): Promise<TableHashes> {
     this.#check();
     this.#replay = [...entries];
+    // Replayed writes are writes: the end of this episode checks the committed state too.
+    this.#wrote = entries.length > 0;
     await this.#restore(expected);
     return this.#last;
   }

@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 
 const WORKER = fileURLToPath(new URL("./_worker.ts", import.meta.url));
 const CONFIG = fileURLToPath(new URL("../../deno.json", import.meta.url));
+const ENCODER = new TextEncoder();
 
 /** The worker process is gone (killed on overrun, or it died); its instance and episode state are lost. */
 export class WorkerLost extends Error {
@@ -105,7 +106,7 @@ export class WorkerProcess {
       if (deadlineMs !== undefined) {
         timer = setTimeout(() => this.kill(new WorkerLost(`no answer within ${deadlineMs} ms; the sandbox worker was killed`, "timeout")), deadlineMs);
       }
-      const line = new TextEncoder().encode(`${JSON.stringify({ id, op, ...args })}\n`);
+      const line = ENCODER.encode(`${JSON.stringify({ id, op, ...args })}\n`);
       this.#writer.write(line).catch((e) => this.#lost(new WorkerLost(`cannot reach the sandbox worker: ${e}`, "died")));
     });
   }

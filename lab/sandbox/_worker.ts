@@ -10,7 +10,7 @@
  */
 import { Engine, EngineError, type EngineInit, errorText } from "./_engine.ts";
 
-function vm(field: "VmSize" | "VmHWM" | "VmRSS"): number {
+function vm(field: "VmSize"): number {
   const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(Deno.readTextFileSync("/proc/self/status"));
   return m ? Number(m[1]) * 1024 : 0;
 }
@@ -63,8 +63,6 @@ async function handle(req: Request): Promise<unknown> {
       return await need().replay(a.entries, a.expected);
     case "snapshot":
       return await need().snapshot();
-    case "memory":
-      return { rss: vm("VmRSS"), peak: vm("VmHWM") };
     default:
       throw new Error(`unknown op '${req.op}'`);
   }

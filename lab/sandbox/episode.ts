@@ -19,7 +19,9 @@
  * - DuckDB has no SAVEPOINT, so a rejected write or an aborted transaction is undone by `ROLLBACK; BEGIN` and
  *   replaying the accepted writes (and their audit rows), checked by hash; a mismatch discards the instance.
  * - Writes are judged by their effect, from the data (see `_engine.ts`); the caller authorises the effect.
- * - `release()` rolls back, checks the committed state is still the starting state, and returns the worker.
+ * - `release()` returns the worker at once; in the background it rolls back, checks (after an episode that wrote)
+ *   that the committed state is still the starting state, and opens the next episode's transaction. The next
+ *   `acquire()` of that worker waits for this and replaces a worker that failed it.
  *
  * @example
  * ```ts
@@ -265,7 +267,7 @@ export class SandboxPool implements AsyncDisposable {
     this.#checkOrg(orgId);
     let slot = this.#idleOf(orgId).pop();
     // The last episode's end runs while its runner moves on; a slot that did not end cleanly is replaced.
-    if (slot && !(await slot.ending?.catch(() => false) ?? true)) {
+    if (slot && !(await (slot.ending ?? true))) {
       slot.worker.close();
       slot = undefined;
     }
