@@ -11,25 +11,13 @@ import {
   parseFamily,
   SPLITS,
 } from "./mod.ts";
+import { testFamilyYaml } from "./testing.ts";
 
-const GOOD = `
-family: demo_family
-level: 1
-category: finance
-role: cfo
-outcome: number
-description: A test family.
-templates:
-  - "What was revenue {period}?"
-  - "Revenue {period}, please."
-  - "Tell me the revenue {period}."
-  - "How much did we sell {period}?"
-params:
-  period: [current_month, previous_month, two_months_ago]
-verifier:
-  kind: number
-  reference: SELECT sum(subtotal) FROM sales_invoices WHERE invoice_date >= {period.start}
-`;
+const GOOD = testFamilyYaml(
+  "demo_family",
+  "number",
+  "  kind: number\n  reference: SELECT sum(subtotal) FROM sales_invoices WHERE invoice_date >= {period.start}\n",
+);
 
 function errorOf(text: string, source = "x.yaml"): string {
   try {

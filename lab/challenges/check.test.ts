@@ -3,26 +3,9 @@ import { join } from "node:path";
 import { buildSandbox } from "../sandbox/mod.ts";
 import { SandboxPool } from "../sandbox/mod.ts";
 import { checkVerifierSql, expandInstances, formatVerifierSqlProblem, parseFamily } from "./mod.ts";
+import { testFamilyYaml } from "./testing.ts";
 
-/** A level-1 family whose verifier is `verifier` (YAML, indented under `verifier:`). */
-function family(id: string, outcome: string, verifier: string): string {
-  return `
-family: ${id}
-level: 1
-category: finance
-role: cfo
-outcome: ${outcome}
-description: A test family.
-templates:
-  - "What was revenue {period}?"
-  - "Revenue {period}, please."
-  - "Tell me the revenue {period}."
-  - "How much did we sell {period}?"
-params:
-  period: [current_month, previous_month, two_months_ago]
-verifier:
-${verifier}`;
-}
+const family = testFamilyYaml;
 
 const FAMILIES: [string, string][] = [
   ["good.yaml", family("good", "number", "  kind: number\n  reference: SELECT count(*) FROM sales_invoices WHERE invoice_date >= {period.start}")],

@@ -15,3 +15,24 @@ export async function externalFamilyDir(family = "my_revenue"): Promise<string> 
   await Deno.writeTextFile(join(dir, `${family}.yaml`), text.replace(/^family: revenue_for_period$/m, `family: ${family}`));
   return dir;
 }
+
+/** A level-1 test family with four wordings of one `{period}` parameter and the given outcome and verifier
+ * (YAML lines indented under `verifier:`). */
+export function testFamilyYaml(id: string, outcome: string, verifier: string): string {
+  return `
+family: ${id}
+level: 1
+category: finance
+role: cfo
+outcome: ${outcome}
+description: A test family.
+templates:
+  - "What was revenue {period}?"
+  - "Revenue {period}, please."
+  - "Tell me the revenue {period}."
+  - "How much did we sell {period}?"
+params:
+  period: [current_month, previous_month, two_months_ago]
+verifier:
+${verifier}`;
+}

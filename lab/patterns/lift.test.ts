@@ -37,18 +37,18 @@ beforeAll(async () => {
     sandbox: { scale: "tiny", seed: 42, as_of: "2025-11-28" },
   }, "the lift test's tournament");
   result = await patternLift({
-    config,
-    db: join(dir, "lab.duckdb"),
-    patternsDb: join(dir, "patterns.duckdb"),
-    model,
-    pool,
-    strategy: "gamma",
+    ...sameRun(),
     splits: ["dev"],
     instances: 6,
     seeds: 1,
     stats: { resamples: 200 },
   });
 }, 240_000);
+
+/** The lift test's tournament, stores, model and strategy (a second lift on them resumes the same run). */
+function sameRun() {
+  return { config, db: join(dir, "lab.duckdb"), patternsDb: join(dir, "patterns.duckdb"), model, pool, strategy: "gamma" };
+}
 
 afterAll(async () => {
   await pool?.close();
@@ -101,12 +101,7 @@ describe("patternLift on an external challenge set", () => {
     try {
       // The same tournament and stores as above: the run resumes (nothing new is learned), only the evaluation is new.
       const r = await patternLift({
-        config,
-        db: join(dir, "lab.duckdb"),
-        patternsDb: join(dir, "patterns.duckdb"),
-        model,
-        pool,
-        strategy: "gamma",
+        ...sameRun(),
         external: [ext],
         instances: 4,
         seeds: 1,
