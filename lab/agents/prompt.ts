@@ -4,12 +4,10 @@
  * the model — no family, outcome type, verifier, reference steps, split or id; `prompt.test.ts` checks it.
  * @module
  */
-import { TABLES } from "../sandbox/mod.ts";
-import { VIEWS } from "../sandbox/mod.ts";
+import { TABLES, VIEWS } from "../sandbox/mod.ts";
 import { defaultRoles, type RolesConfig } from "../tools/mod.ts";
-import type { ChatMessage } from "../models/mod.ts";
+import { type ChatMessage, formatInjection, type InjectedExample } from "../models/mod.ts";
 import type { Strategy } from "./strategies.ts";
-import { formatInjection, type InjectedExample } from "../models/mod.ts";
 
 export type { InjectedExample };
 

@@ -4,8 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { join } from "node:path";
-import { buildSandbox } from "../sandbox/mod.ts";
-import { SandboxPool } from "../sandbox/mod.ts";
+import { buildSandbox, SandboxPool } from "../sandbox/mod.ts";
 import { type Challenge, loadCatalog, SPLITS } from "../challenges/mod.ts";
 import type { TransportRequest } from "../models/mod.ts";
 import {

@@ -17,9 +17,7 @@
  * timings, so a model that hashes its input (the placeholder) sees the same conversation every run.
  * @module
  */
-import type { Challenge, Verdict } from "../challenges/mod.ts";
-import { outcomeOf } from "../challenges/mod.ts";
-import { verify, type VerifyContext } from "../challenges/mod.ts";
+import { type Challenge, type Verdict, outcomeOf, verify, type VerifyContext } from "../challenges/mod.ts";
 import type { Episode, SandboxPool, SqlRow } from "../sandbox/mod.ts";
 import {
   callTool,
@@ -30,12 +28,18 @@ import {
   type SubmittedAnswer,
   type ToolContext,
   type ToolLimits,
+  type RolesConfig,
 } from "../tools/mod.ts";
-import type { RolesConfig } from "../tools/mod.ts";
-import type { ChatModel } from "../models/mod.ts";
-import type { AssistantMessage, ChatMessage, ChatResult, Usage } from "../models/mod.ts";
-import { canonicalJson } from "../models/mod.ts";
-import { BudgetExceeded, ModelCallError } from "../models/mod.ts";
+import {
+  type ChatModel,
+  type AssistantMessage,
+  type ChatMessage,
+  type ChatResult,
+  type Usage,
+  canonicalJson,
+  BudgetExceeded,
+  ModelCallError,
+} from "../models/mod.ts";
 import { DEFAULT_FITNESS, type EpisodeFitness, episodeFitness } from "./fitness.ts";
 import { type ExampleRenderer, type InjectedExample, openingMessages } from "./prompt.ts";
 import type { FitnessWeights, Strategy } from "./strategies.ts";

@@ -9,9 +9,7 @@
  * @module
  */
 import { z } from "zod";
-import { ConfigError } from "../util/mod.ts";
-import { parseConfigText, readConfigText } from "../util/mod.ts";
-import { displayPath, repoPath } from "../util/mod.ts";
+import { ConfigError, parseConfigText, readConfigText, displayPath, repoPath } from "../util/mod.ts";
 import type { ToolName } from "../tools/mod.ts";
 
 /** Where the committed strategies config lives. */

@@ -4,10 +4,15 @@
  * served model — without a server.
  * @module
  */
-import { type ChatModel, createChatModel } from "../models/mod.ts";
-import { ModelEntry } from "../models/mod.ts";
-import { canonicalJson } from "../models/mod.ts";
-import type { RawChoice, RawToolCall, TransportRequest } from "../models/mod.ts";
+import {
+  type ChatModel,
+  createChatModel,
+  ModelEntry,
+  canonicalJson,
+  type RawChoice,
+  type RawToolCall,
+  type TransportRequest,
+} from "../models/mod.ts";
 
 /** One scripted tool call: parsed `args`, or `rawArgs` that are sent as is (malformed JSON for tests). */
 export type ScriptedCall = { name: string; args: Record<string, unknown> } | { name: string; rawArgs: string };

@@ -16,9 +16,7 @@
 import { basename, extname, join } from "node:path";
 import { createHash } from "node:crypto";
 import { z } from "zod";
-import { ConfigError } from "../util/mod.ts";
-import { firstIssue, parseConfigText } from "../util/mod.ts";
-import { displayPath, repoPath } from "../util/mod.ts";
+import { ConfigError, firstIssue, parseConfigText, displayPath, repoPath } from "../util/mod.ts";
 import { type Challenge, ChallengeFamilyFile, type Level, LEVELS, type Split, type WordingFeature } from "./types.ts";
 import { checkParamValue, placeholders, renderSql, renderTemplate, templateProblem } from "./params.ts";
 

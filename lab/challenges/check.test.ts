@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { join } from "node:path";
-import { buildSandbox } from "../sandbox/mod.ts";
-import { SandboxPool } from "../sandbox/mod.ts";
+import { buildSandbox, SandboxPool } from "../sandbox/mod.ts";
 import { checkVerifierSql, expandInstances, formatVerifierSqlProblem, parseFamily } from "./mod.ts";
 import { testFamilyYaml } from "./testing.ts";
 

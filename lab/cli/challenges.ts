@@ -12,14 +12,11 @@ import {
   loadCatalog,
   SPLITS,
   type Split,
+  challengeJsonSchema,
 } from "../challenges/mod.ts";
 import { textTable } from "./_format.ts";
-import { challengeJsonSchema } from "../challenges/mod.ts";
 import { ensureSandbox, SANDBOX_DIR, SandboxPool, type Scale } from "../sandbox/mod.ts";
-import { ConfigError } from "../util/mod.ts";
-import { progressBar } from "../util/mod.ts";
-import { writeTextAtomic } from "../util/mod.ts";
-import { displayPath, repoPath } from "../util/mod.ts";
+import { ConfigError, progressBar, writeTextAtomic, displayPath, repoPath } from "../util/mod.ts";
 
 /** The committed JSON schema of challenge files. */
 export const CHALLENGE_SCHEMA_FILE: string = repoPath("data/challenges/challenge.schema.json");

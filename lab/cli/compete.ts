@@ -15,8 +15,7 @@ import {
   selectChallenges,
 } from "../tournament/mod.ts";
 import { interruptOnCtrlC, modelEndpoint, TOURNAMENT_RUN_OPTIONS } from "./_endpoint.ts";
-import { progressBar } from "../util/mod.ts";
-import { displayPath } from "../util/mod.ts";
+import { progressBar, displayPath } from "../util/mod.ts";
 
 export const COMPETE_COMMANDS: CommandSpec[] = [
   {

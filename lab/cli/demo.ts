@@ -8,8 +8,7 @@
 import { ensureSandbox, type SandboxSpec, SandboxPool } from "../sandbox/mod.ts";
 import { callTool, createToolContext, type ToolResult, TOOLS } from "../tools/mod.ts";
 import { loadCatalog, verifyEpisode } from "../challenges/mod.ts";
-import { progressBar } from "../util/mod.ts";
-import { LabError } from "../util/mod.ts";
+import { progressBar, LabError } from "../util/mod.ts";
 import { formatManifest } from "./_format.ts";
 import { createChatModel } from "../models/mod.ts";
 import { getStrategy, runEpisode } from "../agents/mod.ts";

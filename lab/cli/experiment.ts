@@ -18,8 +18,7 @@ import {
 import type { Level } from "../challenges/mod.ts";
 import { startServer } from "../serve/mod.ts";
 import { LAB_MINI_BASE_WEIGHTS } from "../serve/backends.ts";
-import { progressBar } from "../util/mod.ts";
-import { displayPath } from "../util/mod.ts";
+import { progressBar, displayPath } from "../util/mod.ts";
 
 function numberOption(v: unknown, name: string, check: (n: number) => boolean, what: string): number | undefined {
   if (v === undefined) return undefined;

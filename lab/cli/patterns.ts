@@ -25,8 +25,7 @@ import {
   revalidatePatterns,
 } from "../patterns/mod.ts";
 import { SPLITS, type Split } from "../challenges/mod.ts";
-import { displayPath } from "../util/mod.ts";
-import { progressBar } from "../util/mod.ts";
+import { displayPath, progressBar } from "../util/mod.ts";
 
 const STORE = { patterns: { type: "string", description: "Pattern store (DuckDB file)", default: displayPath(DEFAULT_PATTERNS_PATH) } } as const;
 const JSON_OUT = { json: { type: "boolean", description: "Print the result as JSON" } } as const;

@@ -16,8 +16,7 @@ import {
   type TournamentProgress,
 } from "../tournament/mod.ts";
 import { interruptOnCtrlC, modelEndpoint, TOURNAMENT_RUN_OPTIONS } from "./_endpoint.ts";
-import { progressBar } from "../util/mod.ts";
-import { displayPath } from "../util/mod.ts";
+import { progressBar, displayPath } from "../util/mod.ts";
 
 function fmtMs(ms: number): string {
   const s = Math.round(ms / 1000);

@@ -29,14 +29,15 @@
  * @module
  */
 import { join } from "node:path";
-import type { Challenge, Level, Split } from "../challenges/mod.ts";
-import { loadCatalog } from "../challenges/mod.ts";
-import { SandboxPool } from "../sandbox/mod.ts";
-import { ensureSandbox } from "../sandbox/mod.ts";
-import { createChatModel } from "../models/mod.ts";
-import { getModelConfig, loadModelsConfig } from "../models/mod.ts";
-import type { ChatBackend } from "../models/mod.ts";
-import type { InjectedExample } from "../models/mod.ts";
+import { type Challenge, type Level, type Split, loadCatalog } from "../challenges/mod.ts";
+import { SandboxPool, ensureSandbox } from "../sandbox/mod.ts";
+import {
+  createChatModel,
+  getModelConfig,
+  loadModelsConfig,
+  type ChatBackend,
+  type InjectedExample,
+} from "../models/mod.ts";
 import { labMiniTrainer, loadLabMini } from "../models/lab_mini/mod.ts";
 import { type EpisodeRecord, loadStrategiesConfig, runEpisode, type Strategy } from "../agents/mod.ts";
 import { type Interval, mcnemar, type McNemarResult, pairedDiffCI, seededRandom, wilsonInterval } from "../stats/mod.ts";

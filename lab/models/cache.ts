@@ -8,8 +8,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import { writeTextAtomic } from "../util/mod.ts";
-import { displayPath, repoPath } from "../util/mod.ts";
+import { writeTextAtomic, displayPath, repoPath } from "../util/mod.ts";
 
 /** Where responses are cached unless told otherwise (gitignored). */
 export const DEFAULT_CACHE_DIR: string = repoPath("data/cache/models");

@@ -5,9 +5,7 @@
  * @module
  */
 import { z } from "zod";
-import { ConfigError } from "../util/mod.ts";
-import { parseConfigText, readConfigText } from "../util/mod.ts";
-import { displayPath, repoPath } from "../util/mod.ts";
+import { ConfigError, parseConfigText, readConfigText, displayPath, repoPath } from "../util/mod.ts";
 
 /** Where the committed models config lives. */
 export const MODELS_CONFIG_PATH: string = repoPath("configs/models.yaml");

@@ -7,8 +7,7 @@
  * so other requests use it — that is what lets a client under 429s still saturate the allowed concurrency.
  * @module
  */
-import { LabError } from "../util/mod.ts";
-import { mulberry32 } from "../util/mod.ts";
+import { LabError, mulberry32 } from "../util/mod.ts";
 
 /** A seeded PRNG in [0, 1) (mulberry32): jitter is reproducible in tests. */
 export const seededRandom: (seed: number) => () => number = mulberry32;

@@ -1,7 +1,6 @@
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildSandbox } from "../sandbox/mod.ts";
-import { SandboxPool } from "../sandbox/mod.ts";
+import { buildSandbox, SandboxPool } from "../sandbox/mod.ts";
 import { getStrategy, loadStrategiesConfig, scriptedModel, type Strategy } from "../agents/mod.ts";
 import { askQuestion, PatternRetriever, PatternStore } from "./mod.ts";
 

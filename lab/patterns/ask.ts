@@ -6,10 +6,13 @@
  * @module
  */
 import type { Challenge, Category, Level, Split, Verdict } from "../challenges/mod.ts";
-import type { EpisodeRecord, PatternSource } from "../agents/mod.ts";
-import { runEpisode } from "../agents/mod.ts";
-import type { ExampleRenderer } from "../agents/mod.ts";
-import type { Strategy } from "../agents/mod.ts";
+import {
+  type EpisodeRecord,
+  type PatternSource,
+  runEpisode,
+  type ExampleRenderer,
+  type Strategy,
+} from "../agents/mod.ts";
 import type { ChatModel } from "../models/mod.ts";
 import type { SandboxPool } from "../sandbox/mod.ts";
 import { fnv1a } from "../util/mod.ts";

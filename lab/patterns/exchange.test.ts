@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { join } from "node:path";
 import { existsSync } from "node:fs";
-import type { EpisodeRecord } from "../agents/mod.ts";
-import { DEFAULT_FITNESS } from "../agents/mod.ts";
+import { type EpisodeRecord, DEFAULT_FITNESS } from "../agents/mod.ts";
 import { PatternStore } from "./store.ts";
 import { exportParquet, importParquet, PARQUET_FORMAT, readParquetExport, toArrow } from "./exchange.ts";
 import { LabError } from "../util/mod.ts";

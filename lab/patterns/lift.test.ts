@@ -5,8 +5,7 @@
  */
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildSandbox } from "../sandbox/mod.ts";
-import { SandboxPool } from "../sandbox/mod.ts";
+import { buildSandbox, SandboxPool } from "../sandbox/mod.ts";
 import { type ChatModel, createChatModel, getModelConfig, loadModelsConfig } from "../models/mod.ts";
 import { defaultBackends } from "../serve/backends.ts";
 import { parseTournamentConfig, type TournamentConfig } from "../tournament/mod.ts";

@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { join } from "node:path";
 import type { EpisodeRecord } from "../agents/mod.ts";
-import { buildSandbox } from "../sandbox/mod.ts";
-import { SandboxPool } from "../sandbox/mod.ts";
+import { buildSandbox, SandboxPool } from "../sandbox/mod.ts";
 import { PatternStore } from "./store.ts";
 import { prunePatterns, revalidatePatterns, sameSummary } from "./prune.ts";
 

@@ -36,11 +36,9 @@ import { BaseRetriever, type BaseRetrieverInput } from "@langchain/core/retrieve
 import { Document } from "@langchain/core/documents";
 import { BM25Retriever } from "@langchain/community/retrievers/bm25";
 import { z } from "zod";
-import type { PatternSource } from "../agents/mod.ts";
-import type { ExampleRenderer } from "../agents/mod.ts";
+import type { PatternSource, ExampleRenderer } from "../agents/mod.ts";
 import { formatInjection, type InjectedCall, type InjectedExample } from "../models/mod.ts";
-import { parseConfigText, readConfigText } from "../util/mod.ts";
-import { repoPath } from "../util/mod.ts";
+import { parseConfigText, readConfigText, repoPath } from "../util/mod.ts";
 import { type CachedEmbedder, cachedEmbedder, type ConnectionSource, type Embedder, localEmbedder } from "./embed.ts";
 import { normalizeIntent } from "./normalize.ts";
 import { canonicalSql } from "./store.ts";

@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { join } from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
-import { buildSandbox } from "../sandbox/mod.ts";
-import { SandboxPool } from "../sandbox/mod.ts";
+import { buildSandbox, SandboxPool } from "../sandbox/mod.ts";
 import { type Challenge, loadCatalog } from "../challenges/mod.ts";
 import {
   DEFAULT_FITNESS,

@@ -6,8 +6,7 @@
  */
 import { join } from "node:path";
 import { z } from "zod";
-import type { ChatBackend } from "../models/mod.ts";
-import type { Trainer, TrainerEvent } from "../models/mod.ts";
+import type { ChatBackend, Trainer, TrainerEvent } from "../models/mod.ts";
 import { writeTextAtomic } from "../util/mod.ts";
 import { HttpError } from "./_http.ts";
 import type { FileStore } from "./_files.ts";

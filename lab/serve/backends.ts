@@ -2,10 +2,8 @@
  * The models `lab serve` offers by default: the embedded `lab-mini` (committed base weights) and the
  * deterministic `lab-mini-placeholder`; and lab-mini's trainer, so `/v1/fine_tuning/jobs` can fine-tune it.
  */
-import type { ChatBackend } from "../models/mod.ts";
-import { placeholderBackend } from "../models/mod.ts";
+import { type ChatBackend, placeholderBackend, type Trainer } from "../models/mod.ts";
 import { labMiniTrainer, loadLabMini } from "../models/lab_mini/mod.ts";
-import type { Trainer } from "../models/mod.ts";
 import { repoPath } from "../util/mod.ts";
 
 /** The committed base weights of lab-mini (see data/models/lab-mini-base.manifest.json for the recipe). */

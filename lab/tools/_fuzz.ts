@@ -14,10 +14,18 @@
  * @module
  */
 import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
-import type { DbSnapshot, Episode, SandboxPool } from "../sandbox/mod.ts";
-import { clockMacrosSql, readManifest } from "../sandbox/mod.ts";
-import { createTablesSql, TABLE_NAMES, TABLES } from "../sandbox/mod.ts";
-import { createViewsSql, VIEWS } from "../sandbox/mod.ts";
+import {
+  type DbSnapshot,
+  type Episode,
+  type SandboxPool,
+  clockMacrosSql,
+  readManifest,
+  createTablesSql,
+  TABLE_NAMES,
+  TABLES,
+  createViewsSql,
+  VIEWS,
+} from "../sandbox/mod.ts";
 import { mulberry32 } from "../util/mod.ts";
 import { defaultRoles, mayWrite, type RolesConfig, type WriteActionName } from "./roles.ts";
 import { callTool, createToolContext, type ToolContext } from "./tools.ts";

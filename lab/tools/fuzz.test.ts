@@ -20,8 +20,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
-import { buildSandbox } from "../sandbox/mod.ts";
-import { SandboxPool } from "../sandbox/mod.ts";
+import { buildSandbox, SandboxPool } from "../sandbox/mod.ts";
 import { callTool, createToolContext } from "./tools.ts";
 import {
   describeFailures,

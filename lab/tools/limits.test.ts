@@ -8,8 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { buildSandbox } from "../sandbox/mod.ts";
-import { SandboxPool } from "../sandbox/mod.ts";
+import { buildSandbox, SandboxPool } from "../sandbox/mod.ts";
 import { callTool, createToolContext } from "./tools.ts";
 
 const LIMIT_MS = 250;

@@ -7,8 +7,18 @@
 import { tool } from "@langchain/core/tools";
 import type { StructuredToolInterface } from "@langchain/core/tools";
 import { z } from "zod";
-import { type Analysis, type Episode, errorText, SqlExecutionError, type SqlValue, type WriteAction, type WriteCheck } from "../sandbox/mod.ts";
-import { TABLE_NAMES, TABLES, type TableDef } from "../sandbox/mod.ts";
+import {
+  type Analysis,
+  type Episode,
+  errorText,
+  SqlExecutionError,
+  type SqlValue,
+  type WriteAction,
+  type WriteCheck,
+  TABLE_NAMES,
+  TABLES,
+  type TableDef,
+} from "../sandbox/mod.ts";
 import { checkPlan, checkReadAst } from "./_guard.ts";
 import { validateWrite } from "./_rules.ts";
 import { defaultRoles, mayWrite, type RolesConfig, type WriteActionName } from "./roles.ts";

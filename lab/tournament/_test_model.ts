@@ -10,8 +10,7 @@
  */
 import { type Challenge, renderSql } from "../challenges/mod.ts";
 import { loadStrategiesConfig, type StrategiesConfig } from "../agents/mod.ts";
-import { type ChatModel, createChatModel, ModelEntry } from "../models/mod.ts";
-import type { TransportRequest } from "../models/mod.ts";
+import { type ChatModel, createChatModel, ModelEntry, type TransportRequest } from "../models/mod.ts";
 import { parseTournamentConfig, type TournamentConfig, type TournamentConfigInput } from "./config.ts";
 import { selectChallenges } from "./tournament.ts";
 

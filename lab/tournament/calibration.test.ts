@@ -15,12 +15,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { join } from "node:path";
-import { buildSandbox } from "../sandbox/mod.ts";
-import { SandboxPool } from "../sandbox/mod.ts";
+import { buildSandbox, SandboxPool } from "../sandbox/mod.ts";
 import { type Challenge, renderSql } from "../challenges/mod.ts";
 import { loadStrategiesConfig, type StrategiesConfig } from "../agents/mod.ts";
-import { type ChatModel, createChatModel, ModelEntry } from "../models/mod.ts";
-import type { TransportRequest } from "../models/mod.ts";
+import { type ChatModel, createChatModel, ModelEntry, type TransportRequest } from "../models/mod.ts";
 import type { IntervalMethod } from "../stats/mod.ts";
 import {
   type EpisodeRow,

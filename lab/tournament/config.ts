@@ -5,8 +5,7 @@
  * @module
  */
 import { z } from "zod";
-import { parseConfigSyntax, parseConfigValue, readConfigText } from "../util/mod.ts";
-import { displayPath, repoPath } from "../util/mod.ts";
+import { parseConfigSyntax, parseConfigValue, readConfigText, displayPath, repoPath } from "../util/mod.ts";
 import { LEVELS, SPLITS } from "../challenges/mod.ts";
 
 /** Where the committed tournament config lives. */

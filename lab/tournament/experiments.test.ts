@@ -6,8 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { join } from "node:path";
-import { buildSandbox } from "../sandbox/mod.ts";
-import { SandboxPool } from "../sandbox/mod.ts";
+import { buildSandbox, SandboxPool } from "../sandbox/mod.ts";
 import type { Challenge } from "../challenges/mod.ts";
 import type { StrategiesConfig } from "../agents/mod.ts";
 import type { ChatModel } from "../models/mod.ts";

@@ -16,9 +16,14 @@
  * @module
  */
 import type { Challenge, Split } from "../challenges/mod.ts";
-import { type EpisodeRecord, type PatternSource, runEpisode } from "../agents/mod.ts";
-import type { ExampleRenderer } from "../agents/mod.ts";
-import type { StrategiesConfig, Strategy } from "../agents/mod.ts";
+import {
+  type EpisodeRecord,
+  type PatternSource,
+  runEpisode,
+  type ExampleRenderer,
+  type StrategiesConfig,
+  type Strategy,
+} from "../agents/mod.ts";
 import type { SandboxPool } from "../sandbox/mod.ts";
 import { type ChatModel, createChatModel } from "../models/mod.ts";
 import {

@@ -7,8 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { join } from "node:path";
 import { existsSync } from "node:fs";
 import { DuckDBInstance } from "@duckdb/node-api";
-import { buildSandbox } from "../sandbox/mod.ts";
-import { SandboxPool } from "../sandbox/mod.ts";
+import { buildSandbox, SandboxPool } from "../sandbox/mod.ts";
 import { exportRun, queryStore, runTournament, UnknownRunError } from "./mod.ts";
 import { AS_OF, plantedModel, plantedSetup } from "./_test_model.ts";
 

@@ -15,8 +15,7 @@
 import { join, resolve } from "node:path";
 import { existsSync } from "node:fs";
 import { listRuns, type StoreRef, storePath, withStore } from "./store.ts";
-import { repoPath } from "../util/mod.ts";
-import { LabError } from "../util/mod.ts";
+import { repoPath, LabError } from "../util/mod.ts";
 
 /** The default export folder. */
 export const DEFAULT_EXPORT_DIR: string = repoPath("data/exports");

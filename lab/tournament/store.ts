@@ -21,8 +21,7 @@
 import { type DuckDBAppender, type DuckDBConnection, DuckDBInstance, type DuckDBValue } from "@duckdb/node-api";
 import { dirname } from "node:path";
 import { existsSync } from "node:fs";
-import type { EpisodeRecord } from "../agents/mod.ts";
-import type { Strategy } from "../agents/mod.ts";
+import type { EpisodeRecord, Strategy } from "../agents/mod.ts";
 import { repoPath } from "../util/mod.ts";
 import type { Lineage } from "./evolve.ts";
 

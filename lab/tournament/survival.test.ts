@@ -8,8 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { join } from "node:path";
 import { existsSync, renameSync } from "node:fs";
-import { buildSandbox } from "../sandbox/mod.ts";
-import { SandboxPool } from "../sandbox/mod.ts";
+import { buildSandbox, SandboxPool } from "../sandbox/mod.ts";
 import type { EpisodeRecord } from "../agents/mod.ts";
 import { createChatModel, ModelEntry } from "../models/mod.ts";
 import { queryStore, runTournament } from "./mod.ts";

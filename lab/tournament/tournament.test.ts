@@ -6,8 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { join } from "node:path";
-import { buildSandbox } from "../sandbox/mod.ts";
-import { SandboxPool } from "../sandbox/mod.ts";
+import { buildSandbox, SandboxPool } from "../sandbox/mod.ts";
 import { type Challenge, CHALLENGE_DIR, loadCatalog } from "../challenges/mod.ts";
 import type { EpisodeRecord, EpisodeSink, PatternSource, StrategiesConfig } from "../agents/mod.ts";
 import { type ChatModel, createChatModel, getModelConfig, loadModelsConfig } from "../models/mod.ts";

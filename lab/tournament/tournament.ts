@@ -10,17 +10,27 @@
  * a re-run skip what is already stored.
  * @module
  */
-import type { Challenge } from "../challenges/mod.ts";
-import { loadCatalog } from "../challenges/mod.ts";
+import { type Challenge, loadCatalog } from "../challenges/mod.ts";
 import { ensureSandbox, SandboxPool } from "../sandbox/mod.ts";
-import { type EpisodeRecord, type EpisodeSink, type PatternSource, runEpisode } from "../agents/mod.ts";
-import { loadStrategiesConfig, type StrategiesConfig, type Strategy } from "../agents/mod.ts";
-import { type ChatModel, createChatModel } from "../models/mod.ts";
-import { getModelConfig, loadModelsConfig, type ModelConfig } from "../models/mod.ts";
-import { canonicalJson } from "../models/mod.ts";
+import {
+  type EpisodeRecord,
+  type EpisodeSink,
+  type PatternSource,
+  runEpisode,
+  loadStrategiesConfig,
+  type StrategiesConfig,
+  type Strategy,
+} from "../agents/mod.ts";
+import {
+  type ChatModel,
+  createChatModel,
+  getModelConfig,
+  loadModelsConfig,
+  type ModelConfig,
+  canonicalJson,
+} from "../models/mod.ts";
 import { defaultRoles, ROLES_PATH, type RolesConfig, type ToolLimits } from "../tools/mod.ts";
-import { ConfigError } from "../util/mod.ts";
-import { displayPath, repoPath, ROOT } from "../util/mod.ts";
+import { ConfigError, displayPath, repoPath, ROOT } from "../util/mod.ts";
 import type { TournamentConfig } from "./config.ts";
 import { hashSeed, type Lineage, rankStandings, selectNext, type Standing } from "./evolve.ts";
 import {

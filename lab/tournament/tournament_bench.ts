@@ -33,11 +33,9 @@ import {
   DuckDBResult,
   DuckDBResultReader,
 } from "@duckdb/node-api";
-import { buildSandbox } from "../sandbox/mod.ts";
-import { SandboxPool } from "../sandbox/mod.ts";
+import { buildSandbox, SandboxPool } from "../sandbox/mod.ts";
 import { WorkerProcess } from "../sandbox/_process.ts";
-import { runEpisode } from "../agents/mod.ts";
-import { loadStrategiesConfig } from "../agents/mod.ts";
+import { runEpisode, loadStrategiesConfig } from "../agents/mod.ts";
 import { type ChatModel, createChatModel, getModelConfig, loadModelsConfig } from "../models/mod.ts";
 import { startServer } from "../serve/mod.ts";
 import { defaultBackends } from "../serve/backends.ts";

@@ -9,12 +9,10 @@
  * entries merged into the files; without it, the files are rewritten from scratch)
  */
 import { join } from "node:path";
-import { buildSandbox } from "../../sandbox/mod.ts";
-import { SandboxPool } from "../../sandbox/mod.ts";
+import { buildSandbox, SandboxPool } from "../../sandbox/mod.ts";
 import { createToolContext } from "../../tools/mod.ts";
 import { CHALLENGE_DIR, loadCatalog, valuesKey, verifyEpisode } from "../mod.ts";
-import { writeTextAtomic } from "../../util/mod.ts";
-import { progressBar } from "../../util/mod.ts";
+import { writeTextAtomic, progressBar } from "../../util/mod.ts";
 import { runOracle } from "./mod.ts";
 
 const dir = await Deno.makeTempDir({ prefix: "lab-calibrate-" });

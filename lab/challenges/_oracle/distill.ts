@@ -15,12 +15,10 @@
  *
  * Usage: npx deno run -A lab/challenges/_oracle/distill.ts [--out data/datasets/oracle_distill_train.jsonl]
  */
-import { ensureSandbox } from "../../sandbox/mod.ts";
-import { SandboxPool } from "../../sandbox/mod.ts";
+import { ensureSandbox, SandboxPool } from "../../sandbox/mod.ts";
 import { createToolContext } from "../../tools/mod.ts";
 import { loadCatalog, verifyEpisode } from "../mod.ts";
-import { writeTextAtomic } from "../../util/mod.ts";
-import { repoPath } from "../../util/mod.ts";
+import { writeTextAtomic, repoPath } from "../../util/mod.ts";
 import { runOracle } from "./mod.ts";
 
 /** Where the dataset is written. */

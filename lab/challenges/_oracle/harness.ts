@@ -3,8 +3,7 @@
  * that run an episode, the oracle's answer, or a given answer through the verifier.
  */
 import { join } from "node:path";
-import { buildSandbox } from "../../sandbox/mod.ts";
-import { SandboxPool } from "../../sandbox/mod.ts";
+import { buildSandbox, SandboxPool } from "../../sandbox/mod.ts";
 import { createToolContext, type ToolContext } from "../../tools/mod.ts";
 import { type Challenge, loadCatalog, valuesKey, type Verdict, verify, verifyContextOf } from "../mod.ts";
 import { outcomeOf } from "../episode.ts";

@@ -7,9 +7,8 @@ import { ContextLengthExceededError, labMiniBackend, loadLabMini } from "./backe
 import { generateCorpus } from "./corpus.ts";
 import { renderSql } from "./parser.ts";
 import { type LabMiniModel, pretrain, readModel, saveModel, schemaHash } from "./weights.ts";
-import { buildSandbox } from "../../sandbox/mod.ts";
+import { buildSandbox, TABLES } from "../../sandbox/mod.ts";
 import { startServer } from "../../serve/mod.ts";
-import { TABLES } from "../../sandbox/mod.ts";
 import { loadCatalog } from "../../challenges/mod.ts";
 import { normalise } from "./_text.ts";
 
