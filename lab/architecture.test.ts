@@ -3,7 +3,7 @@
  * folder's door.
  *
  * - Direction: util and stats at the bottom, then sandbox → tools → challenges → models → agents → tournament →
- *   patterns → datasets → finetune → evals (experiments/ until it moves there) → report; `cli/` and `serve/` are
+ *   patterns → datasets → finetune → evals → report; `cli/` and `serve/` are
  *   faces (they may import anything; nothing imports them); `e2e/` holds tests. A module may import from the
  *   folders before its own, never after.
  * - Doors: another folder is imported through its `mod.ts` (or, for tests and benches, its `testing.ts`), never
@@ -31,7 +31,7 @@ const LAYERS: string[][] = [
   ["patterns"],
   ["datasets"],
   ["finetune"],
-  ["evals", "experiments"],
+  ["evals"],
   ["report"],
 ];
 const FACES = new Set(["cli", "serve", "e2e"]);

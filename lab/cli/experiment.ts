@@ -14,7 +14,7 @@ import {
   type LabMiniHonestyResult,
   ORACLE_DISTILL_DATASET,
   runLabMiniHonesty,
-} from "../experiments/mod.ts";
+} from "../evals/mod.ts";
 import type { Level } from "../challenges/mod.ts";
 import { startServer } from "../serve/mod.ts";
 import { LAB_MINI_BASE_WEIGHTS } from "../serve/backends.ts";
@@ -52,7 +52,7 @@ export const EXPERIMENT_COMMANDS: CommandSpec[] = [
       "deno task lab experiment labmini --split dev --levels 1,2 --per-level 20",
       "deno task lab experiment labmini --split test_id --json",
       "deno task lab experiment labmini --challenges ../my-challenges --levels 1,2",
-      "deno task lab experiment labmini --splits dev,test_id,test_ood --seeds 1,2,3 --copy-threshold 0.2 --markdown lab/experiments/LABMINI_RESULTS.md",
+      "deno task lab experiment labmini --splits dev,test_id,test_ood --seeds 1,2,3 --copy-threshold 0.2 --markdown lab/evals/LABMINI_RESULTS.md",
     ],
     async run(args) {
       const levels = String(args.values.levels).split(",").map((s) => s.trim()).filter(Boolean).map((s) => {

@@ -1,6 +1,6 @@
 /**
  * Utilities every folder of the lab may use (the bottom layer): atomic file writes, config files with one-line
- * errors, the lab's error types, repository paths, progress bars and seeded randomness.
+ * errors, the lab's error types, repository paths, progress bars, seeded randomness and the one scheduler.
  * @module
  */
 export * from "./atomic.ts";
@@ -9,3 +9,4 @@ export * from "./errors.ts";
 export * from "./paths.ts";
 export * from "./progress.ts";
 export * from "./random.ts";
+export * from "./schedule.ts";

@@ -5,7 +5,7 @@
  *
  * @example
  * ```ts
- * import { formatLabMiniHonesty, runLabMiniHonesty } from "./lab/experiments/mod.ts";
+ * import { formatLabMiniHonesty, runLabMiniHonesty } from "./lab/evals/mod.ts";
  * import { startServer } from "./lab/serve/mod.ts";
  * import { LAB_MINI_BASE_WEIGHTS } from "./lab/serve/backends.ts";
  * const r = await runLabMiniHonesty({

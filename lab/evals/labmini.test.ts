@@ -1,7 +1,7 @@
 /**
  * The honesty harness computes what it says, at small scale (2 levels × 6 dev instances, every arm, the real path
  * through the local server). The issue's thresholds are NOT asserted here: the figures are what they are and go
- * in the report (`lab experiment labmini --markdown lab/experiments/LABMINI_RESULTS.md`).
+ * in the report (`lab experiment labmini --markdown lab/evals/LABMINI_RESULTS.md`).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { join } from "node:path";
