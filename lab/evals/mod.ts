@@ -1,21 +1,11 @@
 /**
- * Experiments: runs that answer one question with paired evidence across arms, built on the runner, the models
- * and the statistics. First: lab-mini's honesty experiment (in-context examples and fine-tuning against their
- * controls), see {@linkcode runLabMiniHonesty}.
- *
- * @example
- * ```ts
- * import { formatLabMiniHonesty, runLabMiniHonesty } from "./lab/evals/mod.ts";
- * import { startServer } from "./lab/serve/mod.ts";
- * import { LAB_MINI_BASE_WEIGHTS } from "./lab/serve/backends.ts";
- * const r = await runLabMiniHonesty({
- *   split: "dev", levels: [1, 2], perLevel: 6, seed: 1, temperature: 0, baseWeights: LAB_MINI_BASE_WEIGHTS,
- *   serve: (backends) => startServer({ port: 0, backends }),
- * });
- * console.log(formatLabMiniHonesty(r));
- * ```
+ * Evals: the one home for comparing arms. An arm is data (model, strategy, pattern source); a suite is a challenge
+ * selection, seeds and arms; {@linkcode runSuite} runs it on the one agent runner and {@linkcode compare} gives rates
+ * and paired lifts clustered by family, with a family-level sign-flip permutation test.
  * @module
  */
+export * from "./suite.ts";
+export * from "./compare.ts";
 export {
   type ArmCell,
   formatLabMiniHonesty,
@@ -28,7 +18,7 @@ export {
   type LabMiniHonestyOptions,
   type EvaluatedSet,
   type LabMiniHonestyResult,
-  type LiftCell,
+  type LiftCell as HonestyLiftCell,
   lineToExample,
   ORACLE_DISTILL_DATASET,
   pickInstances,

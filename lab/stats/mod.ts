@@ -43,6 +43,7 @@ export {
   type PairedDiffResult,
   type PairedValue,
 } from "./_bootstrap.ts";
+export { clusteredMeanCI, type ClusteredMeanResult } from "./_clustered.ts";
 export { normalCdf, normalQuantile, studentTCdf, studentTQuantile } from "./_distributions.ts";
 export {
   mcnemar,
