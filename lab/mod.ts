@@ -25,4 +25,5 @@ export * from "./tournament/mod.ts";
 export * from "./patterns/mod.ts";
 // The local OpenAI-compatible server is a face (no lab module imports it); notebooks, like the CLI, may start it.
 export { type LocalServer, startServer } from "./serve/mod.ts";
-export { defaultBackends, defaultTrainers } from "./serve/backends.ts";
+export * from "./evals/mod.ts";
+export { LabContext, type LabContextOptions } from "./context.ts";

@@ -17,32 +17,23 @@
  * timings, so a model that hashes its input (the placeholder) sees the same conversation every run.
  * @module
  */
-import { type Challenge, type Verdict, outcomeOf, verify, type VerifyContext } from "../challenges/mod.ts";
-import type { Episode, SandboxPool, SqlRow } from "../sandbox/mod.ts";
+import { type Challenge, type Verdict, verifyEpisode } from "../challenges/mod.ts";
+import type { SandboxPool } from "../sandbox/mod.ts";
 import {
-  callTool,
   createToolContext,
-  openAiToolSchemas,
-  type OpenAiToolSchema,
   type QueryRecord,
+  type RolesConfig,
   type SubmittedAnswer,
   type ToolContext,
   type ToolLimits,
-  type RolesConfig,
 } from "../tools/mod.ts";
-import {
-  type ChatModel,
-  type AssistantMessage,
-  type ChatMessage,
-  type ChatResult,
-  type Usage,
-  canonicalJson,
-  BudgetExceeded,
-  ModelCallError,
-} from "../models/mod.ts";
+import type { ChatMessage, ChatModel, Usage } from "../models/mod.ts";
 import { DEFAULT_FITNESS, type EpisodeFitness, episodeFitness } from "./fitness.ts";
 import { type ExampleRenderer, type InjectedExample, openingMessages } from "./prompt.ts";
 import type { FitnessWeights, Strategy } from "./strategies.ts";
+import { round2, runToolLoop, type Stop, type ToolLoopResult } from "./tool_loop.ts";
+
+export { majorityVote, stepSeed } from "./tool_loop.ts";
 
 /**
  * Port: examples for a task, implemented by `lab/patterns` (the runner never imports it). `split` lets the
@@ -205,41 +196,6 @@ export interface EpisodeRecord {
   modelLatencyMs: number;
 }
 
-/** The seed of model call `step` of an episode seeded `seed` (FNV-1a of both, 31 bits so any API takes it). */
-export function stepSeed(seed: number, step: number): number {
-  let h = 0x811c9dc5;
-  for (const ch of `${seed}:${step}`) {
-    h ^= ch.charCodeAt(0);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h >>> 1;
-}
-
-/**
- * Self-consistency vote: groups choices by their tool-call list (canonical JSON of name and arguments, ids
- * ignored; every reply without a tool call is one group) and takes the group with most votes; a tie goes to
- * the group whose first choice came earliest. Returns the first choice of the winning group.
- *
- * @example
- * ```ts
- * const v = majorityVote([a, b, a]); // v.chosen === 0, v.tally[0].votes === 2
- * ```
- */
-export function majorityVote(choices: readonly AssistantMessage[]): VoteRecord {
-  const groups = new Map<string, number[]>();
-  choices.forEach((c, i) => {
-    const key = c.toolCalls?.length
-      ? canonicalJson(
-        c.toolCalls.map((t) => ({ name: t.name, args: t.args ?? null, rawArgs: t.args ? undefined : t.rawArgs })),
-      )
-      : "(no tool call)";
-    groups.set(key, [...(groups.get(key) ?? []), i]);
-  });
-  const tally = [...groups.entries()].map(([key, idx]) => ({ key, votes: idx.length, choices: idx }))
-    .sort((a, b) => b.votes - a.votes || a.choices[0] - b.choices[0]);
-  return { n: choices.length, chosen: tally[0]?.choices[0] ?? 0, tally };
-}
-
 /** Removes the timing fields of a record (for comparing runs). Returns a new value. */
 export function stripTimings(record: EpisodeRecord): Omit<EpisodeRecord, "startedAt" | "latencyMs" | "modelLatencyMs"> {
   const { startedAt: _s, latencyMs: _l, modelLatencyMs: _m, ...rest } = structuredClone(record);
@@ -249,66 +205,7 @@ export function stripTimings(record: EpisodeRecord): Omit<EpisodeRecord, "starte
   return rest;
 }
 
-function truncate(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max)}…[cut ${text.length - max} of ${text.length} chars]`;
-}
-
-const round2 = (x: number) => Math.round(x * 100) / 100;
-
 const renderNothing: ExampleRenderer = () => "";
-
-// The tool schemas offered for a set of allowed tools: built from zod once per process, not once per episode
-// (converting the schemas costs more than a fast model's whole episode). Treated as read-only by every transport.
-let allToolSchemas: OpenAiToolSchema[] | undefined;
-const toolSchemasByAllowed = new Map<string, OpenAiToolSchema[]>();
-function toolSchemasFor(allowed: ReadonlySet<string>): OpenAiToolSchema[] {
-  const key = [...allowed].join("\u0000");
-  let out = toolSchemasByAllowed.get(key);
-  if (!out) {
-    allToolSchemas ??= openAiToolSchemas();
-    out = allToolSchemas.filter((t) => allowed.has(t.function.name));
-    toolSchemasByAllowed.set(key, out);
-  }
-  return out;
-}
-
-// Results of the verifier's queries on the pristine state, per pool, by (org, SQL): an organization's starting
-// state never changes, so the reference queries and table hashes one challenge needs are run once for all the
-// strategies, attempts and generations that play it, not once per episode. Results are frozen: shared rows must
-// not be changed by whoever reads them.
-const pristineCache = new WeakMap<SandboxPool, Map<string, Promise<readonly SqlRow[]>>>();
-const PRISTINE_CACHE_MAX = 8192;
-
-function cachedPristine(pool: SandboxPool, ep: Episode): (sql: string) => Promise<SqlRow[]> {
-  let cache = pristineCache.get(pool);
-  if (!cache) pristineCache.set(pool, cache = new Map());
-  const c = cache;
-  return (sql) => {
-    const key = `${ep.orgId}\u0000${sql}`;
-    let hit = c.get(key);
-    if (!hit) {
-      if (c.size >= PRISTINE_CACHE_MAX) c.clear();
-      hit = ep.queryPristine(sql).then((rows) => Object.freeze(rows.map((r) => Object.freeze(r))));
-      hit.catch(() => c.delete(key));
-      c.set(key, hit);
-    }
-    return hit as Promise<SqlRow[]>;
-  };
-}
-
-/**
- * The verifier's view of an episode: the pristine state through the pool's cache, and the current state — which
- * is the pristine one when the episode made no accepted write (reads cannot change it, rejected writes leave no
- * trace), so a read-only episode's table diff costs no query at all.
- */
-function verifyContext(pool: SandboxPool, ep: Episode): VerifyContext {
-  const pristine = cachedPristine(pool, ep);
-  return {
-    asOf: ep.asOf,
-    pristine,
-    current: (sql) => ep.writes.length ? ep.query(sql) : pristine(sql),
-  };
-}
 
 /**
  * Runs one episode: acquires a fresh copy of the challenge's tenant, runs the tool loop, verifies by
@@ -330,20 +227,13 @@ export async function runEpisode(spec: EpisodeSpec, deps: RunEpisodeDeps): Promi
 }
 
 async function runInSandbox(spec: EpisodeSpec, deps: RunEpisodeDeps): Promise<EpisodeRecord> {
-  const { challenge, strategy, model, seed, attempt } = spec;
-  const t0 = performance.now();
+  const { challenge, strategy } = spec;
+  const startedMs = performance.now();
   const startedAt = new Date().toISOString();
-  const budgets = strategy.budgets;
   await using ep = await deps.pool.acquire(challenge.orgId, { role: challenge.role });
   const ctx = createToolContext(ep, { limits: deps.toolLimits, roles: deps.roles });
-
-  const examples = strategy.examples.k > 0 && deps.patterns
-    ? (await deps.patterns({ task: challenge.task, role: challenge.role, split: challenge.split })).slice(
-      0,
-      strategy.examples.k,
-    )
-    : [];
-  const messages: ChatMessage[] = openingMessages({
+  const examples = await injectedExamples(spec, deps);
+  const messages = openingMessages({
     strategy,
     task: challenge.task,
     role: challenge.role,
@@ -353,187 +243,92 @@ async function runInSandbox(spec: EpisodeSpec, deps: RunEpisodeDeps): Promise<Ep
     renderExamples: deps.renderExamples ?? (examples.length ? undefined : renderNothing),
     roles: deps.roles,
   });
-  const allowed = new Set<string>(strategy.tools.allowed);
-  const tools = toolSchemasFor(allowed);
-
-  const steps: StepRecord[] = [];
-  const toolCalls: ToolCallTrace[] = [];
-  const queries: QueryTrace[] = [];
-  const modelErrors: string[] = [];
-  let tokensIn = 0, tokensOut = 0, cost = 0, modelMs = 0, textReplies = 0;
-  let stop: { reason: StopReason; detail: string } | undefined;
-  const deadline = t0 + budgets.max_seconds * 1000;
-
-  while (!stop) {
-    if (deps.signal?.aborted) {
-      stop = { reason: "aborted", detail: "the run was aborted" };
-      break;
-    }
-    if (toolCalls.length >= budgets.max_steps) {
-      stop = { reason: "step_cap", detail: `reached the step cap of ${budgets.max_steps} tool calls` };
-      break;
-    }
-    if (tokensIn + tokensOut >= budgets.max_tokens) {
-      stop = { reason: "token_cap", detail: `used ${tokensIn + tokensOut} of ${budgets.max_tokens} tokens` };
-      break;
-    }
-    const remaining = deadline - performance.now();
-    if (remaining <= 0) {
-      stop = { reason: "time_cap", detail: `reached the time cap of ${budgets.max_seconds} s` };
-      break;
-    }
-    const index = steps.length;
-    const timeSignal = AbortSignal.timeout(Math.max(1, Math.ceil(remaining)));
-    const signal = deps.signal ? AbortSignal.any([deps.signal, timeSignal]) : timeSignal;
-    const callSeed = stepSeed(seed, index);
-    let result: ChatResult;
-    const tCall = performance.now();
-    try {
-      result = await model.invoke({
-        // A snapshot of the list (later turns are appended to `messages`); messages themselves are never changed.
-        messages: messages.slice(),
-        tools,
-        toolChoice: strategy.sampling.tool_choice,
-        temperature: strategy.sampling.temperature,
-        topP: strategy.sampling.top_p,
-        seed: callSeed,
-        ...(strategy.sampling.max_tokens ? { maxTokens: strategy.sampling.max_tokens } : {}),
-        ...(strategy.sampling.n > 1 ? { n: strategy.sampling.n } : {}),
-        signal,
-      });
-    } catch (e) {
-      modelMs += performance.now() - tCall;
-      if (e instanceof BudgetExceeded) stop = { reason: "run_budget", detail: e.message };
-      else if (e instanceof ModelCallError) {
-        modelErrors.push(`step ${index}: ${e.message}`);
-        stop = { reason: "model_failed", detail: e.message };
-      } else if (deps.signal?.aborted) stop = { reason: "aborted", detail: "the run was aborted during a model call" };
-      else if (timeSignal.aborted) {
-        stop = { reason: "time_cap", detail: `reached the time cap of ${budgets.max_seconds} s during a model call` };
-      } else throw e;
-      break;
-    }
-    modelMs += result.latencyMs;
-    tokensIn += result.usage.inputTokens;
-    tokensOut += result.usage.outputTokens;
-    cost += result.costUsd;
-    modelErrors.push(...result.modelErrors.map((m) => `step ${index}: ${m}`));
-
-    const vote = strategy.sampling.n > 1 && result.choices.length > 1 ? majorityVote(result.choices) : undefined;
-    const reply = vote ? result.choices[vote.chosen] : result.message;
-    const calls = (reply.toolCalls ?? []).map((c, i) => ({ ...c, id: c.id || `call_${index}_${i}` }));
-    steps.push({
-      index,
-      seed: callSeed,
-      usage: result.usage,
-      latencyMs: round2(result.latencyMs),
-      costUsd: result.costUsd,
-      cached: result.cached,
-      modelErrors: result.modelErrors,
-      ...(reply.finishReason ? { finishReason: reply.finishReason } : {}),
-      toolCalls: calls.length,
-      ...(vote ? { vote } : {}),
-    });
-    messages.push({
-      role: "assistant",
-      content: reply.content ?? null,
-      ...(calls.length ? { toolCalls: calls.map((c) => ({ id: c.id, name: c.name, args: c.args ?? {} })) } : {}),
-    });
-
-    if (!calls.length) {
-      textReplies++;
-      if (textReplies > budgets.max_text_replies) {
-        stop = { reason: "no_tool_call", detail: `the model replied ${textReplies} times without calling a tool` };
-        break;
-      }
-      messages.push({ role: "user", content: strategy.prompt.nudge.trim() });
-      continue;
-    }
-
-    for (const call of calls) {
-      if (toolCalls.length >= budgets.max_steps) {
-        stop = { reason: "step_cap", detail: `reached the step cap of ${budgets.max_steps} tool calls` };
-        break;
-      }
-      const trace: ToolCallTrace = {
-        step: index,
-        id: call.id,
-        name: call.name,
-        args: call.args ?? null,
-        ok: false,
-        ms: 0,
-      };
-      if (call.rawArgs !== undefined) trace.rawArgs = call.rawArgs;
-      let content: Record<string, unknown>;
-      if (call.error !== undefined) {
-        Object.assign(trace, { error: call.error, malformed: true });
-        content = { ok: false, error: `${call.error}; call one of: ${[...allowed].join(", ")} with JSON arguments` };
-      } else {
-        const before = ctx.log.queries.length;
-        const { elapsedMs, ...rest } = await callTool(ctx, call.name, call.args ?? {});
-        trace.ms = elapsedMs;
-        trace.ok = rest.ok;
-        if (!rest.ok) trace.error = rest.error;
-        trace.result = rest;
-        content = rest;
-        for (const q of ctx.log.queries.slice(before)) queries.push({ ...q, call: toolCalls.length });
-      }
-      toolCalls.push(trace);
-      messages.push({
-        role: "tool",
-        toolCallId: call.id,
-        content: truncate(JSON.stringify(content), budgets.max_tool_result_chars),
-      });
-      if (call.name === "submitAnswer" && trace.ok) {
-        stop = { reason: "submitted", detail: "the model submitted an answer" };
-        break;
-      }
-      if (ep.broken) {
-        stop = { reason: "sandbox_error", detail: trace.error ?? "the episode's database was lost" };
-        break;
-      }
-    }
-    if (!stop && modelErrors.length > budgets.max_model_errors) {
-      stop = {
-        reason: "model_errors",
-        detail: `${modelErrors.length} model errors (tolerated: ${budgets.max_model_errors})`,
-      };
-    }
-  }
-
-  // A lost episode database cannot be judged: the episode is an error, never a pass (and never a crash of the run).
-  const lost = (detail: string): Verdict => ({
-    pass: false,
-    score: 0,
-    reason: `sandbox error: ${detail}`,
-    details: { sandboxError: true, safetyViolations: queries.filter((q) => q.refused).length },
+  const loop = await runToolLoop({
+    strategy,
+    model: spec.model,
+    seed: spec.seed,
+    ctx,
+    messages,
+    startedMs,
+    signal: deps.signal,
   });
-  let verdict: Verdict;
-  if (ep.broken) {
-    stop = { reason: "sandbox_error", detail: stop?.detail ?? "the episode's database was lost" };
-    verdict = lost(stop.detail);
-  } else {
-    try {
-      verdict = deps.verify
-        ? await deps.verify(challenge, ctx)
-        : await verify(challenge, outcomeOf(ctx), verifyContext(deps.pool, ep));
-    } catch (e) {
-      if (!ep.broken) throw e;
-      stop = { reason: "sandbox_error", detail: e instanceof Error ? e.message : String(e) };
-      verdict = lost(stop.detail);
-    }
-  }
+  const { verdict, stop } = await judgeEpisode(spec, deps, ctx, loop);
   const fitness = episodeFitness(
     {
       verdict,
-      steps: toolCalls.length,
+      steps: loop.toolCalls.length,
       optimalSteps: challenge.optimalSteps,
-      tokens: tokensIn + tokensOut,
-      safetyViolations: queries.filter((q) => q.refused).length,
+      tokens: loop.tokensIn + loop.tokensOut,
+      safetyViolations: safetyViolations(loop),
     },
-    queries,
+    loop.queries,
     { weights: deps.fitness ?? DEFAULT_FITNESS, rowCap: ctx.limits.rowCap },
   );
+  return {
+    ...recordHead(spec, ep.asOf, examples),
+    messages: loop.messages,
+    steps: loop.steps,
+    toolCalls: loop.toolCalls,
+    queries: loop.queries,
+    tokens: { input: loop.tokensIn, output: loop.tokensOut, total: loop.tokensIn + loop.tokensOut },
+    costUsd: loop.costUsd,
+    modelErrors: loop.modelErrors,
+    answer: ctx.answer ?? null,
+    verdict,
+    fitness,
+    stopReason: stop.reason,
+    stopDetail: stop.detail,
+    startedAt,
+    latencyMs: round2(performance.now() - startedMs),
+    modelLatencyMs: round2(loop.modelMs),
+  };
+}
+
+/** The examples injected into the prompt: up to the strategy's `examples.k` from the pattern source, if any. */
+async function injectedExamples(spec: EpisodeSpec, deps: RunEpisodeDeps): Promise<InjectedExample[]> {
+  const { challenge, strategy } = spec;
+  if (strategy.examples.k <= 0 || !deps.patterns) return [];
+  const found = await deps.patterns({ task: challenge.task, role: challenge.role, split: challenge.split });
+  return found.slice(0, strategy.examples.k);
+}
+
+const safetyViolations = (loop: ToolLoopResult) => loop.queries.filter((q) => q.refused).length;
+
+/**
+ * The verdict on a finished tool loop: by `deps.verify`, or by the challenge's verifier on the episode's
+ * database (its pristine queries shared through the pool). A lost database cannot be judged: the episode is then
+ * a sandbox error, never a pass (and never a crash of the run), and that becomes its stop.
+ */
+async function judgeEpisode(
+  spec: EpisodeSpec,
+  deps: RunEpisodeDeps,
+  ctx: ToolContext,
+  loop: ToolLoopResult,
+): Promise<{ verdict: Verdict; stop: Stop }> {
+  const lost = (detail: string): { verdict: Verdict; stop: Stop } => ({
+    verdict: {
+      pass: false,
+      score: 0,
+      reason: `sandbox error: ${detail}`,
+      details: { sandboxError: true, safetyViolations: safetyViolations(loop) },
+    },
+    stop: { reason: "sandbox_error", detail },
+  });
+  if (ctx.episode.broken) return lost(loop.stop.detail);
+  try {
+    const verdict = deps.verify
+      ? await deps.verify(spec.challenge, ctx)
+      : await verifyEpisode(spec.challenge, ctx, { pool: deps.pool });
+    return { verdict, stop: loop.stop };
+  } catch (e) {
+    if (!ctx.episode.broken) throw e;
+    return lost(e instanceof Error ? e.message : String(e));
+  }
+}
+
+/** The fields of a record that say what was run: ids, the challenge's metadata, the seed and the examples. */
+function recordHead(spec: EpisodeSpec, asOf: string, examples: InjectedExample[]) {
+  const { challenge, strategy, model, seed, attempt } = spec;
   return {
     id: `${challenge.id}#${strategy.id}#${model.name}#s${seed}#a${attempt}`,
     challengeId: challenge.id,
@@ -547,7 +342,7 @@ async function runInSandbox(spec: EpisodeSpec, deps: RunEpisodeDeps): Promise<Ep
       optimalSteps: challenge.optimalSteps ?? null,
     },
     role: challenge.role,
-    asOf: ep.asOf,
+    asOf,
     task: challenge.task,
     strategyId: strategy.id,
     model: { name: model.name, id: model.config.model },
@@ -555,20 +350,5 @@ async function runInSandbox(spec: EpisodeSpec, deps: RunEpisodeDeps): Promise<Ep
     attempt,
     examples: examples.length,
     ...(examples.length ? { injected: examples } : {}),
-    messages,
-    steps,
-    toolCalls,
-    queries,
-    tokens: { input: tokensIn, output: tokensOut, total: tokensIn + tokensOut },
-    costUsd: cost,
-    modelErrors,
-    answer: ctx.answer ?? null,
-    verdict,
-    fitness,
-    stopReason: stop!.reason,
-    stopDetail: stop!.detail,
-    startedAt,
-    latencyMs: round2(performance.now() - t0),
-    modelLatencyMs: round2(modelMs),
   };
 }

@@ -11,7 +11,7 @@ import {
   systemPrompt,
   TOOL_NAMES,
 } from "./mod.ts";
-import { readStrategy } from "../models/lab_mini/mod.ts";
+import { readStrategy } from "../models/mod.ts";
 import { ConfigError } from "../util/mod.ts";
 
 const text = await Deno.readTextFile(STRATEGIES_CONFIG_PATH);

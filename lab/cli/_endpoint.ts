@@ -1,8 +1,4 @@
-/** Where CLI commands reach the configured model. */
-import { UsageError } from "./_args.ts";
-import { type ChatModel, createChatModel, getModelConfig, loadModelsConfig } from "../models/mod.ts";
-import { type LocalServer, startServer } from "../serve/mod.ts";
-import { defaultBackends } from "../serve/backends.ts";
+/** What the commands that run a tournament config share: their options, and Ctrl-C as an abort signal. */
 import { DEFAULT_DB_PATH } from "../tournament/mod.ts";
 import { displayPath } from "../util/mod.ts";
 
@@ -12,34 +8,6 @@ export const TOURNAMENT_RUN_OPTIONS = {
   db: { type: "string", description: "DuckDB store", default: displayPath(DEFAULT_DB_PATH) },
   "base-url": { type: "string", description: "Use the model at this OpenAI-compatible URL instead of serving a local one" },
 } as const;
-
-/** How a command reaches its model: a chat model to pass on, or a base URL (and a server the caller closes). */
-export interface ModelEndpoint {
-  /** A ready chat model (a local model called in process); when set, `baseUrl` is unused. */
-  model?: ChatModel;
-  baseUrl?: string;
-  server?: LocalServer;
-}
-
-/**
- * How to reach `modelName`: `--base-url` when given; for a model of the lab's own server (provider `local`), the
- * model itself called in process (no HTTP: lab-mini answers in well under a millisecond, so a server round trip
- * would cost more than the model), or — for a local id no built-in backend serves — an in-process server on a
- * free port, which the caller closes (`await using`).
- */
-export async function modelEndpoint(modelName: string, baseUrl: string | undefined): Promise<ModelEndpoint> {
-  if (baseUrl !== undefined) {
-    if (!/^https?:\/\//.test(baseUrl)) throw new UsageError(`--base-url must be an http(s) URL, found '${baseUrl}'`);
-    return { baseUrl };
-  }
-  const entry = getModelConfig(await loadModelsConfig(), modelName);
-  if (entry.provider !== "local") return {};
-  const backends = await defaultBackends();
-  const backend = Object.values(backends).find((b) => b.id === entry.model);
-  if (backend && entry.kind === "chat") return { model: createChatModel(entry, { backend }) };
-  const server = await startServer({ port: 0, backends });
-  return { baseUrl: server.url, server };
-}
 
 /**
  * An abort signal raised by Ctrl-C (SIGINT) for a long run, so it stops cleanly and stays resumable; dispose it

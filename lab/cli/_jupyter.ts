@@ -8,7 +8,7 @@
  * `deno.json` (`nodeModulesDir: "manual"`), so npm imports resolve from the project's `node_modules`.
  * @module
  */
-import { JUPYTER_MISSING } from "../report/_notebook.ts";
+import { JUPYTER_MISSING } from "../report/mod.ts";
 
 /** The kernel name notebooks declare in `metadata.kernelspec.name`. */
 export const KERNEL_NAME = "deno";

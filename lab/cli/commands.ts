@@ -8,7 +8,7 @@ import { runDemo } from "./demo.ts";
 import { buildSandbox, ensureSandbox, readManifest, SANDBOX_DIR, sandboxPath, type Scale, TABLES, VIEWS } from "../sandbox/mod.ts";
 import { openAiToolSchemas, TOOLS } from "../tools/mod.ts";
 import { progressBar, displayPath, repoPath } from "../util/mod.ts";
-import { executeNotebook, formatNotebookFailure, listNotebooks } from "../report/_notebook.ts";
+import { executeNotebook, formatNotebookFailure, listNotebooks } from "../report/mod.ts";
 import { formatManifest } from "./_format.ts";
 import { CHALLENGE_COMMANDS } from "./challenges.ts";
 import { SERVE_COMMANDS } from "./serve.ts";

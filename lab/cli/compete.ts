@@ -1,20 +1,15 @@
 /**
  * `lab compete`: does competition help? The tournament of `configs/tournament.yaml` (with selection) against a
  * single strategy on the same episode budget, then both final strategies on the same dev instances with the same
- * fresh seeds; prints the lift with a paired 95% interval (cluster = dev instance) and McNemar. Both training runs
+ * fresh seeds; prints the lift with a paired 95% interval and a sign-flip p-value over families, and McNemar. Both training runs
  * are stored in the lab's DuckDB file and resume when re-run. A local model is called in process for the run.
  */
 import type { CommandSpec } from "./_args.ts";
 import { intOption } from "./_args.ts";
-import {
-  type CompetitionProgress,
-  competitionVsSingle,
-  formatCompetition,
-  loadRunConfigs,
-  loadTournamentConfig,
-  selectChallenges,
-} from "../tournament/mod.ts";
-import { interruptOnCtrlC, modelEndpoint, TOURNAMENT_RUN_OPTIONS } from "./_endpoint.ts";
+import { selectChallenges } from "../tournament/mod.ts";
+import { type CompetitionProgress, competitionVsSingle, formatCompetition } from "../evals/mod.ts";
+import { LabContext } from "../context.ts";
+import { interruptOnCtrlC, TOURNAMENT_RUN_OPTIONS } from "./_endpoint.ts";
 import { progressBar, displayPath } from "../util/mod.ts";
 
 export const COMPETE_COMMANDS: CommandSpec[] = [
@@ -40,18 +35,19 @@ export const COMPETE_COMMANDS: CommandSpec[] = [
     ],
     async run(args) {
       const configPath = String(args.values.config);
-      const config = await loadTournamentConfig(configPath);
       const budget = args.values.budget === undefined ? undefined : intOption(args, "budget", 1);
       const devInstances = args.values["dev-instances"] === undefined ? undefined : intOption(args, "dev-instances", 1);
       const devSeeds = intOption(args, "dev-seeds", 1);
       // Every config is read and checked before a model server starts or a run is registered in the store.
-      const { strategies } = await loadRunConfigs(config);
+      await using ctx = await LabContext.open({
+        config: configPath,
+        db: String(args.values.db),
+        baseUrl: args.values["base-url"] as string | undefined,
+      });
+      const config = ctx.tournament;
       const external = args.values.challenges as string | undefined;
       // A bad external file stops the command before a model server starts or a run is registered.
       if (external) await selectChallenges(config, displayPath(configPath), { external: [external] });
-      const endpoint = await modelEndpoint(config.model, args.values["base-url"] as string | undefined);
-      await using _server = endpoint.server;
-      const { baseUrl, model } = endpoint;
 
       using ctrlC = interruptOnCtrlC();
       const tty = Deno.stderr.isTerminal() && !args.values.json;
@@ -60,18 +56,13 @@ export const COMPETE_COMMANDS: CommandSpec[] = [
         if (p.arm === "dev") bar?.update(p.done / p.total, `dev ${p.done}/${p.total}`);
         else if (p.event.kind === "episode") bar?.update(p.event.done / p.event.total, `${p.arm} ${p.event.done}/${p.event.total}`);
       };
-      const r = await competitionVsSingle({
+      const r = await competitionVsSingle(await ctx.env({ signal: ctrlC.signal }), {
         config,
         budget,
         single: args.values.single as string | undefined,
         devInstances,
         devSeeds,
         ...(external ? { external: [external] } : {}),
-        db: String(args.values.db),
-        strategies,
-        baseUrl,
-        model,
-        signal: ctrlC.signal,
         onProgress,
       });
       bar?.done(`done in ${(r.elapsedMs / 1000).toFixed(0)} s`);

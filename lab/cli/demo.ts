@@ -6,16 +6,14 @@
  * injection off and on (same instances and seeds): the lift with its paired 95% CI.
  */
 import { ensureSandbox, type SandboxSpec, SandboxPool } from "../sandbox/mod.ts";
+import { LabContext } from "../context.ts";
 import { callTool, createToolContext, type ToolResult, TOOLS } from "../tools/mod.ts";
 import { loadCatalog, verifyEpisode } from "../challenges/mod.ts";
 import { progressBar, LabError } from "../util/mod.ts";
 import { formatManifest } from "./_format.ts";
-import { createChatModel } from "../models/mod.ts";
 import { getStrategy, runEpisode } from "../agents/mod.ts";
-import { startServer } from "../serve/mod.ts";
-import { formatGenerations, formatLeaderboard, loadRunConfigs, parseTournamentConfig } from "../tournament/mod.ts";
-import { formatPatternLift, loadPatternsConfig, patternLift } from "../patterns/mod.ts";
-import { defaultBackends } from "../serve/backends.ts";
+import { formatGenerations, formatLeaderboard, parseTournamentConfig } from "../tournament/mod.ts";
+import { formatPatternLift, patternLift } from "../evals/mod.ts";
 
 /** Options of {@linkcode runDemo}. */
 export interface DemoOptions {
@@ -56,9 +54,12 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     concurrency: 2,
     sandbox: { scale: options.spec.scale, seed: options.spec.seed, as_of: options.spec.asOf },
   }, "the demo's tournament");
-  const { strategies, model: labMini } = await loadRunConfigs(config);
+  // Temporary stores, so repeated demos are independent of data/lab.duckdb and data/patterns.duckdb.
+  const tmp = await Deno.makeTempDir({ prefix: "lab-demo-tournament-" });
+  await using _tmp = { [Symbol.asyncDispose]: () => Deno.remove(tmp, { recursive: true }).catch(() => {}) };
+  await using lab = await LabContext.open({ db: `${tmp}/demo.duckdb`, patternsDb: `${tmp}/patterns.duckdb`, sandboxDir: options.dir });
+  const strategies = lab.strategies;
   const strategy = getStrategy(strategies, "gamma");
-  await loadPatternsConfig();
   const revenueFamily = await loadCatalog({ family: "revenue_for_period" });
   const bar = progressBar(`sandbox ${options.spec.scale}`, { quiet: options.json });
   const { path, manifest, built } = await ensureSandbox(options.spec, {
@@ -98,8 +99,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   // The same task, attempted by the embedded lab-mini model through the lab's OpenAI-compatible server (the
   // path a hosted model takes): runner → LangChain client → HTTP → lab-mini.
   log(`\n== lab-mini attempts it (lab-mini results, not claims about LLMs) ==`);
-  await using server = await startServer({ port: 0, backends: await defaultBackends() });
-  const model = createChatModel(labMini!, { baseUrl: server.url });
+  const model = await lab.model("lab-mini", { http: true });
   const record = await runEpisode({ challenge, strategy, model, attempt: 1, seed: options.spec.seed }, { pool });
   for (const [i, t] of record.toolCalls.entries()) {
     log(`  ${i + 1}. ${t.name}(${JSON.stringify(t.args).slice(0, 140)}) → ${t.ok ? "ok" : `error: ${t.error}`}`);
@@ -108,27 +108,16 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   log(`  strategy ${record.strategyId}, stop: ${record.stopReason}, tokens ${record.tokens.total}, fitness ${record.fitness.composite.toFixed(3)}`);
 
   log(`\n== Learning from a tournament: lab-mini, 3 strategies × 24 train challenges × k=1 × 2 generations → patterns → dev ==`);
-  // Temporary stores, so repeated demos are independent of data/lab.duckdb and data/patterns.duckdb.
-  const tmp = await Deno.makeTempDir({ prefix: "lab-demo-tournament-" });
-  let lift;
-  try {
-    lift = await patternLift({
-      config,
-      db: `${tmp}/demo.duckdb`,
-      patternsDb: `${tmp}/patterns.duckdb`,
-      runId: "demo",
-      model,
-      strategies,
-      pool,
-      strategy: "gamma",
-      splits: ["dev"],
-      instances: 24,
-      seeds: 1,
-      stats: { resamples: 500 },
-    });
-  } finally {
-    await Deno.remove(tmp, { recursive: true }).catch(() => {});
-  }
+  const lift = await patternLift({ db: lab.db, model, strategies, pool, stats: { resamples: 500 } }, {
+    config,
+    store: await lab.patternStore(),
+    patternsConfig: lab.patterns,
+    runId: "demo",
+    strategy: "gamma",
+    splits: ["dev"],
+    instances: 24,
+    seeds: 1,
+  });
   const run = lift.tournament;
   if (run.generations.length) log(formatGenerations(run.generations));
   log(`\n${formatLeaderboard(run.leaderboard)}`);

@@ -1,7 +1,7 @@
 /**
  * `lab experiment labmini`: lab-mini's honesty experiment (base vs in-context examples vs fine-tuning, with their
  * controls) on a split, served through the local OpenAI-compatible server. Prints a table by arm × level with
- * Wilson intervals and paired lifts over base — lab-mini results on the oracle distillation of `train`, not
+ * rates and paired lifts over base, clustered by family, — lab-mini results on the oracle distillation of `train`, not
  * claims about LLMs. With `--splits`/`--seeds` it runs each split × seed in turn; `--markdown` writes them all as
  * one report with the issue's checks pooled over seeds.
  */
@@ -17,8 +17,9 @@ import {
 } from "../evals/mod.ts";
 import type { Level } from "../challenges/mod.ts";
 import { startServer } from "../serve/mod.ts";
-import { LAB_MINI_BASE_WEIGHTS } from "../serve/backends.ts";
-import { progressBar, displayPath } from "../util/mod.ts";
+import { getModelConfig, LAB_MINI_BASE_WEIGHTS } from "../models/mod.ts";
+import { LabContext } from "../context.ts";
+import { displayPath, progressBar, writeTextAtomic } from "../util/mod.ts";
 
 function numberOption(v: unknown, name: string, check: (n: number) => boolean, what: string): number | undefined {
   if (v === undefined) return undefined;
@@ -73,6 +74,9 @@ export const EXPERIMENT_COMMANDS: CommandSpec[] = [
       const copyThreshold = numberOption(args.values["copy-threshold"], "copy-threshold", (n) => n >= 0 && n <= 1, "a number in [0, 1]");
       const tty = Deno.stderr.isTerminal() && !args.values.json;
       const results: LabMiniHonestyResult[] = [];
+      await using ctx = await LabContext.open();
+      const pool = await ctx.catalogPool(4);
+      const modelEntry = getModelConfig(ctx.models, "lab-mini");
       const sets: EvaluatedSet[] = external ? ["external"] : splitNames as EvaluatedSet[];
       for (const split of sets) {
         for (const runSeed of seeds) {
@@ -88,6 +92,9 @@ export const EXPERIMENT_COMMANDS: CommandSpec[] = [
             dataset: String(args.values.dataset),
             baseWeights: LAB_MINI_BASE_WEIGHTS,
             serve: (backends) => startServer({ port: 0, backends }),
+            pool,
+            strategies: ctx.strategies,
+            modelEntry,
             onProgress: (d, n) => bar?.update(d / n, `${d}/${n} episodes`),
           });
           bar?.done(`${r.episodes.length} episodes in ${r.seconds} s`);
@@ -100,7 +107,7 @@ export const EXPERIMENT_COMMANDS: CommandSpec[] = [
         const path = String(args.values.markdown);
         const command = `deno task lab experiment labmini ${external ? `--challenges ${external}` : `--splits ${splitNames.join(",")}`} --seeds ${seeds.join(",")} --levels ${levels.join(",")}` +
           `${perLevel ? ` --per-level ${perLevel}` : ""} --temperature ${temperature}${copyThreshold === undefined ? "" : ` --copy-threshold ${copyThreshold}`}`;
-        await Deno.writeTextFile(path, formatLabMiniMarkdown(results, { command, date: new Date().toISOString().slice(0, 10) }));
+        await writeTextAtomic(path, formatLabMiniMarkdown(results, { command, date: new Date().toISOString().slice(0, 10) }));
         console.error(`wrote ${path}`);
       }
     },

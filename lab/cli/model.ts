@@ -6,10 +6,8 @@ import { dirname } from "node:path";
 import type { CommandSpec } from "./_args.ts";
 import { intOption } from "./_args.ts";
 import { ensureSandbox } from "../sandbox/mod.ts";
-import { pretrain, saveModel } from "../models/lab_mini/mod.ts";
-import { displayPath, repoPath } from "../util/mod.ts";
-
-const DEFAULT_OUT = repoPath("data/models/lab-mini-base.json");
+import { LAB_MINI_BASE_WEIGHTS, pretrain, saveModel } from "../models/mod.ts";
+import { displayPath } from "../util/mod.ts";
 
 export const MODEL_COMMANDS: CommandSpec[] = [
   {
@@ -17,7 +15,7 @@ export const MODEL_COMMANDS: CommandSpec[] = [
     summary: "Pretrain lab-mini's base weights from a database's schema metadata (generic generated corpus)",
     options: {
       db: { type: "string", description: "DuckDB file whose catalog is read (default: the tiny sandbox, built if missing)" },
-      out: { type: "string", description: "Weights file (a manifest is written beside it)", default: displayPath(DEFAULT_OUT) },
+      out: { type: "string", description: "Weights file (a manifest is written beside it)", default: displayPath(LAB_MINI_BASE_WEIGHTS) },
       seed: { type: "string", description: "Corpus and training seed", default: "1" },
       epochs: { type: "string", description: "SGD epochs", default: "6" },
     },

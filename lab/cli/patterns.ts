@@ -5,19 +5,15 @@
  */
 import type { CommandSpec, ParsedArgs } from "./_args.ts";
 import { intOption, UsageError } from "./_args.ts";
-import { interruptOnCtrlC, modelEndpoint, TOURNAMENT_RUN_OPTIONS } from "./_endpoint.ts";
-import { createChatModel, getModelConfig, loadModelsConfig } from "../models/mod.ts";
-import { getStrategy, loadStrategiesConfig } from "../agents/mod.ts";
-import { loadRunConfigs, loadTournamentConfig, openConfigPool } from "../tournament/mod.ts";
+import { interruptOnCtrlC, TOURNAMENT_RUN_OPTIONS } from "./_endpoint.ts";
+import { getStrategy } from "../agents/mod.ts";
+import { loadTournamentConfig } from "../tournament/mod.ts";
 import {
   askQuestion,
   DEFAULT_PATTERNS_PATH,
   exportParquet,
-  formatPatternLift,
   importParquet,
   ingestRun,
-  loadPatternsConfig,
-  patternLift,
   PatternRetriever,
   PatternStore,
   prunePatterns,
@@ -25,6 +21,8 @@ import {
   revalidatePatterns,
 } from "../patterns/mod.ts";
 import { SPLITS, type Split } from "../challenges/mod.ts";
+import { formatPatternLift, patternLift } from "../evals/mod.ts";
+import { LabContext } from "../context.ts";
 import { displayPath, progressBar } from "../util/mod.ts";
 
 const STORE = { patterns: { type: "string", description: "Pattern store (DuckDB file)", default: displayPath(DEFAULT_PATTERNS_PATH) } } as const;
@@ -153,12 +151,11 @@ export const PATTERN_COMMANDS: CommandSpec[] = [
       ...JSON_OUT,
     },
     async run(args) {
-      const config = await loadTournamentConfig(String(args.values.config));
-      await using pool = await openConfigPool(config);
-      await using store = await openStore(args);
+      await using ctx = await LabContext.open({ config: String(args.values.config), patternsDb: String(args.values.patterns) });
+      const store = await ctx.patternStore();
       const bar = Deno.stderr.isTerminal() && !args.values.json ? progressBar("revalidate") : undefined;
       const r = await revalidatePatterns(store, {
-        pool,
+        pool: await ctx.pool(),
         dryRun: Boolean(args.values["dry-run"]),
         ...(args.values.limit !== undefined ? { limit: intOption(args, "limit", 1) } : {}),
         onProgress: (done: number, total: number) => bar?.update(done / Math.max(1, total), `${done}/${total}`),
@@ -244,26 +241,24 @@ export const PATTERN_COMMANDS: CommandSpec[] = [
         }
       }
       // Every config is read and checked before a model server starts or a run is registered in the store.
-      await loadPatternsConfig();
-      const { strategies } = await loadRunConfigs(config);
-      const endpoint = await modelEndpoint(config.model, args.values["base-url"] as string | undefined);
-      await using _server = endpoint.server;
-      using ctrlC = interruptOnCtrlC();
-      const bar = Deno.stderr.isTerminal() && !args.values.json ? progressBar("pattern lift") : undefined;
-      const r = await patternLift({
-        config,
+      await using ctx = await LabContext.open({
+        config: String(args.values.config),
         db: String(args.values.db),
         patternsDb: String(args.values.patterns),
-        strategies,
+        baseUrl: args.values["base-url"] as string | undefined,
+      });
+      using ctrlC = interruptOnCtrlC();
+      const bar = Deno.stderr.isTerminal() && !args.values.json ? progressBar("pattern lift") : undefined;
+      const r = await patternLift(await ctx.env({ signal: ctrlC.signal }), {
+        config,
+        store: await ctx.patternStore(),
+        patternsConfig: ctx.patterns,
         strategy: String(args.values.strategy),
         instances: intOption(args, "instances", 1),
         seeds: intOption(args, "seeds", 1),
         ...(external ? { external: [external] } : { splits: splits as Split[] }),
         upperBound: !args.values["no-upper-bound"],
         ...(args.values.limit !== undefined ? { retrieval: { limit: intOption(args, "limit", 1) } } : {}),
-        ...(endpoint.model ? { model: endpoint.model } : {}),
-        ...(endpoint.baseUrl ? { baseUrl: endpoint.baseUrl } : {}),
-        signal: ctrlC.signal,
         onProgress: (p) => bar?.update(p.done / Math.max(1, p.total), `${p.phase} ${p.done}/${p.total}`),
       });
       bar?.done(`done in ${(r.elapsedMs / 1000).toFixed(0)} s`);
@@ -293,15 +288,15 @@ export const PATTERN_COMMANDS: CommandSpec[] = [
     ],
     async run(args) {
       const question = one(args, "question (quote it)");
-      const config = await loadTournamentConfig(String(args.values.config));
-      const modelName = String(args.values.model ?? config.model);
-      const endpoint = await modelEndpoint(modelName, args.values["base-url"] as string | undefined);
-      await using _server = endpoint.server;
-      const model = endpoint.model ??
-        createChatModel(getModelConfig(await loadModelsConfig(), modelName), endpoint.baseUrl ? { baseUrl: endpoint.baseUrl } : {});
-      const strategy = getStrategy(await loadStrategiesConfig(), String(args.values.strategy));
-      await using pool = await openConfigPool(config);
-      await using store = await openStore(args);
+      await using ctx = await LabContext.open({
+        config: String(args.values.config),
+        patternsDb: String(args.values.patterns),
+        baseUrl: args.values["base-url"] as string | undefined,
+      });
+      const model = await ctx.model(args.values.model === undefined ? undefined : String(args.values.model));
+      const strategy = getStrategy(ctx.strategies, String(args.values.strategy));
+      const pool = await ctx.pool();
+      const store = await ctx.patternStore();
       // A person asking may reuse their own marked-right answers (split-less patterns) as well as train patterns.
       await using retriever = args.values.inject ? await PatternRetriever.open(store, { config: { include_unsplit: true } }) : undefined;
       const r = await askQuestion(question, {

@@ -5,7 +5,7 @@
 import type { CommandSpec, ParsedArgs } from "./_args.ts";
 import { intOption, UsageError } from "./_args.ts";
 import { startServer, type FaultOptions } from "../serve/mod.ts";
-import { defaultBackends, defaultTrainers } from "../serve/backends.ts";
+import { defaultBackends, defaultTrainers } from "../models/mod.ts";
 
 function rateOption(args: ParsedArgs, name: string): number | undefined {
   const raw = args.values[name];

@@ -9,13 +9,12 @@ import {
   formatGenerations,
   formatLeaderboard,
   formatLearning,
-  loadRunConfigs,
-  loadTournamentConfig,
   runTournament,
   selectChallenges,
   type TournamentProgress,
 } from "../tournament/mod.ts";
-import { interruptOnCtrlC, modelEndpoint, TOURNAMENT_RUN_OPTIONS } from "./_endpoint.ts";
+import { interruptOnCtrlC, TOURNAMENT_RUN_OPTIONS } from "./_endpoint.ts";
+import { LabContext } from "../context.ts";
 import { progressBar, displayPath } from "../util/mod.ts";
 
 function fmtMs(ms: number): string {
@@ -43,14 +42,15 @@ export const TOURNAMENT_COMMANDS: CommandSpec[] = [
     ],
     async run(args) {
       const configPath = String(args.values.config);
-      const config = await loadTournamentConfig(configPath);
       // Every config is read and checked before a model server starts or the run is registered in the store.
-      const { strategies } = await loadRunConfigs(config);
+      await using ctx = await LabContext.open({
+        config: configPath,
+        db: String(args.values.db),
+        baseUrl: args.values["base-url"] as string | undefined,
+      });
+      const config = ctx.tournament;
       const external = args.values.challenges as string | undefined;
       const challenges = external ? await selectChallenges(config, displayPath(configPath), { external: [external] }) : undefined;
-      const endpoint = await modelEndpoint(config.model, args.values["base-url"] as string | undefined);
-      await using _server = endpoint.server;
-      const { baseUrl, model } = endpoint;
 
       using ctrlC = interruptOnCtrlC();
       const tty = Deno.stderr.isTerminal();
@@ -68,12 +68,12 @@ export const TOURNAMENT_COMMANDS: CommandSpec[] = [
         }
       };
       const run = await runTournament(config, {
-        db: String(args.values.db),
+        db: ctx.db,
         runId: args.values["run-id"] as string | undefined,
-        strategies,
+        strategies: ctx.strategies,
         ...(challenges ? { challenges } : {}),
-        baseUrl,
-        model,
+        model: await ctx.model(),
+        pool: await ctx.pool(),
         signal: ctrlC.signal,
         onProgress,
         source: displayPath(configPath),

@@ -4,7 +4,7 @@
  */
 import { afterAll, describe, expect, it } from "vitest";
 import { cpSync } from "node:fs";
-import { COMMANDS } from "../cli/commands.ts";
+import { COMMANDS } from "../cli/mod.ts";
 import { ROOT } from "../util/mod.ts";
 import { PatternStore } from "../patterns/mod.ts";
 

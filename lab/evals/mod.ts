@@ -1,24 +1,29 @@
 /**
  * Evals: the one home for comparing arms. An arm is data (model, strategy, pattern source); a suite is a challenge
  * selection, seeds and arms; {@linkcode runSuite} runs it on the one agent runner and {@linkcode compare} gives rates
- * and paired lifts clustered by family, with a family-level sign-flip permutation test.
+ * and paired lifts clustered by family, with a family-level sign-flip permutation test. The lab's comparisons are
+ * suites: lab-mini's honesty experiment ({@linkcode runLabMiniHonesty}), the context-injection lift
+ * ({@linkcode patternLift}), competition vs a single strategy ({@linkcode competitionVsSingle}) and the
+ * re-evaluation of a tournament's winners ({@linkcode reevaluateWinners}).
  * @module
  */
 export * from "./suite.ts";
 export * from "./compare.ts";
+export * from "./env.ts";
+export * from "./competition.ts";
+export * from "./label.ts";
+export * from "./injection.ts";
 export {
-  type ArmCell,
   formatLabMiniHonesty,
   formatLabMiniMarkdown,
   HONESTY_ARMS,
+  type HonestyArm,
   type HonestyCheck,
   honestyChecks,
-  type HonestyArm,
   type HonestyEpisode,
-  type LabMiniHonestyOptions,
   type EvaluatedSet,
+  type LabMiniHonestyOptions,
   type LabMiniHonestyResult,
-  type LiftCell as HonestyLiftCell,
   lineToExample,
   ORACLE_DISTILL_DATASET,
   pickInstances,
@@ -27,4 +32,4 @@ export {
   runLabMiniHonesty,
   type ServeBackends,
   summarise,
-} from "./labmini.ts";
+} from "./honesty.ts";

@@ -16,10 +16,10 @@ import type { ModelConfig } from "./config.ts";
 import { HttpStatusError } from "./resilience.ts";
 import type { ChatMessage, ChatTransport, RawChoice, RawToolCall, TransportRequest } from "./types.ts";
 import {
+  type BackendChatMessage,
+  type BackendChatRequest,
   type ChatBackend,
-  type ChatChoice as BackendChoice,
-  type ChatMessage as BackendMessage,
-  type ChatRequest as BackendRequest,
+  type ChatChoice,
   countChatTokens,
 } from "./backend.ts";
 
@@ -192,8 +192,8 @@ export function langChainTransport(config: ModelConfig, ep: EndpointOptions, int
  * content `""` rather than null, tool-call arguments as JSON text, `n` defaulting to 1), so a local model sees the
  * same conversation — and, hashing it, replies the same — in process as through the server.
  */
-function toBackendRequest(model: string, req: TransportRequest, signal: AbortSignal): BackendRequest {
-  const messages = req.messages.map((m): BackendMessage => {
+function toBackendRequest(model: string, req: TransportRequest, signal: AbortSignal): BackendChatRequest {
+  const messages = req.messages.map((m): BackendChatMessage => {
     switch (m.role) {
       case "assistant":
         return {
@@ -230,7 +230,7 @@ function toBackendRequest(model: string, req: TransportRequest, signal: AbortSig
   };
 }
 
-function fromBackendChoice(c: BackendChoice): RawChoice {
+function fromBackendChoice(c: ChatChoice): RawChoice {
   const toolCalls = c.message.tool_calls?.map((t): RawToolCall => {
     try {
       const args = JSON.parse(t.function.arguments);

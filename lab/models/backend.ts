@@ -1,10 +1,12 @@
 /**
  * The `ChatBackend` port: anything that completes an OpenAI-style chat request locally. The local server
- * (`lab/serve/`) answers `/v1/chat/completions` by calling one; the placeholder model and (later) `lab-mini`
- * and its fine-tuned versions implement it.
+ * (`lab/serve/`) answers `/v1/chat/completions` by calling one, and the chat client calls one in process; the
+ * placeholder model, `lab-mini` and its fine-tuned versions implement it.
  *
- * The request and result are the chat-completions essentials, already parsed and normalised by the caller:
- * message content is plain text (content parts are joined), so a backend never re-validates its input.
+ * The request and result are the chat-completions essentials in OpenAI's wire shape (snake_case), already parsed
+ * and normalised by the caller: message content is plain text (content parts are joined), so a backend never
+ * re-validates its input. They are prefixed `Backend` to tell them from the chat client's own shapes in
+ * `types.ts` (`ChatRequest`, `ChatResult`, …: camelCase, parsed tool arguments, usage, cost and retries).
  *
  * @example
  * ```ts
@@ -20,20 +22,20 @@
  */
 import { getEncoding, type Tiktoken, type TiktokenEncoding } from "js-tiktoken";
 
-/** A tool call made by the assistant (OpenAI shape). */
-export interface ToolCall {
+/** A tool call made by the assistant, as a backend sees it: OpenAI's shape, arguments as JSON text. */
+export interface BackendToolCall {
   id: string;
   type: "function";
   function: { name: string; /** JSON text (a model may emit invalid JSON). */ arguments: string };
 }
 
-/** One message of a chat, content normalised to text. */
-export interface ChatMessage {
+/** One message of a chat a backend completes (OpenAI's shape), content normalised to text. */
+export interface BackendChatMessage {
   role: "system" | "developer" | "user" | "assistant" | "tool";
   content: string | null;
   name?: string;
   /** On assistant messages that called tools. */
-  tool_calls?: ToolCall[];
+  tool_calls?: BackendToolCall[];
   /** On tool results: the call they answer. */
   tool_call_id?: string;
 }
@@ -45,14 +47,18 @@ export interface ToolDefinition {
 }
 
 /** How the model may use tools: OpenAI's `tool_choice`. */
-export type ToolChoice = "none" | "auto" | "required" | { type: "function"; function: { name: string } };
+export type BackendToolChoice = "none" | "auto" | "required" | { type: "function"; function: { name: string } };
 
-/** The essentials of a chat-completions request. */
-export interface ChatRequest {
+/**
+ * What a {@linkcode ChatBackend} is asked: the essentials of a chat-completions request in OpenAI's wire shape.
+ * (The chat client's request, `ChatRequest` of `types.ts`, is what the lab asks any model; it becomes this one
+ * when the model is a local backend.)
+ */
+export interface BackendChatRequest {
   model: string;
-  messages: ChatMessage[];
+  messages: BackendChatMessage[];
   tools?: ToolDefinition[];
-  tool_choice?: ToolChoice;
+  tool_choice?: BackendToolChoice;
   temperature?: number;
   top_p?: number;
   seed?: number;
@@ -69,12 +75,12 @@ export type FinishReason = "stop" | "length" | "tool_calls" | "content_filter";
 
 /** One choice of a completion. */
 export interface ChatChoice {
-  message: { role: "assistant"; content: string | null; tool_calls?: ToolCall[] };
+  message: { role: "assistant"; content: string | null; tool_calls?: BackendToolCall[] };
   finish_reason: FinishReason;
 }
 
-/** What a backend returns: `n` choices and the token usage (counted with tiktoken). */
-export interface ChatResult {
+/** What a backend returns: `n` choices and the token usage (counted with tiktoken), in OpenAI's wire shape. */
+export interface BackendChatResult {
   choices: ChatChoice[];
   usage: { prompt_tokens: number; completion_tokens: number };
 }
@@ -87,7 +93,7 @@ export interface ChatBackend {
   contextWindow: number;
   /** Who owns it, shown by `/v1/models` (be honest about placeholders). @default "lab" */
   ownedBy?: string;
-  complete(req: ChatRequest): Promise<ChatResult>;
+  complete(req: BackendChatRequest): Promise<BackendChatResult>;
 }
 
 const encoders = new Map<TiktokenEncoding, Tiktoken>();
@@ -125,7 +131,7 @@ function memoTokens(text: string, encoding: "cl100k_base" | "o200k_base"): numbe
  * repeated texts are memoized.
  */
 export function countChatTokens(
-  messages: readonly ChatMessage[],
+  messages: readonly BackendChatMessage[],
   tools: readonly ToolDefinition[] = [],
   encoding: "cl100k_base" | "o200k_base" = "cl100k_base",
 ): number {

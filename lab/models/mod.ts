@@ -4,7 +4,10 @@
  * with the lab's retries, rate limits, per-run budget and record/replay cache around it. Configured by
  * `configs/models.yaml`.
  *
- * Also the ports the local server implements: `ChatBackend` (a model that completes chat locally) and `Trainer`.
+ * Also the local side: the ports the local server and the fine-tuning jobs drive — `ChatBackend` (a model that
+ * completes chat locally; its request and result are prefixed `Backend` to tell them from the client's) and
+ * `Trainer` —, the local models (the placeholder, `lab-mini`, the embedding model `lab-embed-256`) and their
+ * catalog (`defaultBackends`, `defaultTrainers`, `LAB_MINI_BASE_WEIGHTS`).
  *
  * @example
  * ```ts
@@ -25,19 +28,33 @@ export * from "./resilience.ts";
 export { countCompletionTokens, countPromptTokens, defaultEncoding, type Encoding, estimateTokens } from "./tokens.ts";
 export type { Integration } from "./_transports.ts";
 
-// Ports owned by the local-server side (names that clash with the client's are prefixed with Backend).
+// The local side: ports, local models and their catalog.
 export type {
+  BackendChatMessage,
+  BackendChatRequest,
+  BackendChatResult,
+  BackendToolCall,
+  BackendToolChoice,
   ChatBackend,
   ChatChoice,
-  ChatMessage as BackendChatMessage,
-  ChatRequest as BackendChatRequest,
-  ChatResult as BackendChatResult,
   FinishReason,
-  ToolCall as BackendToolCall,
-  ToolChoice as BackendToolChoice,
   ToolDefinition,
 } from "./backend.ts";
 export { countChatTokens, countTokens } from "./backend.ts";
 export * from "./trainer.ts";
 export * from "./placeholder.ts";
 export * from "./injection.ts";
+export { LAB_EMBED_MODEL, labEmbed } from "./lab_embed.ts";
+export { defaultBackends, defaultTrainers, LAB_MINI_BASE_WEIGHTS, LAB_MINI_FT_DIR } from "./catalog.ts";
+export {
+  labMiniBackend,
+  type LabMiniModel,
+  labMiniTrainer,
+  type LabMiniTrainerOptions,
+  loadLabMini,
+  pretrain,
+  type PretrainOptions,
+  readStrategy,
+  saveModel,
+  tunedBackend,
+} from "./lab_mini/mod.ts";

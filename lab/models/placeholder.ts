@@ -14,7 +14,7 @@
  * ```
  */
 import { fnv1a } from "../util/mod.ts";
-import { type ChatBackend, type ChatChoice, type ChatRequest, countChatTokens, countTokens, encoder, type ToolCall, type ToolDefinition } from "./backend.ts";
+import { type BackendChatRequest, type BackendToolCall, type ChatBackend, type ChatChoice, countChatTokens, countTokens, encoder, type ToolDefinition } from "./backend.ts";
 
 /** The placeholder's model id. */
 export const PLACEHOLDER_MODEL = "lab-mini-placeholder";
@@ -73,7 +73,7 @@ function clip(text: string, max = 60): string {
   return t.length > max ? `${t.slice(0, max - 1)}…` : t;
 }
 
-function pickTool(req: ChatRequest): ToolDefinition | undefined {
+function pickTool(req: BackendChatRequest): ToolDefinition | undefined {
   const tools = req.tools ?? [];
   if (!tools.length || req.tool_choice === "none" || req.messages.at(-1)?.role === "tool") return undefined;
   const choice = req.tool_choice;
@@ -98,7 +98,7 @@ export function placeholderBackend(options: PlaceholderOptions = {}): ChatBacken
         const h = fnv1a(varied ? `${base}#${i}` : base);
         if (tool) {
           const args = JSON.stringify(exampleFromSchema(tool.function.parameters ?? { type: "object" }));
-          const call: ToolCall = { id: `call_${h.toString(36)}${i}`, type: "function", function: { name: tool.function.name, arguments: args } };
+          const call: BackendToolCall = { id: `call_${h.toString(36)}${i}`, type: "function", function: { name: tool.function.name, arguments: args } };
           completion += countTokens(tool.function.name) + countTokens(args);
           choices.push({ message: { role: "assistant", content: null, tool_calls: [call] }, finish_reason: "tool_calls" });
           continue;

@@ -1,7 +1,7 @@
 /**
- * The `Trainer` port: base model + dataset file → a new model version. `lab-mini` implements it (a later
- * issue); `finetune/` and the local server's `/v1/fine_tuning/jobs` drive it. Until a trainer exists for a
- * model, a fine-tuning job for it fails with "no trainer for this model: <model>" — nothing pretends to train.
+ * The `Trainer` port: base model + dataset file → a new model version. `lab-mini` implements it
+ * (`labMiniTrainer`); the fine-tuning jobs of `lab/finetune/` drive it. A job for a model without a trainer fails
+ * with "no trainer for this model: <model>" — nothing pretends to train.
  *
  * @example A fake trainer for tests
  * ```ts
@@ -44,7 +44,7 @@ export interface TrainerOptions {
 export interface TrainerResult {
   /** The new model's id (e.g. `ft:lab-mini:lab:sql:abc123`). */
   model: string;
-  /** A backend serving the new model; the local server registers it, so the model answers chat at once. */
+  /** A backend serving the new model; the job's owner (the local server) registers it, so the model answers chat at once. */
   backend?: ChatBackend;
 }
 

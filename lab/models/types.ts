@@ -24,7 +24,10 @@ export interface ChatMessage {
 /** Which tool the model must call: OpenAI's `tool_choice`. */
 export type ToolChoice = "auto" | "none" | "required" | { name: string };
 
-/** One chat request. */
+/**
+ * What the lab asks a chat model through {@linkcode ChatModel.invoke}, whatever serves it (camelCase, tool
+ * schemas of lab/tools). A local `ChatBackend` receives it translated into a `BackendChatRequest` (`backend.ts`).
+ */
 export interface ChatRequest {
   messages: ChatMessage[];
   /** OpenAI tool schemas, e.g. `openAiToolSchemas()` from lab/tools. */

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bestF1Cutoff, calibrateCutoff, figuresAt, rocAuc, SEED_CUTOFF, writeCalibration } from "./calibrate.ts";
 import { LOCAL_EMBEDDER_ID } from "./embed.ts";
-import { loadPatternsConfig, PATTERNS_CONFIG_FILE } from "./retrieve.ts";
+import { loadPatternsConfig, PATTERNS_CONFIG_FILE } from "./_config.ts";
 
 const pair = (sim: number, positive: boolean) => ({ sim, positive });
 

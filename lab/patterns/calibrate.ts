@@ -26,12 +26,12 @@ import { normalizeIntent } from "./normalize.ts";
 import {
   CalibrationRecord,
   type CutoffFigures,
-  fuseLexical,
   loadPatternsConfig,
   PATTERNS_CONFIG_FILE,
   type RankingFigures,
-  type RetrievedPattern,
-} from "./retrieve.ts";
+} from "./_config.ts";
+import type { RetrievedPattern } from "./_search.ts";
+import { fuseLexical } from "./_hybrid.ts";
 import { dotAt } from "./_ann.ts";
 
 /** Seed 000's cut-off. */

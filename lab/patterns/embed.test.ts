@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
-import { embed as serverEmbed, startServer } from "../serve/mod.ts";
-import { createEmbeddings, type Embeddings, getModelConfig, loadModelsConfig } from "../models/mod.ts";
+import { type Embeddings, getModelConfig, loadModelsConfig } from "../models/mod.ts";
 import {
   cachedEmbedder,
   type Embedder,
@@ -85,27 +84,6 @@ describe("cachedEmbedder", () => {
 });
 
 describe("openAiEmbedder", () => {
-  it("embeds through the lab's server (createEmbeddings, local-embed) and, cached, asks it once per text", async () => {
-    await using srv = await startServer({ port: 0 });
-    const cfg = getModelConfig(await loadModelsConfig(), "local-embed");
-    const e = openAiEmbedder(createEmbeddings(cfg, { baseUrl: srv.url }), { batchSize: 2 });
-    expect(e).toMatchObject({ id: "lab-embed-256/256", dims: 256 });
-    const texts = ["unpaid invoices", "open bills", "stock below reorder point"];
-    const vs = await e.embed(texts);
-    expect(vs.map((v) => v.length)).toEqual([256, 256, 256]);
-    vs.forEach((v, i) => expect(cos(v, serverEmbed(texts[i], 256))).toBeCloseTo(1, 5));
-    expect(srv.stats().requests).toBe(2); // batches of 2
-    const src = await memorySource();
-    try {
-      const cached = await cachedEmbedder(e, { store: src });
-      await cached.embed(texts);
-      await (await cachedEmbedder(e, { store: src })).embed(texts);
-      expect(srv.stats().requests).toBe(4);
-    } finally {
-      src.close();
-    }
-  });
-
   it("truncates Matryoshka vectors to 256 and re-normalises; refuses other models' long vectors", async () => {
     const base = getModelConfig(await loadModelsConfig(), "openai-embed-small");
     const fake = (model: string, dims: number): Embeddings => ({

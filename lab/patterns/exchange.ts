@@ -36,15 +36,13 @@ import {
   type Vector,
   vectorFromArray,
 } from "apache-arrow";
-import { EMBEDDING_DIMS, PATTERN_COLUMNS } from "./_schema.ts";
-import { LabError } from "../util/mod.ts";
-import { filterSql, inTransaction, type PatternFilter, type PatternStore } from "./store.ts";
+import { EMBEDDING_DIMS, PATTERN_COLUMN_TYPES, PATTERN_COLUMNS, type PatternColumn } from "./_schema.ts";
+import { LabError, sqlString, withTransaction } from "../util/mod.ts";
+import { filterSql, type PatternFilter } from "./_query.ts";
+import type { PatternStore } from "./store.ts";
 
 /** Format tag and version written to `_patterns.json`. */
 export const PARQUET_FORMAT = { format: "lab-patterns", version: 1 } as const;
-
-/** A column of `turn_memories`. */
-export type PatternColumn = typeof PATTERN_COLUMNS[number];
 
 /** Options for {@linkcode exportParquet}. */
 export interface ExportParquetOptions {
@@ -67,8 +65,6 @@ export interface ExportParquetResult {
   /** Parquet files written (one per (run, category) partition). */
   files: number;
 }
-
-const lit = (s: string) => `'${s.replaceAll("'", "''")}'`;
 
 async function parquetFiles(dir: string): Promise<string[]> {
   const out: string[] = [];
@@ -139,7 +135,7 @@ export async function exportParquet(
     const { where, params } = filterSql(options.filter);
     const meta = await store.withConnection(async (con) => {
       // One read transaction: the count, the manifest and the COPY see the same snapshot.
-      return await inTransaction(con, async () => {
+      return await withTransaction(con, async () => {
         const [[n]] = (await con.runAndReadAll(`SELECT count(*) FROM turn_memories ${where}`, params)).getRows();
         const embedders = (await con.runAndReadAll(
           `SELECT DISTINCT embedder FROM turn_memories ${where} ORDER BY 1`,
@@ -153,7 +149,7 @@ export async function exportParquet(
             source = "temp.main._tm_export";
           }
           await con.run(
-            `COPY (SELECT ${PATTERN_COLUMNS.join(", ")} FROM ${source}) TO ${lit(tmp)}
+            `COPY (SELECT ${PATTERN_COLUMNS.join(", ")} FROM ${source}) TO ${sqlString(tmp)}
              (FORMAT parquet, COMPRESSION ${compression}, PARTITION_BY (run_id, category), WRITE_PARTITION_COLUMNS true,
               OVERWRITE_OR_IGNORE)`,
           );
@@ -321,7 +317,7 @@ export async function importParquet(
   const { source, files, manifest } = await readParquetExport(dir);
   const weights = manifest?.composite_weights as { query: number; turn: number } | undefined;
   if (!files.length) return { rows: 0, inserted: 0, conflicts: 0, rederived: false };
-  const list = `[${files.map(lit).join(", ")}]`;
+  const list = `[${files.map(sqlString).join(", ")}]`;
   const cannot = `cannot import ${source}`;
   // A file DuckDB cannot read (truncated, not Parquet, a column of another type) is the export's fault, not a bug.
   const reading = async <T>(fn: () => Promise<T>): Promise<T> => {
@@ -346,7 +342,7 @@ export async function importParquet(
       );
     }
     const select = PATTERN_COLUMNS.map((c) => `${c}::${tableTypes.get(c)} AS ${c}`).join(", ");
-    return await inTransaction(con, async () => {
+    return await withTransaction(con, async () => {
       await reading(() =>
         con.run(
           `CREATE OR REPLACE TEMP TABLE _tm_import AS SELECT ${select} FROM read_parquet(${list}, hive_partitioning = false)`,
@@ -412,10 +408,12 @@ export interface ToArrowOptions {
   limit?: number;
 }
 
-const INT_COLUMNS = new Set(["level", "support", "passes", "org_id"]);
-const DOUBLE_COLUMNS = new Set(["turn_fitness", "query_avg_fitness", "composite_fitness"]);
-const BOOL_COLUMNS = new Set(["is_synthetic", "turn_pass", "marked_pass", "contaminated", "stale"]);
-const TIME_COLUMNS = new Set(["created_at", "updated_at", "validated_at"]);
+/** The columns of `turn_memories` of one SQL type. */
+const columnsOf = (type: string) => new Set(PATTERN_COLUMNS.filter((c) => PATTERN_COLUMN_TYPES[c] === type));
+const INT_COLUMNS = columnsOf("INTEGER");
+const DOUBLE_COLUMNS = columnsOf("DOUBLE");
+const BOOL_COLUMNS = columnsOf("BOOLEAN");
+const TIME_COLUMNS = columnsOf("TIMESTAMP");
 
 /**
  * The patterns matching `filter` as an apache-arrow Table, best first (composite fitness, support, id).
@@ -442,7 +440,7 @@ export async function toArrow(
   const { where, params } = filterSql(filter);
   const select = columns.map((c) => {
     if (TIME_COLUMNS.has(c)) return `epoch_us(${c}) AS ${c}`;
-    if (c === "successful_queries") return "successful_queries::VARCHAR AS successful_queries";
+    if (PATTERN_COLUMN_TYPES[c] === "JSON") return `${c}::VARCHAR AS ${c}`;
     return c;
   }).join(", ");
   const limit = options.limit !== undefined ? `LIMIT ${options.limit}` : "";
@@ -471,7 +469,7 @@ function nullBitmap(values: readonly unknown[]): { bitmap: Uint8Array; nulls: nu
   return { bitmap, nulls };
 }
 
-function arrowColumn(name: string, values: unknown[], n: number): Vector {
+function arrowColumn(name: PatternColumn, values: unknown[], n: number): Vector {
   if (name === "embedding") {
     const flat = new Float32Array(n * EMBEDDING_DIMS);
     values.forEach((v, i) => {

@@ -24,16 +24,13 @@
  * @module
  */
 import { type DuckDBConnection, type DuckDBValue, listValue } from "@duckdb/node-api";
+import { mapConcurrent, sqlString, withTransaction } from "../util/mod.ts";
 import type { SandboxPool } from "../sandbox/mod.ts";
 import { callTool, createToolContext, type RolesConfig, type ToolLimits } from "../tools/mod.ts";
-import {
-  filterSql,
-  inTransaction,
-  type Pattern,
-  type PatternFilter,
-  type PatternStore,
-  summarizeResult,
-} from "./store.ts";
+import { filterSql, type Pattern, type PatternFilter } from "./_query.ts";
+import { summarizeResult } from "./_extract.ts";
+import type { PatternStore } from "./store.ts";
+import { utcNow } from "./_schema.ts";
 
 /** Options for {@linkcode prunePatterns}. */
 export interface PruneOptions {
@@ -70,7 +67,6 @@ export interface PruneReport {
 
 /** SQL: the row (of alias `t`) is protected from removal. */
 const isProtected = (t: string) => `(NOT ${t}.is_synthetic OR coalesce(${t}.marked_pass, false))`;
-const lit = (s: string) => `'${s.replaceAll("'", "''")}'`;
 
 /**
  * Prunes the store (see the module doc). One transaction; returns every removal with its reason.
@@ -103,7 +99,7 @@ export async function prunePatterns(store: PatternStore, options: PruneOptions =
   const removed: PruneRemoval[] = [];
   const dryRun = options.dryRun ?? false;
   return await store.withConnection((con) =>
-    inTransaction(con, async () => {
+    withTransaction(con, async () => {
       const count = async () => Number((await con.runAndReadAll("SELECT count(*) FROM turn_memories")).getRows()[0][0]);
       const before = await count();
       await con.run("CREATE OR REPLACE TEMP TABLE _tm_prune (id VARCHAR PRIMARY KEY)");
@@ -156,7 +152,7 @@ export async function prunePatterns(store: PatternStore, options: PruneOptions =
         // caps are validated integers and category names are quoted: safe to inline
         const capOf = typeof caps === "number"
           ? `${caps}`
-          : `CASE category ${Object.entries(caps).map(([k, v]) => `WHEN ${lit(k)} THEN ${v}`).join(" ")} ELSE NULL END`;
+          : `CASE category ${Object.entries(caps).map(([k, v]) => `WHEN ${sqlString(k)} THEN ${v}`).join(" ")} ELSE NULL END`;
         await take(
           "category_cap",
           `WITH ranked AS (
@@ -287,23 +283,16 @@ export async function revalidatePatterns(store: PatternStore, options: Revalidat
   }
   const total = options.limit ?? (await store.count(options.filter));
   const patterns = await store.list(options.filter, { limit: total });
-  const results: RevalidateResult[] = new Array(patterns.length);
-  let next = 0;
-  let done = 0;
-  const worker = async () => {
-    while (next < patterns.length) {
-      const i = next++;
-      results[i] = await checkOne(patterns[i], options);
-      options.onProgress?.(++done, patterns.length);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, patterns.length) }, worker));
+  const results = await mapConcurrent(patterns, (p) => checkOne(p, options), {
+    concurrency,
+    onDone: options.onProgress,
+  });
   const wasStale = new Set(patterns.filter((p) => p.stale).map((p) => p.id));
   const dryRun = options.dryRun ?? false;
   if (!dryRun && results.length) {
-    const now = new Date().toISOString().replace("T", " ").replace("Z", "");
+    const now = utcNow();
     await store.withConnection((con: DuckDBConnection) =>
-      inTransaction(con, async () => {
+      withTransaction(con, async () => {
         await con.run("CREATE OR REPLACE TEMP TABLE _tm_valid (id VARCHAR, ok BOOLEAN, reason VARCHAR)");
         for (const r of results) {
           await con.run("INSERT INTO _tm_valid VALUES ($1, $2, $3)", [r.id, r.ok, r.reason ?? null]);

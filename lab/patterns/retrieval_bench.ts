@@ -34,7 +34,10 @@ import {
 import { mulberry32 } from "../util/mod.ts";
 import { LOCAL_EMBEDDER_ID, localEmbed } from "./embed.ts";
 import { PATTERN_SCHEMA } from "./_schema.ts";
-import { fuseLexical, PatternRetriever, type RetrievalOverrides, searchExact } from "./retrieve.ts";
+import type { RetrievalOverrides } from "./_config.ts";
+import { searchExact } from "./_search.ts";
+import { fuseLexical } from "./_hybrid.ts";
+import { PatternRetriever } from "./retrieve.ts";
 
 const SIZES = (Deno.env.get("LAB_BENCH_RETRIEVAL_SIZES") ??
   (Deno.env.get("LAB_BENCH_RETRIEVAL_1M") ? "100000,1000000" : "100000")).split(",").map(Number);

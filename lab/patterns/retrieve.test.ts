@@ -6,17 +6,13 @@ import { LOCAL_EMBEDDER_ID, localEmbed } from "./embed.ts";
 import { normalizeIntent } from "./normalize.ts";
 import { PatternStore } from "./store.ts";
 import { PATTERN_SCHEMA } from "./_schema.ts";
-import {
-  budgetedRenderer,
-  fuseLexical,
-  loadPatternsConfig,
-  PatternDocumentRetriever,
-  PatternRetriever,
-  type RetrievalOverrides,
-  type RetrievedPattern,
-  toInjectedExamples,
-  usedPatterns,
-} from "./retrieve.ts";
+import { loadPatternsConfig, type RetrievalOverrides } from "./_config.ts";
+import type { RetrievedPattern } from "./_search.ts";
+import type { Pattern } from "./_query.ts";
+import { fuseLexical } from "./_hybrid.ts";
+import { PatternRetriever } from "./retrieve.ts";
+import { budgetedRenderer, patternToExample, toInjectedExamples, usedPatterns } from "./_inject.ts";
+import { PatternDocumentRetriever } from "./_langchain.ts";
 
 /** A throwaway DuckDB with the pattern table: the RetrievalSource contract, without the store's logic. */
 class TestSource {
@@ -421,6 +417,25 @@ describe("context injection", () => {
       toInjectedExamples([p("a", 0.8, 0.9), p("b", 0.9, 0.5), p("c", 0.8, 0.95), p("d", 1, 1, [])]).map((e) => e.task),
     )
       .toEqual(["b", "c", "a"]);
+  });
+
+  it("patternToExample makes the same example of a stored and a retrieved pattern", () => {
+    const stored: Pattern = {
+      id: "p1", normalizedIntent: "revenue <period>", intent: example.task, role: "cfo", category: "finance", level: 1,
+      toolSequence: ["dbRead"], successfulQueries: [{ ...example.calls[0], summary: "1 row", rows: 1, ms: 2 }],
+      sqlKey: "", answerShape: "number", turnFitness: 1, queryAvgFitness: 1, compositeFitness: 1, embedder: "e",
+      createdAt: "", updatedAt: "", isSynthetic: true, turnPass: true, markedPass: null, contaminated: false,
+      stale: false, staleReason: null, validatedAt: null, support: 1, passes: 1, runId: null, episodeId: null,
+      strategyId: null, modelName: null, modelId: null, challengeId: null, family: null, split: "train", orgId: 1,
+    };
+    const retrieved: RetrievedPattern = {
+      id: "p1", intent: example.task, normalizedIntent: "revenue <period>", role: "cfo", category: "finance",
+      level: 1, calls: example.calls, answerShape: "number", fitness: 1, similarity: 1, lexical: null, score: 1,
+      support: 1, family: null, split: "train",
+    };
+    expect(patternToExample(stored)).toEqual({ id: "p1", ...example });
+    expect(patternToExample(retrieved)).toEqual(patternToExample(stored));
+    expect(patternToExample({ ...retrieved, answerShape: null })).not.toHaveProperty("answerShape");
   });
 });
 

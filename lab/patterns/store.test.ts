@@ -13,7 +13,10 @@ import {
 } from "../agents/mod.ts";
 import type { TransportRequest } from "../models/mod.ts";
 import { type Embedder, localEmbed } from "./embed.ts";
-import { canonicalSql, isVerificationQuery, type Pattern, patternId, PatternStore, summarizeResult } from "./store.ts";
+import { canonicalSql } from "../util/mod.ts";
+import { isVerificationQuery, patternId, summarizeResult } from "./_extract.ts";
+import type { Pattern } from "./_query.ts";
+import { PatternStore } from "./store.ts";
 
 // ── hand-built records ──────────────────────────────────────────────────────────────────────────────────────
 
@@ -136,13 +139,7 @@ afterAll(async () => {
 
 // ── pure helpers ────────────────────────────────────────────────────────────────────────────────────────────
 
-describe("canonicalSql, isVerificationQuery and summarizeResult", () => {
-  it("canonicalizes whitespace, comments and case outside literals only", () => {
-    expect(canonicalSql("SELECT  Sum( total ) ,x FROM invoices -- note\nWHERE status = 'Paid' AND \"Odd Col\" > 1;"))
-      .toBe("select sum(total), x from invoices where status = 'Paid' and \"Odd Col\" > 1");
-    expect(canonicalSql("select 'it''s' /* c */ as s")).toBe("select 'it''s' as s");
-  });
-
+describe("isVerificationQuery and summarizeResult", () => {
   it("recognises checked_rows wrappers and counts over an earlier query", () => {
     expect(isVerificationQuery(canonicalSql("SELECT count(*) AS checked_rows FROM (SELECT * FROM invoices)"))).toBe(
       true,

@@ -1,6 +1,6 @@
 /** `POST /v1/chat/completions`: validation, context-window check, JSON or SSE answers. */
 import { z } from "zod";
-import { type ChatBackend, type ChatMessage, type ChatRequest, type ChatResult, countChatTokens } from "../models/backend.ts";
+import { type BackendChatMessage, type BackendChatRequest, type BackendChatResult, type ChatBackend, countChatTokens } from "../models/mod.ts";
 import { HttpError, json } from "./_http.ts";
 import type { FaultDraw } from "./_faults.ts";
 
@@ -55,9 +55,9 @@ function text(content: z.infer<typeof Content>): string | null {
   return content.map((p) => p.text ?? "").join("");
 }
 
-/** Normalises a parsed body into the backend's {@linkcode ChatRequest}. */
-export function toChatRequest(body: ChatBody, signal?: AbortSignal): ChatRequest {
-  const messages: ChatMessage[] = body.messages.map((m) => ({
+/** Normalises a parsed body into the backend's {@linkcode BackendChatRequest}. */
+export function toChatRequest(body: ChatBody, signal?: AbortSignal): BackendChatRequest {
+  const messages: BackendChatMessage[] = body.messages.map((m) => ({
     role: m.role === "function" ? "tool" : m.role,
     content: text(m.content),
     ...(m.name ? { name: m.name } : {}),
@@ -85,13 +85,13 @@ export function toChatRequest(body: ChatBody, signal?: AbortSignal): ChatRequest
   };
 }
 
-/** `countChatTokens` of ../models/backend.ts (memoized there: an agent resends the same texts every request). */
-export function promptTokens(messages: ChatMessage[], tools: ChatRequest["tools"] = []): number {
+/** `countChatTokens` of lab/models (memoized there: an agent resends the same texts every request). */
+export function promptTokens(messages: BackendChatMessage[], tools: BackendChatRequest["tools"] = []): number {
   return countChatTokens(messages, tools ?? []);
 }
 
 /** Refuses (400 context_length_exceeded) a prompt that with its completion cap does not fit the window. */
-export function checkContext(req: ChatRequest, backend: ChatBackend): number {
+export function checkContext(req: BackendChatRequest, backend: ChatBackend): number {
   const prompt = promptTokens(req.messages, req.tools);
   const total = prompt + (req.max_tokens ?? 0);
   if (total > backend.contextWindow) {
@@ -107,7 +107,7 @@ export function checkContext(req: ChatRequest, backend: ChatBackend): number {
 }
 
 /** Applies the malformed-tool-arguments fault: cuts each call's JSON so it no longer parses. */
-function corruptToolArgs(result: ChatResult): ChatResult {
+function corruptToolArgs(result: BackendChatResult): BackendChatResult {
   return {
     ...result,
     choices: result.choices.map((c) => ({
@@ -127,7 +127,7 @@ interface Envelope {
 }
 
 /** Answers a chat completion (JSON or SSE) from a backend result. */
-export function chatResponse(result: ChatResult, body: ChatBody, env: Envelope, faults: FaultDraw, onFault: (name: string) => void): Response {
+export function chatResponse(result: BackendChatResult, body: ChatBody, env: Envelope, faults: FaultDraw, onFault: (name: string) => void): Response {
   if (faults.malformedToolArgs && result.choices.some((c) => c.message.tool_calls?.length)) {
     onFault("malformedToolArgs");
     result = corruptToolArgs(result);

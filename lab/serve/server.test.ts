@@ -1,9 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import OpenAI, { toFile } from "openai";
 import { type LocalServer, startServer } from "./mod.ts";
-import { placeholderBackend } from "../models/placeholder.ts";
-import type { Trainer } from "../models/trainer.ts";
-import { type ChatMessage, countChatTokens } from "../models/backend.ts";
+import { type BackendChatMessage, countChatTokens, placeholderBackend, type Trainer } from "../models/mod.ts";
 import { promptTokens } from "./_chat.ts";
 
 const MODEL = "lab-mini-placeholder";
@@ -168,7 +166,7 @@ describe("chat completions", () => {
 
 describe("context check", () => {
   it("counts prompt tokens exactly as countChatTokens, memo or not", () => {
-    const messages: ChatMessage[] = [
+    const messages: BackendChatMessage[] = [
       { role: "system", content: "You are an ERP analyst." },
       { role: "user", content: "How many invoices were issued in October 2025?", name: "ana" },
       { role: "assistant", content: null, tool_calls: [{ id: "c1", type: "function", function: { name: "dbRead", arguments: '{"sql":"SELECT 1"}' } }] },

@@ -1,17 +1,16 @@
 /**
  * The lab's local OpenAI-compatible server (see `mod.ts` for the public door). One `Deno.serve` handler with
- * a small route table; every body is parsed with zod at the boundary and every error is OpenAI-shaped.
+ * a small route table; every body is parsed with zod at the boundary and every error is OpenAI-shaped. The
+ * models come from `lab/models/`, the fine-tuning jobs from `lab/finetune/`.
  */
 import { z } from "zod";
-import type { ChatBackend } from "../models/backend.ts";
-import type { Trainer } from "../models/trainer.ts";
-import { placeholderBackend } from "../models/placeholder.ts";
+import { type ChatBackend, LAB_EMBED_MODEL, placeholderBackend, type Trainer } from "../models/mod.ts";
+import { JobError, JobRunner } from "../finetune/mod.ts";
 import { errorResponse, HttpError, json, parseJson, readBody, sleep } from "./_http.ts";
 import { type FaultDraw, faultDrawer } from "./_faults.ts";
 import { chatResponse, ChatBody, checkContext, toChatRequest } from "./_chat.ts";
-import { EMBED_MODEL, EmbeddingsBody, embeddingsResponse } from "./_embed.ts";
+import { EmbeddingsBody, embeddingsResponse } from "./_embed.ts";
 import { FILE_PURPOSES, FileStore } from "./_files.ts";
-import { JobBody, JobRunner } from "./_jobs.ts";
 
 /** Faults the server injects, to test clients' retries, timeouts and parsing. Rates are shares in [0, 1]. */
 export interface FaultOptions {
@@ -109,6 +108,22 @@ function query(url: URL) {
   return r.data;
 }
 
+const Hyper = z.union([z.literal("auto"), z.number().positive()]);
+
+/** The body of `POST /v1/fine_tuning/jobs`. */
+const JobBody = z.looseObject({
+  model: z.string().min(1),
+  training_file: z.string().min(1),
+  validation_file: z.string().nullish(),
+  suffix: z.string().max(64).nullish(),
+  seed: z.number().int().nullish(),
+  hyperparameters: z.looseObject({ batch_size: Hyper.optional(), learning_rate_multiplier: Hyper.optional(), n_epochs: Hyper.optional() }).nullish(),
+  metadata: z.record(z.string(), z.string()).nullish(),
+});
+
+/** The OpenAI-shaped error of a request the fine-tuning jobs refused: 404 for an unknown job, else 400. */
+const jobHttpError = (e: JobError) => new HttpError(e.reason === "not_found" ? 404 : 400, e.message, "invalid_request_error", e.param, e.code);
+
 const modelNotFound = (id: string) =>
   new HttpError(404, `The model '${id}' does not exist or you do not have access to it. GET /v1/models lists the models served here.`, "invalid_request_error", "model", "model_not_found");
 
@@ -131,7 +146,7 @@ export async function startServer(options: ServeOptions = {}): Promise<LocalServ
   const register = (b: ChatBackend) => backends.set(b.id, { backend: b, created: Math.floor(Date.now() / 1000) });
   for (const b of Object.values(options.backends ?? { placeholder: placeholderBackend() })) register(b);
   const files = await FileStore.open(`${dataDir}/files`);
-  const jobs = await JobRunner.open(`${dataDir}/jobs`, files, options.trainers ?? {}, register);
+  const jobs = await JobRunner.open(`${dataDir}/jobs`, { files, trainers: options.trainers ?? {}, register });
   const startedAt = Math.floor(Date.now() / 1000);
 
   // Not req.signal: in Deno it also aborts after every successful response (legacy behaviour, with a warning).
@@ -142,7 +157,7 @@ export async function startServer(options: ServeOptions = {}): Promise<LocalServ
   const draw = faultDrawer(faults);
 
   const modelObject = (id: string) => {
-    if (id === EMBED_MODEL) return { id, object: "model", created: startedAt, owned_by: "lab (hashed n-gram embeddings)" };
+    if (id === LAB_EMBED_MODEL) return { id, object: "model", created: startedAt, owned_by: "lab (hashed n-gram embeddings)" };
     const b = backends.get(id);
     if (!b) throw modelNotFound(id);
     return { id, object: "model", created: b.created, owned_by: b.backend.ownedBy ?? "lab" };
@@ -150,7 +165,7 @@ export async function startServer(options: ServeOptions = {}): Promise<LocalServ
 
   const routes: Route[] = [
     { method: "GET", pattern: /^\/health$/, handle: () => json({ status: "ok" }) },
-    { method: "GET", pattern: /^\/v1\/models$/, handle: () => json({ object: "list", data: [...backends.keys(), EMBED_MODEL].map(modelObject) }) },
+    { method: "GET", pattern: /^\/v1\/models$/, handle: () => json({ object: "list", data: [...backends.keys(), LAB_EMBED_MODEL].map(modelObject) }) },
     { method: "GET", pattern: /^\/v1\/models\/(.+)$/, handle: ({ params }) => json(modelObject(params[0])) },
     {
       method: "POST",
@@ -160,7 +175,7 @@ export async function startServer(options: ServeOptions = {}): Promise<LocalServ
         const parsed = parseJson(await body(), ChatBody);
         const entry = backends.get(parsed.model);
         if (!entry) {
-          if (parsed.model === EMBED_MODEL) throw new HttpError(400, `'${EMBED_MODEL}' is an embedding model: use /v1/embeddings`, "invalid_request_error", "model", "invalid_value");
+          if (parsed.model === LAB_EMBED_MODEL) throw new HttpError(400, `'${LAB_EMBED_MODEL}' is an embedding model: use /v1/embeddings`, "invalid_request_error", "model", "invalid_value");
           throw modelNotFound(parsed.model);
         }
         const chatReq = toChatRequest(parsed);
@@ -176,8 +191,8 @@ export async function startServer(options: ServeOptions = {}): Promise<LocalServ
       faulty: true,
       async handle({ body }) {
         const parsed = parseJson(await body(), EmbeddingsBody);
-        if (parsed.model !== EMBED_MODEL) {
-          if (backends.has(parsed.model)) throw new HttpError(400, `'${parsed.model}' is a chat model: embeddings come from '${EMBED_MODEL}'`, "invalid_request_error", "model", "invalid_value");
+        if (parsed.model !== LAB_EMBED_MODEL) {
+          if (backends.has(parsed.model)) throw new HttpError(400, `'${parsed.model}' is a chat model: embeddings come from '${LAB_EMBED_MODEL}'`, "invalid_request_error", "model", "invalid_value");
           throw modelNotFound(parsed.model);
         }
         return json(embeddingsResponse(parsed));
@@ -291,6 +306,7 @@ export async function startServer(options: ServeOptions = {}): Promise<LocalServ
       return await dispatch(req);
     } catch (e) {
       if (e instanceof HttpError) return errorResponse(e);
+      if (e instanceof JobError) return errorResponse(jobHttpError(e));
       // The client went away mid-request: nobody reads this answer.
       if (e instanceof Deno.errors.BadResource || e instanceof Deno.errors.ConnectionReset) return new Response(null, { status: 499 });
       console.error("lab serve: unexpected error:", e);

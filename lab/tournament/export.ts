@@ -15,7 +15,7 @@
 import { join, resolve } from "node:path";
 import { existsSync } from "node:fs";
 import { listRuns, type StoreRef, storePath, withStore } from "./store.ts";
-import { repoPath, LabError } from "../util/mod.ts";
+import { LabError, repoPath, sqlString } from "../util/mod.ts";
 
 /** The default export folder. */
 export const DEFAULT_EXPORT_DIR: string = repoPath("data/exports");
@@ -33,8 +33,6 @@ export interface ExportResult {
   /** Rows written per table. */
   rows: { runs: number; episodes: number; queries: number; strategies: number; generations: number };
 }
-
-const lit = (s: string) => `'${s.replaceAll("'", "''")}'`;
 
 /**
  * Writes run `runId` of the store as hive-partitioned Parquet under `<out>/<runId>` (see the module doc).
@@ -58,7 +56,7 @@ export async function exportRun(db: StoreRef, runId: string, options: { out?: st
   await Deno.mkdir(out, { recursive: true });
   const dir = join(out, runId);
   const tmp = join(out, `.${runId}.tmp-${Deno.pid}-${Date.now()}`);
-  const id = lit(runId);
+  const id = sqlString(runId);
   const tables = {
     episodes: `SELECT * FROM episodes WHERE run_id = ${id}`,
     queries: `SELECT q.*, e.generation FROM queries q JOIN episodes e ON e.run_id = q.run_id AND e.id = q.episode_id
@@ -71,14 +69,14 @@ export async function exportRun(db: StoreRef, runId: string, options: { out?: st
     const rows = await withStore(db, async (con) => {
       const count = async (sql: string) =>
         Number((await con.runAndReadAll(`SELECT count(*) FROM (${sql})`)).getRows()[0][0]);
-      await con.run(`COPY (SELECT * FROM runs WHERE id = ${id}) TO ${lit(join(tmp, "run.parquet"))} (FORMAT parquet)`);
+      await con.run(`COPY (SELECT * FROM runs WHERE id = ${id}) TO ${sqlString(join(tmp, "run.parquet"))} (FORMAT parquet)`);
       const n = { runs: 1, episodes: 0, queries: 0, strategies: 0, generations: 0 };
       for (const [name, sql] of Object.entries(tables) as [keyof typeof tables, string][]) {
         n[name] = await count(sql);
         await Deno.mkdir(join(tmp, name), { recursive: true });
         // An empty table still gets its folder (and readers get no files rather than an error about a path).
         if (n[name]) {
-          await con.run(`COPY (${sql} ORDER BY generation) TO ${lit(join(tmp, name))} (FORMAT parquet, PARTITION_BY (generation), OVERWRITE_OR_IGNORE)`);
+          await con.run(`COPY (${sql} ORDER BY generation) TO ${sqlString(join(tmp, name))} (FORMAT parquet, PARTITION_BY (generation), OVERWRITE_OR_IGNORE)`);
         }
       }
       return n;

@@ -49,10 +49,9 @@ export {
   type SelectionResult,
   type Standing,
 } from "./evolve.ts";
+export { episodeKey, episodeSeed } from "./generation.ts";
 export {
   checkChallengeRoles,
-  episodeKey,
-  episodeSeed,
   type GenerationSummary,
   loadRunConfigs,
   type LoadRunConfigsOptions,
@@ -77,7 +76,6 @@ export {
   type LearningMetrics,
   type LearningOptions,
   learningRows,
-  normalizeSql,
   pairwiseGames,
   patternKey,
   type StatsOptions,
@@ -99,5 +97,16 @@ export {
   type StoreRef,
   withStore,
 } from "./store.ts";
+export {
+  type ChallengeLevel,
+  challengeLevels,
+  episodeGenerations,
+  type FitnessPoint,
+  fitnessByGeneration,
+  type GenerationSuccess,
+  type LevelSuccess,
+  successByGeneration,
+  successByLevel,
+} from "./summaries.ts";
 export { DEFAULT_EXPORT_DIR, type ExportResult, exportRun, UnknownRunError } from "./export.ts";
-export * from "./experiments.ts";
+export * from "./calibration.ts";

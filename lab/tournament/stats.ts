@@ -16,6 +16,7 @@ import {
   meanPassHatK,
   type PairwiseOutcome,
 } from "../stats/mod.ts";
+import { canonicalSql } from "../util/mod.ts";
 import type { EpisodeRow, EpisodeSolution } from "./store.ts";
 
 const pct = (x: number) => `${(x * 100).toFixed(0)}%`;
@@ -66,9 +67,9 @@ export interface GenerationLearning {
  * - Convergence speed: the generation from which the population's mean fitness stays put (every later change
  *   within `tolerance`); `null` when it still moved in the last generation (or there was only one).
  * - Pattern discovery rate: new patterns per 100 episodes. A pattern is what a passing episode teaches — the
- *   challenge family (the task with its parameters taken out) with the normalized SQL of its successful queries
- *   ({@linkcode patternKey}); a pattern is new in the first generation that produced it. Falling discovery with
- *   flat fitness is convergence; rising discovery is exploration paying off.
+ *   challenge family (the task with its parameters taken out) with the canonical SQL of its successful queries,
+ *   literals masked ({@linkcode patternKey}); a pattern is new in the first generation that produced it. Falling
+ *   discovery with flat fitness is convergence; rising discovery is exploration paying off.
  */
 export interface LearningMetrics {
   perGeneration: GenerationLearning[];
@@ -189,31 +190,13 @@ export function generationStats(rows: readonly EpisodeRow[], options: StatsOptio
 }
 
 /**
- * The SQL of a pattern, normalized: comments dropped, string and number literals replaced by `?`, whitespace
- * collapsed, lower case, no trailing semicolon — so the same query for another period or customer is the same
+ * The key of a pattern: the family and the canonical SQL of a passing episode's successful queries, in order,
+ * with literals masked ({@linkcode canonicalSql} with `literals: "mask"`: the pattern store's form of a statement,
+ * with every string and number literal as `?`), so the same query for another period or customer is the same
  * pattern.
- *
- * @example
- * ```ts
- * normalizeSql("SELECT count(*) FROM invoices WHERE issued >= DATE '2025-10-01' AND total > 100;");
- * // "select count(*) from invoices where issued >= date ? and total > ?"
- * ```
  */
-export function normalizeSql(sql: string): string {
-  return sql
-    .replace(/--[^\n]*/g, " ")
-    .replace(/\/\*[\s\S]*?\*\//g, " ")
-    .replace(/'(?:[^']|'')*'/g, "?")
-    .replace(/(?<![\w$."])\d+(?:\.\d+)?(?:e[+-]?\d+)?\b/gi, "?")
-    .replace(/\s+/g, " ")
-    .trim()
-    .replace(/\s*;$/, "")
-    .toLowerCase();
-}
-
-/** The key of a pattern: the family and the normalized SQL of a passing episode's successful queries, in order. */
 export function patternKey(solution: Pick<EpisodeSolution, "family" | "sql">): string {
-  return `${solution.family}\u0000${solution.sql.map(normalizeSql).join(";\n")}`;
+  return `${solution.family}\u0000${solution.sql.map((sql) => canonicalSql(sql, { literals: "mask" })).join(";\n")}`;
 }
 
 /** Options for {@linkcode learningMetrics}. */
@@ -313,7 +296,6 @@ export function formatLearning(m: LearningMetrics): string {
   );
   return lines.join("\n");
 }
-
 
 /** The leaderboard as a text table (strategy, rating with CI, success with CI, mean fitness, tokens). */
 export function formatLeaderboard(rows: readonly LeaderboardRow[]): string {

@@ -6,11 +6,11 @@
  * closed again, unlocked in between: that is how a tournament uses it — one short transaction per batch of
  * episodes — so a notebook kernel or another CLI command can read and write the same file during a run. (Closing
  * does not checkpoint: committed writes stay in the write-ahead log, which the next open replays, until DuckDB
- * folds it into the file at 4 MB or a run ends; see `openInstance`.) DuckDB lets one process at a time open a file; an open that finds it locked
- * by another process is retried (with growing waits, for up to `LAB_STORE_LOCK_TIMEOUT_MS`, default 30 s)
- * before it fails with a message naming the file. An {@linkcode OpenStore} holds the file for as long as it is
- * open (no other process can use it meanwhile): for scripts and benches that want many small calls without
- * paying ~10–20 ms per open.
+ * folds it into the file at 4 MB or a run ends; see `STORE_FILE`.) DuckDB lets one process at a time open a
+ * file; an open that finds it locked by another process is retried (with growing waits, for up to
+ * `LAB_STORE_LOCK_TIMEOUT_MS`, default 30 s: the lab's DuckDB helper in `lab/util/duckdb.ts`) before it fails with a
+ * message naming the file. An {@linkcode OpenStore} holds the file for as long as it is open (no other process can
+ * use it meanwhile): for scripts and benches that want many small calls without paying ~10–20 ms per open.
  *
  * Crash safety: every write is one transaction — a batch of whole episodes with their queries, a generation's
  * row, a strategy list — and the run header is inserted once, so a process killed at any moment (SIGKILL
@@ -18,38 +18,130 @@
  * when the file is next opened, and a resumed run re-runs what is missing.
  * @module
  */
-import { type DuckDBAppender, type DuckDBConnection, DuckDBInstance, type DuckDBValue } from "@duckdb/node-api";
-import { dirname } from "node:path";
-import { existsSync } from "node:fs";
+import type { DuckDBAppender, DuckDBConnection, DuckDBValue } from "@duckdb/node-api";
 import type { EpisodeRecord, Strategy } from "../agents/mod.ts";
-import { repoPath } from "../util/mod.ts";
+import {
+  type DuckDBFileOptions,
+  type DuckDBSession,
+  openDuckDBSession,
+  repoPath,
+  sqlString,
+  withDuckDB,
+  withTransaction,
+} from "../util/mod.ts";
 import type { Lineage } from "./evolve.ts";
 
 /** The lab's default store. */
 export const DEFAULT_DB_PATH: string = repoPath("data/lab.duckdb");
 
+/** A column: name and SQL type. */
+type Column = readonly [name: string, type: string];
+
+/** The tables, each column once: the DDL, the inserts and the appenders derive from these lists. */
+const RUNS = [
+  ["id", "VARCHAR"],
+  ["created_at", "TIMESTAMP"],
+  ["updated_at", "TIMESTAMP"],
+  ["status", "VARCHAR"],
+  ["config", "JSON"],
+  ["git_commit", "VARCHAR"],
+  ["seed", "BIGINT"],
+  ["model_name", "VARCHAR"],
+  ["model_id", "VARCHAR"],
+  ["sandbox", "JSON"],
+] as const satisfies readonly Column[];
+const STRATEGIES = [
+  ["run_id", "VARCHAR"],
+  ["id", "VARCHAR"],
+  ["generation", "INTEGER"],
+  ["operation", "VARCHAR"],
+  ["parents", "JSON"],
+  ["changed", "JSON"],
+  ["strategy", "JSON"],
+] as const satisfies readonly Column[];
+const GENERATIONS = [
+  ["run_id", "VARCHAR"],
+  ["generation", "INTEGER"],
+  ["population", "JSON"],
+  ["ranking", "JSON"],
+  ["replaced", "JSON"],
+  ["children", "JSON"],
+  ["stats", "JSON"],
+] as const satisfies readonly Column[];
+const EPISODES = [
+  ["run_id", "VARCHAR"],
+  ["id", "VARCHAR"],
+  ["generation", "INTEGER"],
+  ["strategy_id", "VARCHAR"],
+  ["challenge_id", "VARCHAR"],
+  ["family", "VARCHAR"],
+  ["level", "INTEGER"],
+  ["split", "VARCHAR"],
+  ["contaminated", "BOOLEAN"],
+  ["attempt", "INTEGER"],
+  ["seed", "BIGINT"],
+  ["model_name", "VARCHAR"],
+  ["model_id", "VARCHAR"],
+  ["pass", "BOOLEAN"],
+  ["score", "DOUBLE"],
+  ["reason", "VARCHAR"],
+  ["composite", "DOUBLE"],
+  ["fitness", "JSON"],
+  ["tokens_input", "BIGINT"],
+  ["tokens_output", "BIGINT"],
+  ["tokens_total", "BIGINT"],
+  ["cost_usd", "DOUBLE"],
+  ["stop_reason", "VARCHAR"],
+  ["stop_detail", "VARCHAR"],
+  ["latency_ms", "DOUBLE"],
+  ["started_at", "VARCHAR"],
+  ["trace", "JSON"],
+] as const satisfies readonly Column[];
+const QUERIES = [
+  ["run_id", "VARCHAR"],
+  ["episode_id", "VARCHAR"],
+  ["idx", "INTEGER"],
+  ["call", "INTEGER"],
+  ["tool", "VARCHAR"],
+  ["sql", "VARCHAR"],
+  ["ok", "BOOLEAN"],
+  ["refused", "BOOLEAN"],
+  ["row_count", "BIGINT"],
+  ["error", "VARCHAR"],
+  ["ms", "DOUBLE"],
+] as const satisfies readonly Column[];
+
+const createTable = (table: string, columns: readonly Column[], key: string) =>
+  `CREATE TABLE IF NOT EXISTS ${table} (${columns.map(([c, t]) => `${c} ${t}`).join(", ")}, PRIMARY KEY (${key}))`;
+
 const SCHEMA = [
-  `CREATE TABLE IF NOT EXISTS runs (
-    id VARCHAR PRIMARY KEY, created_at TIMESTAMP, updated_at TIMESTAMP, status VARCHAR,
-    config JSON, git_commit VARCHAR, seed BIGINT, model_name VARCHAR, model_id VARCHAR, sandbox JSON)`,
-  `CREATE TABLE IF NOT EXISTS strategies (
-    run_id VARCHAR, id VARCHAR, generation INTEGER, operation VARCHAR, parents JSON, changed JSON, strategy JSON,
-    PRIMARY KEY (run_id, id))`,
-  `CREATE TABLE IF NOT EXISTS generations (
-    run_id VARCHAR, generation INTEGER, population JSON, ranking JSON, replaced JSON, children JSON, stats JSON,
-    PRIMARY KEY (run_id, generation))`,
-  `CREATE TABLE IF NOT EXISTS episodes (
-    run_id VARCHAR, id VARCHAR, generation INTEGER, strategy_id VARCHAR, challenge_id VARCHAR, family VARCHAR,
-    level INTEGER, split VARCHAR, contaminated BOOLEAN, attempt INTEGER, seed BIGINT, model_name VARCHAR,
-    model_id VARCHAR, pass BOOLEAN, score DOUBLE, reason VARCHAR, composite DOUBLE, fitness JSON,
-    tokens_input BIGINT, tokens_output BIGINT, tokens_total BIGINT, cost_usd DOUBLE, stop_reason VARCHAR,
-    stop_detail VARCHAR, latency_ms DOUBLE, started_at VARCHAR, trace JSON,
-    PRIMARY KEY (run_id, id))`,
-  `CREATE TABLE IF NOT EXISTS queries (
-    run_id VARCHAR, episode_id VARCHAR, idx INTEGER, call INTEGER, tool VARCHAR, sql VARCHAR, ok BOOLEAN,
-    refused BOOLEAN, row_count BIGINT, error VARCHAR, ms DOUBLE,
-    PRIMARY KEY (run_id, episode_id, idx))`,
+  createTable("runs", RUNS, "id"),
+  createTable("strategies", STRATEGIES, "run_id, id"),
+  createTable("generations", GENERATIONS, "run_id, generation"),
+  createTable("episodes", EPISODES, "run_id, id"),
+  createTable("queries", QUERIES, "run_id, episode_id, idx"),
 ];
+
+/** A value of a row to store. */
+type Value = string | number | boolean | null | undefined;
+/** A row of a table: a value for every column (or, in an INSERT, an SQL expression). */
+type Row<C extends readonly Column[], V = Value> = { readonly [K in C[number][0]]: V };
+
+/** An INSERT of one row: parameters for values (`::JSON` for JSON columns), SQL for `{ sql }` entries. */
+function insertSql<C extends readonly Column[]>(
+  table: string,
+  columns: C,
+  row: Row<C, Value | { sql: string }>,
+): { sql: string; params: DuckDBValue[] } {
+  const params: DuckDBValue[] = [];
+  const values = columns.map(([c, t]) => {
+    const v = (row as Record<string, Value | { sql: string }>)[c];
+    if (v !== null && typeof v === "object") return v.sql;
+    params.push(v ?? null);
+    return `$${params.length}${t === "JSON" ? "::JSON" : ""}`;
+  });
+  return { sql: `INSERT INTO ${table} (${columns.map(([c]) => c).join(", ")}) VALUES (${values.join(", ")})`, params };
+}
 
 /** One stored episode's key fields (what selection and statistics read). */
 export interface EpisodeRow {
@@ -88,12 +180,21 @@ export interface RunRow {
   sandbox: unknown;
 }
 
-/** Stores whose tables this process has created (or seen), so later opens skip the DDL. */
-const initialized = new Set<string>();
-
-function isLockError(e: unknown): boolean {
-  return /lock|Could not set lock|Conflicting/i.test(String((e as Error)?.message ?? e));
-}
+/**
+ * How the store's file is opened (see the module doc): its tables, the lab's lock wait, and checkpoint settings.
+ * Closing would otherwise checkpoint, and a checkpoint rewrites the table's open row group — every episode stored
+ * so far, ~0.3 s per thousand — on each short write. Committed transactions are safe in the write-ahead log,
+ * which the next open replays (its cost grows with the log): DuckDB checkpoints by itself when the log passes
+ * `checkpoint_threshold`, here 4 MB (measured best of 1, 4, 16 and 64 MB for 25-episode batches of a 2,250-episode
+ * run), and a finished run checkpoints explicitly.
+ */
+const STORE_FILE: DuckDBFileOptions = {
+  name: "the lab store",
+  lockHint: "close the connection that notebook kernel or command keeps open — open the store per call, not with " +
+    "openStore — or pass --db",
+  schema: SCHEMA,
+  setup: ["PRAGMA disable_checkpoint_on_shutdown", "SET checkpoint_threshold = '4MB'"],
+};
 
 /**
  * The store held open: one DuckDB instance and connection, its calls serialized (a connection runs one
@@ -105,104 +206,19 @@ function isLockError(e: unknown): boolean {
  * const rows = await readEpisodeRows(store, "t-1234");
  * ```
  */
-export interface OpenStore extends AsyncDisposable {
-  readonly path: string;
-  /** Runs `fn` on the connection after every earlier call has finished. */
-  exclusive<T>(fn: (con: DuckDBConnection) => Promise<T>): Promise<T>;
-  close(): Promise<void>;
-}
+export type OpenStore = DuckDBSession;
 
 /** A store by path (opened per call) or held open. */
 export type StoreRef = string | OpenStore;
 
-/** How long an open waits for another process's lock on the store. @default 30 s, or `LAB_STORE_LOCK_TIMEOUT_MS` */
-function lockTimeoutMs(): number {
-  const v = Number(Deno.env.get("LAB_STORE_LOCK_TIMEOUT_MS"));
-  return Number.isFinite(v) && v >= 0 ? v : 30_000;
-}
-
-async function openInstance(path: string): Promise<{ instance: DuckDBInstance; con: DuckDBConnection }> {
-  await Deno.mkdir(dirname(path), { recursive: true });
-  const fresh = !existsSync(path);
-  let instance: DuckDBInstance | undefined;
-  const t0 = performance.now();
-  const budget = lockTimeoutMs();
-  for (let attempt = 0;; attempt++) {
-    try {
-      instance = await DuckDBInstance.create(path);
-      break;
-    } catch (e) {
-      const waited = performance.now() - t0;
-      if (!isLockError(e) || waited >= budget) {
-        throw new Error(
-          `Cannot open the lab store ${path}: ${(e as Error).message.split("\n")[0]}` +
-            (isLockError(e)
-              ? ` (another process has held it for ${(waited / 1000).toFixed(1)} s; close the connection that notebook ` +
-                `kernel or command keeps open — open the store per call, not with openStore — or pass --db)`
-              : ""),
-        );
-      }
-      // A tournament holds the file for tens of milliseconds per write: start short, then back off (≤ 250 ms).
-      await new Promise((r) => setTimeout(r, Math.min(250, 10 * 1.5 ** attempt, Math.max(1, budget - waited))));
-    }
-  }
-  const con = await instance.connect();
-  try {
-    // Closing would otherwise checkpoint, and a checkpoint rewrites the table's open row group — every episode
-    // stored so far, ~0.3 s per thousand — on each short write. Committed transactions are safe in the
-    // write-ahead log, which the next open replays (its cost grows with the log): DuckDB checkpoints by itself
-    // when the log passes `checkpoint_threshold`, here 4 MB (measured best of 1, 4, 16 and 64 MB for 25-episode
-    // batches of a 2,250-episode run), and a finished run checkpoints explicitly.
-    await con.run("PRAGMA disable_checkpoint_on_shutdown");
-    await con.run("SET checkpoint_threshold = '4MB'");
-    if (fresh || !initialized.has(path)) {
-      for (const sql of SCHEMA) await con.run(sql);
-      initialized.add(path);
-    }
-  } catch (e) {
-    con.closeSync();
-    instance.closeSync();
-    throw e;
-  }
-  return { instance, con };
-}
-
 /** Opens the store at `path` (creating its tables) and holds it until closed. */
-export async function openStore(path: string): Promise<OpenStore> {
-  const { instance, con } = await openInstance(path);
-  let queue: Promise<unknown> = Promise.resolve();
-  let closed = false;
-  const exclusive = <T>(fn: (con: DuckDBConnection) => Promise<T>): Promise<T> => {
-    if (closed) return Promise.reject(new Error(`the store ${path} is closed`));
-    const out = queue.then(() => fn(con));
-    queue = out.catch(() => {});
-    return out;
-  };
-  const close = async () => {
-    if (closed) return;
-    closed = true;
-    await queue;
-    con.closeSync();
-    instance.closeSync();
-  };
-  return { path, exclusive, close, [Symbol.asyncDispose]: close };
+export function openStore(path: string): Promise<OpenStore> {
+  return openDuckDBSession(path, { ...STORE_FILE, mode: "held" });
 }
 
 /** The path of a store reference. */
 export function storePath(ref: StoreRef): string {
   return typeof ref === "string" ? ref : ref.path;
-}
-
-async function inTransaction<T>(con: DuckDBConnection, fn: (con: DuckDBConnection) => Promise<T>): Promise<T> {
-  await con.run("BEGIN TRANSACTION");
-  try {
-    const out = await fn(con);
-    await con.run("COMMIT");
-    return out;
-  } catch (e) {
-    await con.run("ROLLBACK").catch(() => {});
-    throw e;
-  }
 }
 
 /**
@@ -214,15 +230,9 @@ export async function withStore<T>(
   fn: (con: DuckDBConnection) => Promise<T>,
   options: { write?: boolean } = {},
 ): Promise<T> {
-  const body = (con: DuckDBConnection) => options.write ? inTransaction(con, fn) : fn(con);
+  const body = (con: DuckDBConnection) => options.write ? withTransaction(con, fn) : fn(con);
   if (typeof ref !== "string") return await ref.exclusive(body);
-  const { instance, con } = await openInstance(ref);
-  try {
-    return await body(con);
-  } finally {
-    con.closeSync();
-    instance.closeSync();
-  }
+  return await withDuckDB(ref, body, STORE_FILE);
 }
 
 const json = (v: unknown) => JSON.stringify(v ?? null);
@@ -235,10 +245,19 @@ export async function upsertRun(path: StoreRef, run: RunRow): Promise<RunRow> {
       await con.run("UPDATE runs SET updated_at = now(), status = $2 WHERE id = $1", [run.id, "running"]);
       return existing;
     }
-    await con.run(
-      `INSERT INTO runs VALUES ($1, now(), now(), $2, $3::JSON, $4, $5, $6, $7, $8::JSON)`,
-      [run.id, run.status, json(run.config), run.gitCommit, run.seed, run.modelName, run.modelId, json(run.sandbox)],
-    );
+    const insert = insertSql("runs", RUNS, {
+      id: run.id,
+      created_at: { sql: "now()" },
+      updated_at: { sql: "now()" },
+      status: run.status,
+      config: json(run.config),
+      git_commit: run.gitCommit,
+      seed: run.seed,
+      model_name: run.modelName,
+      model_id: run.modelId,
+      sandbox: json(run.sandbox),
+    });
+    await con.run(insert.sql, insert.params);
     return run;
   }, { write: true });
 }
@@ -267,7 +286,7 @@ export async function setRunStatus(path: StoreRef, id: string, status: string): 
   await withStore(path, async (con) => {
     await con.run("UPDATE runs SET updated_at = now(), status = $2 WHERE id = $1", [id, status]);
   }, { write: true });
-  // The run's writes leave a write-ahead log (see openInstance); fold it into the file once the run stops.
+  // The run's writes leave a write-ahead log (see STORE_FILE); fold it into the file once the run stops.
   if (status !== "running") await withStore(path, (con) => con.run("CHECKPOINT"));
 }
 
@@ -282,33 +301,33 @@ export async function insertStrategies(
   await withStore(path, async (con) => {
     for (const { strategy, lineage } of items) {
       const { prompt: _shared, ...data } = strategy;
-      await con.run(
-        `INSERT INTO strategies VALUES ($1, $2, $3, $4, $5::JSON, $6::JSON, $7::JSON) ON CONFLICT DO NOTHING`,
-        [runId, strategy.id, generation, lineage.operation, json(lineage.parents), json(lineage.changed), json(data)],
-      );
+      const insert = insertSql("strategies", STRATEGIES, {
+        run_id: runId,
+        id: strategy.id,
+        generation,
+        operation: lineage.operation,
+        parents: json(lineage.parents),
+        changed: json(lineage.changed),
+        strategy: json(data),
+      });
+      await con.run(`${insert.sql} ON CONFLICT DO NOTHING`, insert.params);
     }
   }, { write: true });
 }
 
-/** A column kind of the appender rows below. */
-type Kind = "v" | "i" | "b" | "d" | "o";
-const EPISODE_KINDS: Kind[] = [..."vvivvvivoibvvodvdvbbbdvvdvv"] as Kind[];
-const QUERY_KINDS: Kind[] = [..."vviivvoobvd"] as Kind[];
-
-function appendRow(app: DuckDBAppender, kinds: readonly Kind[], values: readonly (string | number | boolean | null | undefined)[]) {
-  for (const [i, k] of kinds.entries()) {
-    const v = values[i];
+/** Appends a row to a table's appender, each value by its column's type (JSON as text). */
+function appendRow<C extends readonly Column[]>(app: DuckDBAppender, columns: C, row: Row<C>) {
+  for (const [c, t] of columns) {
+    const v = (row as Record<string, Value>)[c];
     if (v === null || v === undefined) app.appendNull();
-    else if (k === "v") app.appendVarchar(String(v));
-    else if (k === "i") app.appendInteger(Number(v));
-    else if (k === "b") app.appendBigInt(BigInt(Math.round(Number(v))));
-    else if (k === "d") app.appendDouble(Number(v));
-    else app.appendBoolean(Boolean(v));
+    else if (t === "INTEGER") app.appendInteger(Number(v));
+    else if (t === "BIGINT") app.appendBigInt(BigInt(Math.round(Number(v))));
+    else if (t === "DOUBLE") app.appendDouble(Number(v));
+    else if (t === "BOOLEAN") app.appendBoolean(Boolean(v));
+    else app.appendVarchar(String(v));
   }
   app.endRow();
 }
-
-const sqlText = (s: string) => `'${s.replaceAll("'", "''")}'`;
 
 /**
  * Stores a batch of episodes (and their queries) in one transaction; ids already stored are skipped. Rows go in
@@ -321,7 +340,7 @@ export async function insertEpisodes(path: StoreRef, runId: string, episodes: re
     const ids = [...new Set(episodes.map((e) => e.id))];
     const stored = new Set(
       (await con.runAndReadAll(
-        `SELECT id FROM episodes WHERE run_id = $1 AND id IN (${ids.map(sqlText).join(", ")})`,
+        `SELECT id FROM episodes WHERE run_id = $1 AND id IN (${ids.map(sqlString).join(", ")})`,
         [runId],
       )).getRows().map(([id]) => String(id)),
     );
@@ -330,23 +349,56 @@ export async function insertEpisodes(path: StoreRef, runId: string, episodes: re
     const eps = await con.createAppender("episodes");
     const qs = await con.createAppender("queries");
     try {
-      if (eps.columnCount !== EPISODE_KINDS.length || qs.columnCount !== QUERY_KINDS.length) {
+      if (eps.columnCount !== EPISODES.length || qs.columnCount !== QUERIES.length) {
         throw new Error(
           `the lab store ${storePath(path)} has tables of another layout (episodes: ${eps.columnCount} columns, queries: ` +
-            `${qs.columnCount}; expected ${EPISODE_KINDS.length} and ${QUERY_KINDS.length}); use a new --db file`,
+            `${qs.columnCount}; expected ${EPISODES.length} and ${QUERIES.length}); use a new --db file`,
         );
       }
       for (const { id, generation, contaminated, record: r } of fresh) {
-        appendRow(eps, EPISODE_KINDS, [
-          runId, id, generation, r.strategyId, r.challengeId, r.challenge.family, r.challenge.level, r.challenge.split,
-          contaminated, r.attempt, r.seed, r.model.name, r.model.id, r.verdict.pass, r.verdict.score, r.verdict.reason,
-          r.fitness.composite, json(r.fitness), r.tokens.input, r.tokens.output, r.tokens.total, r.costUsd,
-          r.stopReason, r.stopDetail, r.latencyMs, r.startedAt, json(r),
-        ]);
+        appendRow(eps, EPISODES, {
+          run_id: runId,
+          id,
+          generation,
+          strategy_id: r.strategyId,
+          challenge_id: r.challengeId,
+          family: r.challenge.family,
+          level: r.challenge.level,
+          split: r.challenge.split,
+          contaminated,
+          attempt: r.attempt,
+          seed: r.seed,
+          model_name: r.model.name,
+          model_id: r.model.id,
+          pass: r.verdict.pass,
+          score: r.verdict.score,
+          reason: r.verdict.reason,
+          composite: r.fitness.composite,
+          fitness: json(r.fitness),
+          tokens_input: r.tokens.input,
+          tokens_output: r.tokens.output,
+          tokens_total: r.tokens.total,
+          cost_usd: r.costUsd,
+          stop_reason: r.stopReason,
+          stop_detail: r.stopDetail,
+          latency_ms: r.latencyMs,
+          started_at: r.startedAt,
+          trace: json(r),
+        });
         for (const [idx, q] of r.queries.entries()) {
-          appendRow(qs, QUERY_KINDS, [
-            runId, id, idx, q.call, q.tool, q.sql, q.ok, q.refused ?? false, q.rowCount ?? null, q.error ?? null, q.ms,
-          ]);
+          appendRow(qs, QUERIES, {
+            run_id: runId,
+            episode_id: id,
+            idx,
+            call: q.call,
+            tool: q.tool,
+            sql: q.sql,
+            ok: q.ok,
+            refused: q.refused ?? false,
+            row_count: q.rowCount ?? null,
+            error: q.error ?? null,
+            ms: q.ms,
+          });
         }
       }
       eps.flushSync();
@@ -370,10 +422,16 @@ export async function upsertGeneration(
 ): Promise<void> {
   await withStore(path, async (con) => {
     await con.run("DELETE FROM generations WHERE run_id = $1 AND generation = $2", [runId, row.generation]);
-    await con.run(
-      "INSERT INTO generations VALUES ($1, $2, $3::JSON, $4::JSON, $5::JSON, $6::JSON, $7::JSON)",
-      [runId, row.generation, json(row.population), json(row.ranking), json(row.replaced), json(row.children), json(row.stats)],
-    );
+    const insert = insertSql("generations", GENERATIONS, {
+      run_id: runId,
+      generation: row.generation,
+      population: json(row.population),
+      ranking: json(row.ranking),
+      replaced: json(row.replaced),
+      children: json(row.children),
+      stats: json(row.stats),
+    });
+    await con.run(insert.sql, insert.params);
   }, { write: true });
 }
 

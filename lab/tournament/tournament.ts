@@ -13,11 +13,9 @@
 import { type Challenge, loadCatalog } from "../challenges/mod.ts";
 import { ensureSandbox, SandboxPool } from "../sandbox/mod.ts";
 import {
-  type EpisodeRecord,
   type EpisodeSink,
-  type PatternSource,
-  runEpisode,
   loadStrategiesConfig,
+  type PatternSource,
   type StrategiesConfig,
   type Strategy,
 } from "../agents/mod.ts";
@@ -32,21 +30,18 @@ import {
 import { defaultRoles, ROLES_PATH, type RolesConfig, type ToolLimits } from "../tools/mod.ts";
 import { ConfigError, displayPath, repoPath, ROOT } from "../util/mod.ts";
 import type { TournamentConfig } from "./config.ts";
-import { hashSeed, type Lineage, rankStandings, selectNext, type Standing } from "./evolve.ts";
+import { hashSeed, type Lineage, type Standing } from "./evolve.ts";
 import {
-  DEFAULT_DB_PATH,
-  type EpisodeRow,
-  insertEpisodes,
-  insertStrategies,
-  readEpisodeRows,
-  readSolutions,
-  setRunStatus,
-  type StoredEpisode,
-  upsertGeneration,
-  upsertRun,
-} from "./store.ts";
+  closeGeneration,
+  EpisodeWriter,
+  type GenerationPlay,
+  generationTasks,
+  playGeneration,
+  storedOnlySink,
+  tallyOf,
+} from "./generation.ts";
+import { DEFAULT_DB_PATH, insertStrategies, readEpisodeRows, readSolutions, setRunStatus, upsertRun } from "./store.ts";
 import {
-  generationStats,
   leaderboard,
   type LeaderboardRow,
   learningMetrics,
@@ -283,16 +278,6 @@ export async function selectChallenges(
   return keyed.slice(0, config.challenges.max_instances).map((k) => k.c).sort((a, b) => (a.id < b.id ? -1 : 1));
 }
 
-/** The seed of one (generation, challenge, attempt): the same for every strategy. */
-export function episodeSeed(seed: number, generation: number, challengeId: string, attempt: number): number {
-  return hashSeed(`ep:${seed}:${generation}:${challengeId}:${attempt}`);
-}
-
-/** The deterministic id of an episode in a run. */
-export function episodeKey(generation: number, challengeId: string, strategyId: string, seed: number, attempt: number): string {
-  return `g${generation}#${challengeId}#${strategyId}#s${seed}#a${attempt}`;
-}
-
 function initialPopulation(config: TournamentConfig, strategies: StrategiesConfig, source: string): Strategy[] {
   const ids = config.strategies.length ? config.strategies : Object.keys(strategies.strategies);
   const out = ids.map((id, i) => {
@@ -312,19 +297,6 @@ function initialPopulation(config: TournamentConfig, strategies: StrategiesConfi
   return out;
 }
 
-function standingsOf(population: readonly Strategy[], rows: readonly EpisodeRow[]): Standing[] {
-  return population.map((s) => {
-    const mine = rows.filter((r) => r.strategyId === s.id);
-    const n = mine.length;
-    return {
-      strategyId: s.id,
-      episodes: n,
-      meanFitness: n ? mine.reduce((a, r) => a + r.composite, 0) / n : 0,
-      successRate: n ? mine.filter((r) => r.pass).length / n : 0,
-    };
-  });
-}
-
 /**
  * Runs (or resumes) a tournament and returns its summary. Expected failures inside episodes are recorded in
  * them (STYLE #5); a bad config is a ConfigError before anything runs.
@@ -338,35 +310,127 @@ function standingsOf(population: readonly Strategy[], rows: readonly EpisodeRow[
  * ```
  */
 export async function runTournament(config: TournamentConfig, options: RunTournamentOptions = {}): Promise<RunSummary> {
-  const t0 = performance.now();
-  const statsOptions: StatsOptions = { ...options.stats, k: config.attempts };
+  const startedMs = performance.now();
+  const plan = await planRun(config, options);
+  await registerRun(plan);
+  const ownPool = !options.pool;
+  const pool = options.pool ?? await openConfigPool(config, options.sandboxDir);
+  try {
+    const before = await readEpisodeRows(plan.db, plan.runId);
+    const already = new Set(before.map((r) => r.id));
+    const play: GenerationPlay = {
+      model: plan.model,
+      pool,
+      concurrency: config.concurrency,
+      fitness: plan.strategies.fitness,
+      signal: options.signal,
+      patterns: options.patterns,
+      sink: storedOnlySink(options.sink, options.signal),
+      toolLimits: options.toolLimits,
+      onProgress: options.onProgress,
+      writer: new EpisodeWriter(plan.db, plan.runId, options.flushMs ?? 1000),
+      tally: tallyOf(before),
+      total: plan.initial.length * plan.challenges.length * config.attempts * config.generations,
+      startedMs,
+    };
+    const generations: GenerationSummary[] = [];
+    let population = plan.initial;
+    let newcomers: { strategy: Strategy; lineage: Lineage }[] = plan.initial.map((strategy) => ({
+      strategy,
+      lineage: { parents: [], operation: "seed", changed: [] },
+    }));
+    let aborted = false;
+    for (let g = 1; g <= config.generations; g++) {
+      await insertStrategies(plan.db, plan.runId, g, newcomers);
+      await playGeneration(play, g, generationTasks(config, g, plan.challenges, population, already));
+      if (options.signal?.aborted) {
+        aborted = true;
+        break;
+      }
+      const { summary, next } = await closeGeneration(
+        plan.db,
+        plan.runId,
+        config,
+        g,
+        population,
+        plan.statsOptions,
+        options.onProgress,
+      );
+      generations.push(summary);
+      population = next.population;
+      newcomers = next.children;
+    }
+    const counts = { total: play.total, ranNow: play.tally.ranNow, resumed: already.size };
+    return await finishRun(plan, aborted ? "aborted" : "completed", generations, counts, startedMs);
+  } finally {
+    if (ownPool) pool.close();
+  }
+}
+
+/** What a run is: everything {@linkcode runTournament} resolves from its config and options before it starts. */
+interface RunPlan {
+  config: TournamentConfig;
+  /** Names the config in error messages. */
+  source: string;
+  /** The store's path. */
+  db: string;
+  runId: string;
+  model: ChatModel;
+  strategies: StrategiesConfig;
+  initial: Strategy[];
+  challenges: Challenge[];
+  /** What the run is, as stored with it: resuming it with anything else would mix two experiments under one id. */
+  snapshot: Record<string, unknown>;
+  statsOptions: StatsOptions;
+}
+
+/**
+ * Reads and checks every config, the initial population, the challenges and the model, and names the run (its
+ * id is a hash of its snapshot unless given). Nothing is written: a malformed config must not leave a `running`
+ * row.
+ */
+async function planRun(config: TournamentConfig, options: RunTournamentOptions): Promise<RunPlan> {
   const source = options.source ?? "configs/tournament.yaml";
-  const db = options.db ?? DEFAULT_DB_PATH;
-  // Every config is read and checked before the run is registered: a malformed one must not leave a `running` row.
   const configs = await loadRunConfigs(config, { strategies: options.strategies, model: !options.model });
-  const strategiesConfig = configs.strategies;
-  const initial = initialPopulation(config, strategiesConfig, source);
+  const strategies = configs.strategies;
+  const initial = initialPopulation(config, strategies, source);
   const challenges = options.challenges ?? await selectChallenges(config, source);
   if (!challenges.length) throw new ConfigError(`${source}: challenges: no challenge to run`);
   checkChallengeRoles(challenges, configs.roles);
   const model = options.model ?? createChatModel(configs.model!, options.baseUrl ? { baseUrl: options.baseUrl } : {});
-
-  // What the run is: resuming it with anything else would mix two experiments under one id.
   const snapshot = {
     config,
     model: { name: model.name, id: model.config.model },
     strategies: initial.map(({ prompt: _p, ...s }) => s),
     prompt: initial[0].prompt,
-    fitness: strategiesConfig.fitness,
+    fitness: strategies.fitness,
     challenges: challenges.map((c) => c.id),
   };
   const runId = options.runId ?? `t-${(await sha256(canonicalJson(snapshot))).slice(0, 12)}`;
-  // The store is opened for each write or read and closed again (never held for the run), so a notebook kernel
-  // or another CLI command can read and write it while the run goes on; writes are batched (`flushMs`) so the
-  // opening and closing stay a small share of the run.
-  const store = db;
-  const flushMs = options.flushMs ?? 1000;
-  const stored = await upsertRun(store, {
+  return {
+    config,
+    source,
+    // The store is opened for each write or read and closed again (never held for the run), so a notebook kernel
+    // or another CLI command can read and write it while the run goes on; writes are batched (`flushMs`) so the
+    // opening and closing stay a small share of the run.
+    db: options.db ?? DEFAULT_DB_PATH,
+    runId,
+    model,
+    strategies,
+    initial,
+    challenges,
+    snapshot,
+    statsOptions: { ...options.stats, k: config.attempts },
+  };
+}
+
+/**
+ * Registers the run as `running` in the store (or finds it there, to resume); throws a ConfigError when the
+ * stored run was started with another snapshot.
+ */
+async function registerRun(plan: RunPlan): Promise<void> {
+  const { config, model, runId, snapshot } = plan;
+  const stored = await upsertRun(plan.db, {
     id: runId,
     status: "running",
     config: snapshot,
@@ -378,180 +442,34 @@ export async function runTournament(config: TournamentConfig, options: RunTourna
   });
   if (canonicalJson(stored.config) !== canonicalJson(snapshot)) {
     throw new ConfigError(
-      `${source}: run '${runId}' in ${db} was started with a different config, strategies, model or challenges; ` +
+      `${plan.source}: run '${runId}' in ${plan.db} was started with a different config, strategies, model or challenges; ` +
         `resume it with the same ones or pass a new run id`,
     );
   }
+}
 
-  const ownPool = !options.pool;
-  const pool = options.pool ?? await openConfigPool(config, options.sandboxDir);
-
-  try {
-    const total = initial.length * challenges.length * config.attempts * config.generations;
-    const before = await readEpisodeRows(store, runId);
-    const already = new Set(before.map((r) => r.id));
-    const tally = {
-      done: already.size,
-      passed: before.filter((r) => r.pass).length,
-      tokens: before.reduce((a, r) => a + r.tokensTotal, 0),
-      cost: before.reduce((a, r) => a + r.costUsd, 0),
-      ranNow: 0,
-    };
-    const generations: GenerationSummary[] = [];
-    let population = initial;
-    let newcomers: { strategy: Strategy; lineage: Lineage }[] = initial.map((strategy) => ({
-      strategy,
-      lineage: { parents: [], operation: "seed", changed: [] },
-    }));
-    let aborted = false;
-
-    // Writes are serialized and batched: an episode waits for the next flush (at most `flushMs` after the last
-    // one began) and goes in one transaction with every other episode finished by then (whole episodes only, so
-    // a kill never leaves half of one). Progress is reported once an episode is committed.
-    let pending: { stored: StoredEpisode; report: () => void }[] = [];
-    let writing: Promise<void> = Promise.resolve();
-    let writeError: unknown;
-    let lastFlush = -Infinity;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const flush = (): Promise<void> => {
-      if (timer !== undefined) clearTimeout(timer);
-      timer = undefined;
-      writing = writing.then(async () => {
-        if (!pending.length || writeError) return;
-        const batch = pending;
-        pending = [];
-        lastFlush = performance.now();
-        try {
-          await insertEpisodes(store, runId, batch.map((b) => b.stored));
-        } catch (e) {
-          writeError = e;
-          return;
-        }
-        for (const b of batch) b.report();
-      });
-      return writing;
-    };
-    const save = (item: { stored: StoredEpisode; report: () => void }) => {
-      pending.push(item);
-      timer ??= setTimeout(flush, Math.max(0, lastFlush + flushMs - performance.now()));
-    };
-    // The sink sees what the store gets: an episode an abort may have cut short is left for the re-run.
-    const sink: EpisodeSink | undefined = options.sink &&
-      ((record) => record.stopReason === "aborted" || options.signal?.aborted ? Promise.resolve() : options.sink!(record));
-
-    for (let g = 1; g <= config.generations; g++) {
-      await insertStrategies(store, runId, g, newcomers);
-      const tasks: { key: string; challenge: Challenge; strategy: Strategy; attempt: number; seed: number }[] = [];
-      for (const challenge of challenges) {
-        for (let attempt = 0; attempt < config.attempts; attempt++) {
-          const seed = episodeSeed(config.seed, g, challenge.id, attempt);
-          for (const strategy of population) {
-            const key = episodeKey(g, challenge.id, strategy.id, seed, attempt);
-            if (!already.has(key)) tasks.push({ key, challenge, strategy, attempt, seed });
-          }
-        }
-      }
-      let next = 0;
-      const sessionStart = performance.now();
-      const worker = async () => {
-        while (next < tasks.length && !options.signal?.aborted) {
-          const t = tasks[next++];
-          const record: EpisodeRecord = await runEpisode(
-            { challenge: t.challenge, strategy: t.strategy, model, attempt: t.attempt, seed: t.seed },
-            {
-              pool,
-              fitness: strategiesConfig.fitness,
-              signal: options.signal,
-              patterns: options.patterns,
-              sink,
-              toolLimits: options.toolLimits,
-            },
-          );
-          // An episode that ends after the abort may have been cut short (in any of several ways): it is not a
-          // result, so it is left for the re-run.
-          if (record.stopReason === "aborted" || options.signal?.aborted) continue;
-          save({
-            stored: { id: t.key, generation: g, contaminated: t.challenge.split !== "train", record },
-            report: () => {
-              tally.done++;
-              tally.ranNow++;
-              if (record.verdict.pass) tally.passed++;
-              tally.tokens += record.tokens.total;
-              tally.cost += record.costUsd;
-              const pace = (performance.now() - sessionStart) / Math.max(1, tally.ranNow);
-              options.onProgress?.({
-                kind: "episode",
-                generation: g,
-                done: tally.done,
-                total,
-                passed: tally.passed,
-                successRate: tally.passed / tally.done,
-                tokens: tally.tokens,
-                costUsd: tally.cost,
-                elapsedMs: performance.now() - t0,
-                etaMs: pace * (total - tally.done),
-                episodeId: t.key,
-              });
-            },
-          });
-          if (writeError) throw writeError;
-        }
-      };
-      try {
-        await Promise.all(Array.from({ length: Math.min(config.concurrency, Math.max(1, tasks.length)) }, worker));
-      } finally {
-        await flush();
-      }
-      if (writeError) throw writeError;
-      if (options.signal?.aborted) {
-        aborted = true;
-        break;
-      }
-
-      const rows = await readEpisodeRows(store, runId, g);
-      const ranking = rankStandings(standingsOf(population, rows));
-      const sel = g < config.generations
-        ? selectNext(population, ranking, g + 1, config.selection, config.seed)
-        : { population, replaced: [], children: [] };
-      const stats = generationStats(rows, statsOptions).get(g) ?? [];
-      const summary: GenerationSummary = {
-        generation: g,
-        population: population.map((s) => s.id),
-        ranking,
-        replaced: sel.replaced,
-        children: sel.children.map((c) => ({ id: c.strategy.id, lineage: c.lineage })),
-        stats,
-      };
-      await upsertGeneration(store, runId, { ...summary, stats });
-      generations.push(summary);
-      options.onProgress?.({
-        kind: "generation",
-        generation: g,
-        ranking,
-        replaced: sel.replaced,
-        children: summary.children.map((c) => c.id),
-      });
-      population = sel.population;
-      newcomers = sel.children;
-    }
-
-    await setRunStatus(store, runId, aborted ? "aborted" : "completed");
-    const all = await readEpisodeRows(store, runId);
-    return {
-      runId,
-      db,
-      status: aborted ? "aborted" : "completed",
-      model: { name: model.name, id: model.config.model },
-      challenges: challenges.map((c) => c.id),
-      episodes: { total, stored: all.length, ranNow: tally.ranNow, resumed: already.size },
-      generations,
-      leaderboard: all.length ? leaderboard(all, statsOptions) : [],
-      learning: learningMetrics(all, { solutions: await readSolutions(store, runId) }),
-      tokens: all.reduce((a, r) => a + r.tokensTotal, 0),
-      costUsd: all.reduce((a, r) => a + r.costUsd, 0),
-      elapsedMs: performance.now() - t0,
-    };
-  } finally {
-    if (ownPool) pool.close();
-  }
+/** Stores the run's final status and summarizes it from every episode it has stored. */
+async function finishRun(
+  plan: RunPlan,
+  status: RunSummary["status"],
+  generations: GenerationSummary[],
+  counts: { total: number; ranNow: number; resumed: number },
+  startedMs: number,
+): Promise<RunSummary> {
+  await setRunStatus(plan.db, plan.runId, status);
+  const all = await readEpisodeRows(plan.db, plan.runId);
+  return {
+    runId: plan.runId,
+    db: plan.db,
+    status,
+    model: { name: plan.model.name, id: plan.model.config.model },
+    challenges: plan.challenges.map((c) => c.id),
+    episodes: { total: counts.total, stored: all.length, ranNow: counts.ranNow, resumed: counts.resumed },
+    generations,
+    leaderboard: all.length ? leaderboard(all, plan.statsOptions) : [],
+    learning: learningMetrics(all, { solutions: await readSolutions(plan.db, plan.runId) }),
+    tokens: all.reduce((a, r) => a + r.tokensTotal, 0),
+    costUsd: all.reduce((a, r) => a + r.costUsd, 0),
+    elapsedMs: performance.now() - startedMs,
+  };
 }

@@ -5,7 +5,7 @@
  * different plan (revision); after a useful result it submits an answer derived from the rows.
  * @module
  */
-import { type ChatBackend, type ChatChoice, type ChatMessage, type ChatRequest, countTokens as countTokensUncached, encoder, type ToolCall, type ToolDefinition } from "../backend.ts";
+import { type BackendChatMessage, type BackendChatRequest, type BackendToolCall, type ChatBackend, type ChatChoice, countTokens as countTokensUncached, encoder, type ToolDefinition } from "../backend.ts";
 import { hash32, prng } from "./_text.ts";
 import { needsResults, resolveResults, snakeWords, taskLits } from "./_copy.ts";
 import { type CallResult, runProgram } from "./_answer.ts";
@@ -50,7 +50,7 @@ function countPieces(text: string): number {
   return n;
 }
 
-function countChatTokens(messages: ChatMessage[], tools: ToolDefinition[] = []): number {
+function countChatTokens(messages: BackendChatMessage[], tools: ToolDefinition[] = []): number {
   let n = 3;
   for (const m of messages) {
     n += 3 + countTokens(m.role) + countTokens(m.content ?? "");
@@ -139,7 +139,7 @@ function parseJson(text: string | null): Record<string, unknown> | undefined {
   }
 }
 
-function readHistory(messages: ChatMessage[]): History {
+function readHistory(messages: BackendChatMessage[]): History {
   const results = new Map(messages.filter((m) => m.role === "tool").map((m) => [m.tool_call_id ?? "", m.content]));
   const h: History = { calls: [], reads: [], writes: [], submitted: false };
   for (const m of messages) {
@@ -222,7 +222,7 @@ export function labMiniBackend(model: LabMiniModel, options: LabMiniOptions = {}
     id,
     contextWindow,
     ownedBy: `lab (lab-mini, weights ${model.hash.slice(0, 12)})`,
-    complete(req: ChatRequest) {
+    complete(req: BackendChatRequest) {
       const prompt = countChatTokens(req.messages, req.tools);
       if (prompt + (req.max_tokens ?? 0) > contextWindow) {
         return Promise.reject(new ContextLengthExceededError(`This model's maximum context length is ${contextWindow} tokens; the request needs ${prompt + (req.max_tokens ?? 0)} (${prompt} in the messages, ${req.max_tokens ?? 0} in the completion).`));
@@ -279,7 +279,7 @@ export function labMiniBackend(model: LabMiniModel, options: LabMiniOptions = {}
           finish = "length";
         }
         completion += Math.min(tokens, req.max_tokens ?? Infinity);
-        const call: ToolCall = { id: `call_${hash32(`${base}:${i}:${seed}`).toString(36)}_${history.calls.length}`, type: "function", function: { name: step.name, arguments: args } };
+        const call: BackendToolCall = { id: `call_${hash32(`${base}:${i}:${seed}`).toString(36)}_${history.calls.length}`, type: "function", function: { name: step.name, arguments: args } };
         choices.push({ message: { role: "assistant", content: null, tool_calls: [call] }, finish_reason: finish });
       }
       return Promise.resolve({ choices, usage: { prompt_tokens: prompt, completion_tokens: completion } });
@@ -301,7 +301,7 @@ function nextCall(
   s: Strategy,
   tools: Set<string>,
   task: string,
-  req: ChatRequest,
+  req: BackendChatRequest,
   rand: () => number,
   maxReads: number,
   copy?: CopyPlan,

@@ -9,9 +9,23 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import type { TrainerEvent } from "../trainer.ts";
-import { abstractGroup, fillTemplate, gramHashes, groupKey, sqlStems, type TaskLits, taskLits, type Template } from "./_copy.ts";
+import { abstractGroup, groupKey, type TaskLits, taskLits, type Template } from "./_copy.ts";
 import { type AnswerProgram, type CallResult, type Demo, induceProgram } from "./_answer.ts";
 import { hash32, prng } from "./_text.ts";
+import {
+  candidates,
+  choose,
+  feats,
+  FIXED,
+  fitSelector,
+  type HeadIndex,
+  headIndex,
+  indexTemplates,
+  type Item,
+  scores,
+  softmax,
+  taskWords,
+} from "./_selector.ts";
 import { generateCorpus } from "./corpus.ts";
 import type { CopyPlan } from "./icl.ts";
 import type { SchemaMeta } from "./schema_meta.ts";
@@ -156,182 +170,6 @@ export function readChatJsonl(jsonl: string): ReadChatResult {
   return { examples, total, dropped };
 }
 
-// Feature index of (feature, class): a multiplicative mix of the two hashes, top `bits` bits.
-const NONE = 0x6e6f6e65;
-// The class of the features every template shares (how well its SQL's names cover the task's words, …): they
-// carry over to templates and phrasings never seen together in training.
-const SHARED = hash32("<shared>");
-const idx = (g: number, cls: number, bits: number) => Math.imul((g ^ Math.imul(cls, 0x85ebca6b)) >>> 0, 0x9e3779b1) >>> (32 - bits);
-const BIAS = hash32("<bias>");
-const X_TEMPLATE = hash32("tpl|bias"), X_COVER = hash32("cover|task"), X_ABOUT = hash32("cover|template"), X_SIG = hash32("sig|same");
-const X_UNUSED = { period: hash32("unused|period"), num: hash32("unused|num") };
-const X_FIELDS = { missing: hash32("fields|missing"), found: hash32("fields|found") };
-
-function classHash(t: TunedTemplate): number {
-  return hash32(JSON.stringify(t.calls.map((c) => [c.tool, c.template.sql])));
-}
-
-function feats(lits: TaskLits): number[] {
-  return [BIAS, ...gramHashes(lits.masked)];
-}
-
-/** One choice of a decision: its class hash, its shared features `[feature, value]`, and its own task features. */
-interface Cand {
-  cls: number;
-  x: [number, number][];
-  /** Task features of this choice instead of the task's n-grams. */
-  own?: number[];
-}
-
-/** "None": the base parser answers (a generic question it knows). */
-const NONE_CAND: Cand = { cls: NONE, x: [] };
-/**
- * "Abstain": no template fits, the base parser answers. Its score is a learned bias only — a threshold the best
- * template must clear — not the task's words: it is trained by showing each example without its own template.
- */
-const ABSTAIN_CAND: Cand = { cls: hash32("<abstain>"), x: [], own: [BIAS] };
-const FIXED = [NONE_CAND, ABSTAIN_CAND];
-
-function scores(w: ArrayLike<number>, bits: number, f: number[], cands: readonly Cand[]): number[] {
-  const out = new Array<number>(cands.length);
-  for (let k = 0; k < cands.length; k++) {
-    const c = cands[k];
-    const fs = c.own ?? f;
-    let s = 0;
-    for (let j = 0; j < fs.length; j++) s += w[idx(fs[j], c.cls, bits)];
-    for (let j = 0; j < c.x.length; j++) s += w[idx(c.x[j][0], SHARED, bits)] * c.x[j][1];
-    out[k] = s;
-  }
-  return out;
-}
-
-function softmax(s: number[]): number[] {
-  const mx = Math.max(...s);
-  const e = s.map((x) => Math.exp(x - mx));
-  const z = e.reduce((a, b) => a + b, 0);
-  return e.map((x) => x / z);
-}
-
-interface HeadIndex {
-  hashes: number[];
-  /** Stems of what each template is about: its SQL's names, its string slots' training values, its answer's keys. */
-  names: Set<string>[];
-  /** Per template: word → how many of its training phrasings use it. */
-  vocab: Map<string, number>[];
-  /** Inverse template frequency of a word (over names and phrasings); unknown words get the maximum. */
-  idf: (w: string) => number;
-  /** How many distinct task periods and numbers each template takes. */
-  uses: { period: number; num: number }[];
-  /** The identifiers each template's SQL and answer use (lower case). */
-  idents: Set<string>[];
-}
-
-function answerKeys(p: AnswerProgram | undefined): string[] {
-  if (!p || "k" in p || "val" in p) return [];
-  if ("obj" in p) return p.obj.flatMap(([k, sub]) => [k, ...answerKeys(sub)]);
-  return p.fields === "all" ? [] : p.fields.map(([k]) => k);
-}
-
-function indexTemplates(templates: readonly TunedTemplate[], phrasings: readonly (readonly string[][])[] = templates.map((t) => t.phrasings ?? [])): HeadIndex {
-  const names = templates.map((t) =>
-    sqlStems(
-      [...t.calls.flatMap((c) => [c.template.sql, ...c.template.slots.flatMap((s) => s.kind === "str" ? s.seen ?? [] : [])]), ...answerKeys(t.answer)].join(" "),
-    )
-  );
-  const vocab = templates.map((_, i) => {
-    const m = new Map<string, number>();
-    for (const ph of phrasings[i] ?? []) for (const w of ph) m.set(w, (m.get(w) ?? 0) + 1);
-    return m;
-  });
-  const df = new Map<string, number>();
-  templates.forEach((_, i) => {
-    for (const w of new Set([...names[i], ...vocab[i].keys()])) df.set(w, (df.get(w) ?? 0) + 1);
-  });
-  const n = templates.length;
-  const idf = (w: string) => Math.log((n + 1) / ((df.get(w) ?? 0) + 0.5));
-  return {
-    hashes: templates.map(classHash),
-    idents: templates.map((t) => new Set([...t.calls.flatMap((c) => c.template.sql.toLowerCase().match(/[a-z_][a-z0-9_]*/g) ?? []), ...answerKeys(t.answer).map((k) => k.toLowerCase())])),
-    names,
-    vocab,
-    idf,
-    uses: templates.map((t) => {
-      const slots = t.calls.flatMap((c) => c.template.slots);
-      const distinct = (kinds: string[]) => new Set(slots.filter((s) => kinds.includes(s.kind)).map((s) => "i" in s ? s.i : JSON.stringify(s))).size;
-      return { period: distinct(["pshift", "period", "days"]), num: distinct(["num"]) };
-    }),
-  };
-}
-
-const headCache = new WeakMap<TunedHead, HeadIndex>();
-
-function headIndex(head: TunedHead): HeadIndex {
-  let h = headCache.get(head);
-  if (!h) headCache.set(head, h = indexTemplates(head.templates));
-  return h;
-}
-
-/** The content words of a task (stems, literals masked out). */
-const taskWords = (lits: TaskLits) => new Set(lits.masked.filter((w) => !w.startsWith("<")));
-
-/**
- * The templates a task's literals can fill (with their SQL), as choices of the selector. `exclude`: the phrasing
- * of a training example, left out of its own template's vocabulary — so training sees a template's words the way
- * a new phrasing sees them.
- */
-function candidates(
-  templates: readonly TunedTemplate[],
-  ix: HeadIndex,
-  lits: TaskLits,
-  exclude?: { t: number; words: Set<string> },
-  avail?: ReadonlySet<number>,
-): { t: number; sqls: string[]; cand: Cand }[] {
-  const words = taskWords(lits);
-  let taskMass = 0;
-  for (const w of words) taskMass += ix.idf(w);
-  const out: { t: number; sqls: string[]; cand: Cand }[] = [];
-  templates.forEach((tpl, t) => {
-    if (avail && !avail.has(t)) return;
-    const sqls: string[] = [];
-    for (const c of tpl.calls) {
-      const s = fillTemplate(c.template, lits);
-      if (s === undefined) return;
-      sqls.push(s);
-    }
-    // How much of the task the template's words cover, and how much of what the template is about the task
-    // mentions (both weighted by rarity across templates).
-    const names = ix.names[t], vocab = ix.vocab[t];
-    const ex = exclude?.t === t ? exclude.words : undefined;
-    let covered = 0;
-    for (const w of words) if (names.has(w) || (vocab.get(w) ?? 0) - (ex?.has(w) ? 1 : 0) > 0) covered += ix.idf(w);
-    let about = 0, aboutMass = 0;
-    for (const w of names) {
-      const i = ix.idf(w);
-      aboutMass += i;
-      if (words.has(w)) about += i;
-    }
-    const idents = ix.idents[t];
-    let missing = 0;
-    for (const f of lits.fields) if (!idents.has(f)) missing++;
-    // Task periods and numbers the template leaves unused: a plan that ignores the period or the number asked
-    // about is probably another task's plan. (Not strings: a task often mentions a category value in passing.)
-    const u = ix.uses[t];
-    const x: [number, number][] = [
-      [X_TEMPLATE, 1],
-      [X_COVER, taskMass ? covered / taskMass : 0],
-      [X_ABOUT, aboutMass ? about / aboutMass : 0],
-      [X_SIG, tpl.sig === lits.sig ? 1 : 0],
-      [X_UNUSED.period, Math.max(0, lits.periods.length - u.period)],
-      [X_UNUSED.num, Math.min(3, Math.max(0, lits.nums.length - u.num))],
-      // fields the task asks for by name that the template's query and answer never produce (or do)
-      [X_FIELDS.missing, Math.min(3, missing)],
-      [X_FIELDS.found, Math.min(3, lits.fields.length - missing)],
-    ];
-    out.push({ t, sqls, cand: { cls: ix.hashes[t], x } });
-  });
-  return out;
-}
-
 /** The selector's probabilities for a task: "none", "abstain", then each template its literals fill (for inspection). */
 export function headScores(head: TunedHead, lits: TaskLits): { none: number; abstain: number; templates: { t: number; p: number }[] } {
   const cs = candidates(head.templates, headIndex(head), lits);
@@ -348,18 +186,6 @@ export function copyFromHead(head: TunedHead, lits: TaskLits): CopyPlan | undefi
   if (!pick || pick.p < (head.minProb ?? 0)) return undefined;
   const tpl = head.templates[pick.t];
   return { calls: tpl.calls.map((c, i) => ({ tool: c.tool, sql: pick.sqls[i] })), source: `template ${pick.t}`, score: pick.p, ...(tpl.answer ? { answer: tpl.answer } : {}) };
-}
-
-/** The template the selector ranks first, when it beats "none" and "abstain" (before the confidence threshold). */
-function choose(head: Pick<TunedHead, "templates" | "bits" | "w">, ix: HeadIndex, lits: TaskLits, avail?: ReadonlySet<number>): { t: number; p: number; sqls: string[] } | undefined {
-  const cs = candidates(head.templates, ix, lits, undefined, avail);
-  if (!cs.length) return undefined;
-  const p = softmax(scores(head.w, head.bits, feats(lits), [...FIXED, ...cs.map((c) => c.cand)]));
-  const k0 = FIXED.length;
-  let best = k0;
-  for (let k = k0 + 1; k < p.length; k++) if (p[k] > p[best]) best = k;
-  if (p[best] <= p[0] || p[best] <= p[1]) return undefined;
-  return { t: cs[best - k0].t, p: p[best], sqls: cs[best - k0].sqls };
 }
 
 /** Options for {@linkcode fineTune}. */
@@ -400,33 +226,122 @@ export interface FineTuneOptions {
   onEvent?: (e: TrainerEvent) => void;
 }
 
-interface Item {
-  f: number[];
-  cands: Cand[];
-  gold: number;
-  weight: number;
-}
-
 /** Fine-tunes a base model on chat examples; `base` is unchanged. Deterministic for a seed. */
 export function fineTune(base: LabMiniModel, examples: ChatExample[], options: FineTuneOptions = {}): TunedModel {
-  const seed = options.seed ?? 0, epochs = options.epochs ?? 3, batchSize = options.batchSize ?? 16, lr = options.lr ?? 0.1, bits = options.bits ?? 18;
-  const abstain = options.abstain ?? 1;
+  const hp: Hyper = {
+    seed: options.seed ?? 0,
+    epochs: options.epochs ?? 3,
+    batchSize: options.batchSize ?? 16,
+    lr: options.lr ?? 0.1,
+    bits: options.bits ?? 18,
+    abstain: options.abstain ?? 1,
+    folds: options.folds ?? 4,
+    precision: options.precision ?? 0.8,
+  };
   const emit = options.onEvent ?? (() => {});
   const meta = base.meta;
-  // 1. templates (examples of the same plan abstracted together, so only literals that vary with the task become
-  // slots), and the demonstrations of how each one's answer is made
+  const learned = learnTemplates(examples, meta);
+  const negatives = negativeTasks(meta, hp.seed, options.negatives ?? Math.min(2000, Math.max(500, examples.length)));
+  // One stream thins the examples' words for every set of decisions built, calibration's and the final one's.
+  const decide: DecisionSource = { templates: learned.templates, negatives, abstain: hp.abstain, thin: prng(hp.seed ^ 0xa11) };
+  const minProb = calibrateThreshold(decide, learned.train, hp, options.signal, emit);
+  const fitted = fitHead(decide, learned, meta, hp, options, emit);
+  const head: TunedHead = { templates: learned.templates, bits: hp.bits, w: Float32Array.from(fitted.w), minProb };
+  const { seed, epochs, batchSize, lr, abstain, folds, precision } = hp;
+  const dropped = options.read?.dropped ?? {};
+  const recipe = {
+    seed,
+    epochs,
+    batchSize,
+    lr,
+    abstain,
+    folds,
+    precision,
+    examples: options.read?.total ?? examples.length,
+    used: examples.length,
+    dropped,
+    negatives: fitted.negatives,
+  };
+  const hash = tunedHash(base.hash, head, recipe);
+  const id = `ft:lab-mini:${options.suffix ?? "lab"}:${hash.slice(0, 12)}`;
+  return { format: "lab-mini-ft/v1", id, base, head, recipe, hash, losses: fitted.losses };
+}
+
+/** The settings of a fine-tuning run, defaults filled in (see {@linkcode FineTuneOptions}). */
+interface Hyper {
+  seed: number;
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  bits: number;
+  abstain: number;
+  folds: number;
+  precision: number;
+}
+
+/** A training task: its example, its literals and its plan's group (the calls' tools and SQL, literals abstracted). */
+interface Prepared {
+  ex: ChatExample;
+  lits: TaskLits;
+  group: string;
+}
+
+/** A task with the template its plan abstracts to. */
+interface Labelled {
+  lits: TaskLits;
+  t: number;
+}
+
+/** The templates learned from the examples, and the examples labelled with them. */
+interface LearnedTemplates {
+  templates: TunedTemplate[];
+  /** Template of each plan group. */
+  byGroup: Map<string, number>;
+  train: Labelled[];
+  /** Templates with an answer program. */
+  programs: number;
+}
+
+function prepare(ex: ChatExample, meta: SchemaMeta): Prepared {
+  const lits = taskLits(ex.task, meta);
+  return { ex, lits, group: JSON.stringify(ex.calls.map((c) => [c.tool, groupKey(c.sql, lits)])) };
+}
+
+/**
+ * The templates of the examples: examples of the same plan abstracted together (so only literals that vary with
+ * the task become slots), each with its answer program (induced from the examples that carried results) and its
+ * training phrasings.
+ */
+function learnTemplates(examples: readonly ChatExample[], meta: SchemaMeta): LearnedTemplates {
+  const prepared = examples.map((ex) => prepare(ex, meta));
+  const { templates, demos, byGroup } = abstractTemplates(prepared);
+  const train = labelTasks(prepared, byGroup).labelled;
+  const phrasings = phrasingsFrom(templates.length, train);
+  let programs = 0;
+  templates.forEach((t, i) => {
+    const p = induceProgram(demos[i]);
+    if (p) {
+      t.answer = p;
+      programs++;
+    }
+    t.phrasings = phrasings[i];
+  });
+  return { templates, byGroup, train, programs };
+}
+
+/**
+ * One template per distinct abstraction of a plan group (groups that abstract alike share it), with its support,
+ * and up to 12 demonstrations per template of how its answer is made from its calls' results.
+ */
+function abstractTemplates(prepared: readonly Prepared[]): { templates: TunedTemplate[]; demos: Demo[][]; byGroup: Map<string, number> } {
   const templates: TunedTemplate[] = [];
   const demos: Demo[][] = [];
   const byGroup = new Map<string, number>();
   const byTemplate = new Map<string, number>();
-  const prepared = examples.map((ex) => {
-    const lits = taskLits(ex.task, meta);
-    return { ex, lits, group: JSON.stringify(ex.calls.map((c) => [c.tool, groupKey(c.sql, lits)])) };
-  });
-  const groups = new Map<string, typeof prepared>();
+  const groups = new Map<string, Prepared[]>();
   for (const p of prepared) groups.set(p.group, [...groups.get(p.group) ?? [], p]);
   for (const [g, members] of groups) {
-    const withResults = (m: typeof prepared[number], k: number) => {
+    const withResults = (m: Prepared, k: number) => {
       const rs = m.ex.results;
       return rs && rs.slice(0, k).every(Boolean) ? rs.slice(0, k) as CallResult[] : undefined;
     };
@@ -448,127 +363,156 @@ export function fineTune(base: LabMiniModel, examples: ChatExample[], options: F
       if ("answer" in m.ex && rs && rs.length === m.ex.calls.length && rs.every(Boolean) && demos[t].length < 12) demos[t].push({ results: rs as CallResult[], answer: m.ex.answer });
     }
   }
-  const itemsOf = (exs: ChatExample[], known?: typeof prepared) => {
-    const out: { lits: TaskLits; t: number }[] = [];
-    let unseen = 0;
-    for (const p of known ?? exs.map((ex) => {
-      const lits = taskLits(ex.task, meta);
-      return { ex, lits, group: JSON.stringify(ex.calls.map((c) => [c.tool, groupKey(c.sql, lits)])) };
-    })) {
-      const t = byGroup.get(p.group);
-      if (t === undefined) unseen++;
-      else out.push({ lits: p.lits, t });
-    }
-    return { out, unseen };
-  };
-  const train = itemsOf(examples, prepared).out;
-  let programs = 0;
-  const phrasingOf = (lits: TaskLits) => [...taskWords(lits)].sort();
-  const phrasingsFrom = (xs: readonly { lits: TaskLits; t: number }[]) => {
-    const out = templates.map(() => new Map<string, string[]>());
-    for (const x of xs) {
-      const words = phrasingOf(x.lits);
-      if (out[x.t].size < 16) out[x.t].set(words.join(" "), words);
-    }
-    return out.map((m) => [...m.values()]);
-  };
-  const phrasings = phrasingsFrom(train);
-  templates.forEach((t, i) => {
-    const p = induceProgram(demos[i]);
-    if (p) {
-      t.answer = p;
-      programs++;
-    }
-    t.phrasings = phrasings[i];
-  });
-  // 2. negatives: generic questions the base parser answers
-  const nNeg = options.negatives ?? Math.min(2000, Math.max(500, examples.length));
-  const negLits: TaskLits[] = [];
-  if (nNeg > 0) {
-    const per = Math.max(1, Math.ceil(nNeg / Math.max(1, meta.relations.length)));
-    for (const ex of generateCorpus(meta, { seed: seed + 7919, perRelation: per }).slice(0, nNeg)) negLits.push(taskLits(ex.question, meta));
+  return { templates, demos, byGroup };
+}
+
+/** The tasks whose plan group has a template, labelled with it; `unseen` counts the others. */
+function labelTasks(prepared: readonly Prepared[], byGroup: ReadonlyMap<string, number>): { labelled: Labelled[]; unseen: number } {
+  const labelled: Labelled[] = [];
+  let unseen = 0;
+  for (const p of prepared) {
+    const t = byGroup.get(p.group);
+    if (t === undefined) unseen++;
+    else labelled.push({ lits: p.lits, t });
   }
-  const thin = prng(seed ^ 0xa11);
-  /** The decisions to learn from `xs` (examples) and the negatives, with `ix` and the templates in `avail`. */
-  const itemsFor = (xs: readonly { lits: TaskLits; t: number }[], ix: HeadIndex, avail?: ReadonlySet<number>) => {
-    const toItem = (lits: TaskLits, t: number, drop = false): Item | undefined => {
-      const exclude = t >= 0 && !drop ? { t, words: taskWords(lits) } : undefined;
-      const cs = candidates(templates, ix, lits, exclude, avail).filter((c) => !drop || c.t !== t);
-      const gi = t < 0 ? 0 : drop ? 1 : cs.findIndex((c) => c.t === t);
-      if (!cs.length || gi < 0) return undefined;
-      return { f: feats(lits), cands: [...FIXED, ...cs.map((c) => c.cand)], gold: t >= 0 && !drop ? FIXED.length + gi : gi, weight: drop ? abstain : 1 };
+  return { labelled, unseen };
+}
+
+/** A task's phrasing: its content words, sorted. */
+const phrasingOf = (lits: TaskLits) => [...taskWords(lits)].sort();
+
+/** Each of `n` templates' distinct phrasings among the labelled tasks (at most 16, first seen first). */
+function phrasingsFrom(n: number, xs: readonly Labelled[]): string[][][] {
+  const out = Array.from({ length: n }, () => new Map<string, string[]>());
+  for (const x of xs) {
+    const words = phrasingOf(x.lits);
+    if (out[x.t].size < 16) out[x.t].set(words.join(" "), words);
+  }
+  return out.map((m) => [...m.values()]);
+}
+
+/** `n` generic questions of the base corpus (seeded), as tasks the base parser answers: the "none" negatives. */
+function negativeTasks(meta: SchemaMeta, seed: number, n: number): TaskLits[] {
+  if (n <= 0) return [];
+  const per = Math.max(1, Math.ceil(n / Math.max(1, meta.relations.length)));
+  return generateCorpus(meta, { seed: seed + 7919, perRelation: per }).slice(0, n).map((ex) => taskLits(ex.question, meta));
+}
+
+/** What the selector's training decisions are made from. */
+interface DecisionSource {
+  templates: TunedTemplate[];
+  /** The "none" negatives. */
+  negatives: readonly TaskLits[];
+  /** Weight of an example shown without its own template (0: not shown). */
+  abstain: number;
+  /** Drops words of the examples' second showing (seeded; shared by every call, in order). */
+  thin: () => number;
+}
+
+/**
+ * The decision of one task among the templates in `avail` (all by default): `t` is its template (−1 for a
+ * negative, whose answer is "none"); with `drop`, its own template is left out and "abstain" is the answer. A
+ * labelled task's own phrasing is left out of its template's vocabulary. Undefined when the task has no choice.
+ */
+function decisionItem(src: DecisionSource, ix: HeadIndex, lits: TaskLits, t: number, drop = false, avail?: ReadonlySet<number>): Item | undefined {
+  const exclude = t >= 0 && !drop ? { t, words: taskWords(lits) } : undefined;
+  const cs = candidates(src.templates, ix, lits, exclude, avail).filter((c) => !drop || c.t !== t);
+  const gi = t < 0 ? 0 : drop ? 1 : cs.findIndex((c) => c.t === t);
+  if (!cs.length || gi < 0) return undefined;
+  return { f: feats(lits), cands: [...FIXED, ...cs.map((c) => c.cand)], gold: t >= 0 && !drop ? FIXED.length + gi : gi, weight: drop ? src.abstain : 1 };
+}
+
+/** The decisions to learn from labelled tasks `xs` and the negatives, with `ix` and the templates in `avail`. */
+function decisionItems(src: DecisionSource, xs: readonly Labelled[], ix: HeadIndex, avail?: ReadonlySet<number>): { items: Item[]; negatives: number } {
+  const items: Item[] = [];
+  // Each example also appears with half of its words dropped (seeded): a new phrasing of a known task shares
+  // only part of its words with the training phrasings.
+  const half = (it: Item): Item => ({ ...it, f: it.f.filter((_, i) => i === 0 || src.thin() < 0.5) });
+  for (const x of xs) {
+    const it = decisionItem(src, ix, x.lits, x.t, false, avail);
+    const neg = src.abstain > 0 ? decisionItem(src, ix, x.lits, x.t, true, avail) : undefined;
+    for (const y of [it, neg]) if (y) items.push(y, half(y));
+  }
+  let negatives = 0;
+  for (const lits of src.negatives) {
+    const it = decisionItem(src, ix, lits, -1, false, avail);
+    if (it) {
+      items.push(it);
+      negatives++;
+    }
+  }
+  return { items, negatives };
+}
+
+/**
+ * The selector's confidence threshold, calibrated by cross-validation: phrasings (and a quarter of the templates,
+ * as if never seen) held out in turn, twice with different folds; the threshold maximises right − cost × wrong
+ * held-out choices at or above it, cost = precision / (1 − precision) — a choice is worth making where it is
+ * right `precision` of the time. On data that teaches nothing (shuffled answers) no threshold pays (it is then
+ * above 1) and the model stays the base parser. 0 with fewer than 2 folds or no training task.
+ */
+function calibrateThreshold(src: DecisionSource, train: readonly Labelled[], hp: Hyper, signal: AbortSignal | undefined, emit: (e: TrainerEvent) => void): number {
+  const { folds, precision, seed, epochs, batchSize, lr, bits } = hp;
+  if (folds <= 1 || !train.length) return 0;
+  const { templates } = src;
+  const cost = precision / (1 - precision);
+  const records: { p: number; ok: boolean }[] = [];
+  for (let rep = 0; rep < 2; rep++) {
+    const fseed = seed * 2 + rep;
+    const unseenFold = (t: number) => hash32(`unseen|${t}`, fseed) % 4 === 0 ? hash32(`fold|${t}`, fseed) % folds : -1;
+    const foldOf = (x: Labelled) => {
+      const u = unseenFold(x.t);
+      return u >= 0 ? u : hash32(`${x.t}|${phrasingOf(x.lits).join(" ")}`, fseed) % folds;
     };
-    const items: Item[] = [];
-    // Each example also appears with half of its words dropped (seeded): a new phrasing of a known task shares
-    // only part of its words with the training phrasings.
-    const half = (it: Item): Item => ({ ...it, f: it.f.filter((_, i) => i === 0 || thin() < 0.5) });
-    for (const x of xs) {
-      const it = toItem(x.lits, x.t);
-      const neg = abstain > 0 ? toItem(x.lits, x.t, true) : undefined;
-      for (const y of [it, neg]) if (y) items.push(y, half(y));
-    }
-    let negatives = 0;
-    for (const lits of negLits) {
-      const it = toItem(lits, -1);
-      if (it) {
-        items.push(it);
-        negatives++;
+    for (let k = 0; k < folds; k++) {
+      const fit = train.filter((x) => foldOf(x) !== k), held = train.filter((x) => foldOf(x) === k);
+      if (!fit.length || !held.length) continue;
+      const avail = new Set(templates.map((_, t) => t).filter((t) => unseenFold(t) !== k));
+      const ixK = indexTemplates(templates, phrasingsFrom(templates.length, fit));
+      const wK = fitSelector(decisionItems(src, fit, ixK, avail).items, { seed: fseed + k + 1, epochs, batchSize, lr, bits, signal });
+      for (const x of held) {
+        const pick = choose({ templates, bits, w: wK }, ixK, x.lits, avail);
+        if (pick) records.push({ p: pick.p, ok: pick.t === x.t });
       }
     }
-    return { items, negatives, toItem };
-  };
-  // 3. calibration of the selector's confidence by cross-validation: phrasings (and a quarter of the templates,
-  // as if never seen) held out in turn, twice with different folds; the threshold maximises right − cost × wrong
-  // held-out choices at or above it, cost = precision / (1 − precision) — a choice is worth making where it is
-  // right `precision` of the time. On data that teaches nothing (shuffled answers) no threshold pays and the model
-  // stays the base parser.
-  const folds = options.folds ?? 4;
-  const precision = options.precision ?? 0.8;
-  let minProb = 0;
-  if (folds > 1 && train.length) {
-    const cost = precision / (1 - precision);
-    const records: { p: number; ok: boolean }[] = [];
-    for (let rep = 0; rep < 2; rep++) {
-      const fseed = seed * 2 + rep;
-      const unseenFold = (t: number) => hash32(`unseen|${t}`, fseed) % 4 === 0 ? hash32(`fold|${t}`, fseed) % folds : -1;
-      const foldOf = (x: { lits: TaskLits; t: number }) => {
-        const u = unseenFold(x.t);
-        return u >= 0 ? u : hash32(`${x.t}|${phrasingOf(x.lits).join(" ")}`, fseed) % folds;
-      };
-      for (let k = 0; k < folds; k++) {
-        const fit = train.filter((x) => foldOf(x) !== k), held = train.filter((x) => foldOf(x) === k);
-        if (!fit.length || !held.length) continue;
-        const avail = new Set(templates.map((_, t) => t).filter((t) => unseenFold(t) !== k));
-        const ixK = indexTemplates(templates, phrasingsFrom(fit));
-        const wK = fitSelector(itemsFor(fit, ixK, avail).items, { seed: fseed + k + 1, epochs, batchSize, lr, bits, signal: options.signal });
-        for (const x of held) {
-          const pick = choose({ templates, bits, w: wK }, ixK, x.lits, avail);
-          if (pick) records.push({ p: pick.p, ok: pick.t === x.t });
-        }
-      }
-    }
-    records.sort((a, b) => b.p - a.p);
-    minProb = 1.01;
-    let u = 0, best = 0, right = 0;
-    for (const r of records) {
-      u += r.ok ? 1 : -cost;
-      if (r.ok) right++;
-      if (u > best) [best, minProb] = [u, r.p];
-    }
-    const kept = records.filter((r) => r.p >= minProb);
-    emit({
-      level: "info",
-      message: `calibration (${folds} folds × 2, ${records.length} held-out choices, ${right} right): confidence threshold ` +
-        (minProb > 1 ? "none pays — the model keeps the base parser" : `${minProb.toFixed(3)} (${kept.filter((r) => r.ok).length} right, ${kept.filter((r) => !r.ok).length} wrong at or above it)`),
-    });
   }
-  // 4. the selector on all the data
-  const ix = indexTemplates(templates);
-  const { items, negatives, toItem } = itemsFor(train, ix);
-  const valid = options.validation ? itemsOf(options.validation) : undefined;
-  const validItems = valid?.out.map((x) => toItem(x.lits, x.t)).filter((x): x is Item => !!x) ?? [];
+  records.sort((a, b) => b.p - a.p);
+  let minProb = 1.01;
+  let u = 0, best = 0, right = 0;
+  for (const r of records) {
+    u += r.ok ? 1 : -cost;
+    if (r.ok) right++;
+    if (u > best) [best, minProb] = [u, r.p];
+  }
+  const kept = records.filter((r) => r.p >= minProb);
+  emit({
+    level: "info",
+    message: `calibration (${folds} folds × 2, ${records.length} held-out choices, ${right} right): confidence threshold ` +
+      (minProb > 1 ? "none pays — the model keeps the base parser" : `${minProb.toFixed(3)} (${kept.filter((r) => r.ok).length} right, ${kept.filter((r) => !r.ok).length} wrong at or above it)`),
+  });
+  return minProb;
+}
+
+/**
+ * The selector fitted on all the training tasks and the negatives, reporting the training loss per step and, with
+ * `options.validation`, the validation loss per epoch. Returns its weights, the reported losses and how many
+ * negatives it learned from.
+ */
+function fitHead(
+  src: DecisionSource,
+  learned: LearnedTemplates,
+  meta: SchemaMeta,
+  hp: Hyper,
+  options: FineTuneOptions,
+  emit: (e: TrainerEvent) => void,
+): { w: Float64Array; losses: number[]; negatives: number } {
+  const { seed, epochs, batchSize, lr, bits } = hp;
+  const ix = indexTemplates(learned.templates);
+  const { items, negatives } = decisionItems(src, learned.train, ix);
+  const valid = options.validation ? labelTasks(options.validation.map((ex) => prepare(ex, meta)), learned.byGroup) : undefined;
+  const validItems = valid?.labelled.map((x) => decisionItem(src, ix, x.lits, x.t)).filter((x): x is Item => !!x) ?? [];
   if (valid) emit({ level: "info", message: `validation: ${validItems.length} of ${options.validation!.length} examples usable${valid.unseen ? `; ${valid.unseen} dropped: their SQL abstracts to a template not in the training file` : ""}` });
-  emit({ level: "info", message: `${templates.length} templates (${programs} with an answer program) from ${train.length} examples; ${negatives} base-corpus negatives` });
+  emit({ level: "info", message: `${learned.templates.length} templates (${learned.programs} with an answer program) from ${learned.train.length} examples; ${negatives} base-corpus negatives` });
   const losses: number[] = [];
   const w = fitSelector(items, {
     seed,
@@ -588,87 +532,7 @@ export function fineTune(base: LabMiniModel, examples: ChatExample[], options: F
       emit({ level: "info", message: `Epoch ${epoch}: validation loss=${vl.toFixed(4)}`, data: { step, train_loss: losses.at(-1) ?? 0, valid_loss: vl, full_valid_loss: vl, epoch } });
     },
   });
-  const w32 = Float32Array.from(w);
-  const head: TunedHead = { templates, bits, w: w32, minProb };
-  const dropped = options.read?.dropped ?? {};
-  const recipe = { seed, epochs, batchSize, lr, abstain, folds, precision, examples: options.read?.total ?? examples.length, used: examples.length, dropped, negatives };
-  const hash = tunedHash(base.hash, head, recipe);
-  const id = `ft:lab-mini:${options.suffix ?? "lab"}:${hash.slice(0, 12)}`;
-  return { format: "lab-mini-ft/v1", id, base, head, recipe, hash, losses };
-}
-
-/** Options of {@linkcode fitSelector}. */
-interface FitOptions {
-  seed: number;
-  epochs: number;
-  batchSize: number;
-  lr: number;
-  bits: number;
-  signal?: AbortSignal;
-  reportEvery?: number;
-  onStep?: (step: number, steps: number, epoch: number, meanLoss: number) => void;
-  onEpoch?: (epoch: number, step: number, w: Float64Array) => void;
-}
-
-/** Mini-batch gradient descent on the selector's cross-entropy (batch-summed gradient, seeded shuffling). */
-function fitSelector(items: readonly Item[], o: FitOptions): Float64Array {
-  const w = new Float64Array(1 << o.bits);
-  const rand = prng(o.seed ^ 0xf17e);
-  const order = items.map((_, i) => i);
-  const steps = o.epochs * Math.ceil(items.length / o.batchSize);
-  const every = o.reportEvery ?? Math.max(1, Math.ceil(steps / 500));
-  let step = 0, acc = 0, accN = 0;
-  // The batch gradient, sparse over a dense buffer: the indices touched, their sums.
-  const grad = new Float64Array(1 << o.bits);
-  const touched = new Uint8Array(1 << o.bits);
-  const list: number[] = [];
-  const add = (x: number, g: number) => {
-    if (!touched[x]) {
-      touched[x] = 1;
-      list.push(x);
-    }
-    grad[x] += g;
-  };
-  for (let e = 0; e < o.epochs; e++) {
-    for (let i = order.length - 1; i > 0; i--) {
-      const j = Math.floor(rand() * (i + 1));
-      [order[i], order[j]] = [order[j], order[i]];
-    }
-    for (let b = 0; b < order.length; b += o.batchSize) {
-      if (o.signal?.aborted) throw o.signal.reason ?? new Error("aborted");
-      let loss = 0;
-      const end = Math.min(order.length, b + o.batchSize);
-      for (let k = b; k < end; k++) {
-        const it = items[order[k]];
-        const p = softmax(scores(w, o.bits, it.f, it.cands));
-        loss -= Math.log(Math.max(1e-12, p[it.gold]));
-        for (let ci = 0; ci < it.cands.length; ci++) {
-          const c = it.cands[ci];
-          const g = (p[ci] - (ci === it.gold ? 1 : 0)) * it.weight;
-          // choices the model already gives (almost) no probability to have (almost) no gradient
-          if (Math.abs(g) < 1e-6) continue;
-          const f = c.own ?? it.f;
-          for (let j = 0; j < f.length; j++) add(idx(f[j], c.cls, o.bits), g);
-          for (let j = 0; j < c.x.length; j++) add(idx(c.x[j][0], SHARED, o.bits), g * c.x[j][1]);
-        }
-      }
-      for (const x of list) {
-        w[x] -= o.lr * grad[x];
-        grad[x] = 0;
-        touched[x] = 0;
-      }
-      list.length = 0;
-      step++;
-      acc += loss / (end - b);
-      accN++;
-      if (o.onStep && (step % every === 0 || step === steps)) {
-        o.onStep(step, steps, e + 1, acc / accN);
-        acc = accN = 0;
-      }
-    }
-    o.onEpoch?.(e + 1, step, w);
-  }
-  return w;
+  return { w, losses, negatives };
 }
 
 const sha256 = (d: string | Uint8Array) => createHash("sha256").update(d).digest("hex");

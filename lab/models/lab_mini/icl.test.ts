@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DuckDBInstance } from "@duckdb/node-api";
-import type { ChatRequest } from "../backend.ts";
+import type { BackendChatRequest } from "../backend.ts";
 import { formatInjection, type InjectedExample } from "../injection.ts";
 import { labMiniBackend } from "./backend.ts";
 import { generateCorpus } from "./corpus.ts";
@@ -26,7 +26,7 @@ afterAll(async () => {
 
 const toExample = (t: FamilyTask): InjectedExample => ({ task: t.task, role: "analyst", calls: [{ tool: "dbRead", sql: t.sql }], answerShape: "number" });
 
-function req(task: string, examples: InjectedExample[]): ChatRequest {
+function req(task: string, examples: InjectedExample[]): BackendChatRequest {
   const system = `You answer questions about the fleet database with SQL.${examples.length ? `\n\n${formatInjection(examples, { tokenBudget: 2000 })}` : ""}`;
   return { model: "lab-mini", messages: [{ role: "system", content: system }, { role: "user", content: task }], tools: TOOLS, seed: 1 };
 }

@@ -1,14 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import OpenAI from "openai";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { join } from "node:path";
-import { type ChatMessage, type ChatRequest, countChatTokens } from "../backend.ts";
-import { ContextLengthExceededError, labMiniBackend, loadLabMini } from "./backend.ts";
+import { type BackendChatMessage, type BackendChatRequest, countChatTokens } from "../backend.ts";
+import { ContextLengthExceededError, labMiniBackend } from "./backend.ts";
 import { generateCorpus } from "./corpus.ts";
 import { renderSql } from "./parser.ts";
 import { type LabMiniModel, pretrain, readModel, saveModel, schemaHash } from "./weights.ts";
 import { buildSandbox, TABLES } from "../../sandbox/mod.ts";
-import { startServer } from "../../serve/mod.ts";
 import { loadCatalog } from "../../challenges/mod.ts";
 import { normalise } from "./_text.ts";
 
@@ -46,7 +44,7 @@ async function query(sql: string): Promise<Record<string, unknown>[]> {
   }
 }
 
-function ask(question: string, extra: Partial<ChatRequest> = {}, history: ChatMessage[] = []): ChatRequest {
+function ask(question: string, extra: Partial<BackendChatRequest> = {}, history: BackendChatMessage[] = []): BackendChatRequest {
   return { model: "lab-mini", messages: [{ role: "system", content: "You answer questions with SQL." }, { role: "user", content: question }, ...history], tools: TOOLS, ...extra };
 }
 
@@ -99,7 +97,7 @@ describe("lab-mini", () => {
     const first = firstCall(await backend.complete(ask(q)))!;
     const sql = JSON.parse(first.function.arguments).sql;
     const rows = await query(sql);
-    const history: ChatMessage[] = [
+    const history: BackendChatMessage[] = [
       { role: "assistant", content: null, tool_calls: [first] },
       { role: "tool", tool_call_id: first.id, content: JSON.stringify({ ok: true, columns: ["value"], rows, rowCount: 1 }) },
     ];
@@ -241,23 +239,6 @@ describe("lab-mini", () => {
       const w = words(text);
       for (let i = 0; i + 6 <= w.length; i++) expect(phrases.has(w.slice(i, i + 6).join(" ")), `${e.name}: '${w.slice(i, i + 6).join(" ")}'`).toBe(false);
     }
-  });
-
-  it("is served behind the OpenAI API and answers through the openai SDK", async () => {
-    const file = join(dir, "served.json");
-    await saveModel(model, file);
-    await using server = await startServer({ backends: { "lab-mini": await loadLabMini(file) }, dataDir: join(dir, "serve") });
-    const client = new OpenAI({ baseURL: server.url, apiKey: "local" });
-    const r = await client.chat.completions.create({
-      model: "lab-mini",
-      messages: [{ role: "user", content: "How many vehicles are there?" }],
-      tools: TOOLS,
-      seed: 1,
-    });
-    const call = r.choices[0].message.tool_calls?.[0];
-    expect(call?.type === "function" && call.function.name).toBe("dbRead");
-    expect(call?.type === "function" && JSON.parse(call.function.arguments).sql).toBe('SELECT count(*) AS value FROM "vehicles"');
-    expect(r.usage?.prompt_tokens).toBeGreaterThan(0);
   });
 });
 

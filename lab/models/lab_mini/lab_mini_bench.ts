@@ -5,7 +5,7 @@
  * 2. Fine-tuning time for 20K examples × 1 epoch, 5K × 3 and 1K × 5 (reading the JSONL included): target < 60 s
  *    in total.
  */
-import type { ChatBackend, ChatRequest } from "../backend.ts";
+import type { BackendChatRequest, ChatBackend } from "../backend.ts";
 import { formatInjection } from "../injection.ts";
 import { labMiniBackend, tunedBackend } from "./backend.ts";
 import { fineTune, readChatJsonl } from "./finetune.ts";
@@ -19,7 +19,7 @@ const examples = familyTasks(6, 1).map((t) => ({ task: t.task, calls: [{ tool: "
 const injection = formatInjection(examples.slice(0, 3), { tokenBudget: 1000 });
 const tuned = fineTune(model, familyTasks(7, 40).map((t) => ({ task: t.task, calls: [{ tool: "dbRead" as const, sql: t.sql }] })), { seed: 1 });
 
-function request(i: number, system: string): ChatRequest {
+function request(i: number, system: string): BackendChatRequest {
   const t = tasks[i % tasks.length];
   return {
     model: "lab-mini",

@@ -6,10 +6,11 @@
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildSandbox, SandboxPool } from "../sandbox/mod.ts";
-import { type ChatModel, createChatModel, getModelConfig, loadModelsConfig } from "../models/mod.ts";
-import { defaultBackends } from "../serve/backends.ts";
+import { type ChatModel, createChatModel, defaultBackends, getModelConfig, loadModelsConfig } from "../models/mod.ts";
+import { loadStrategiesConfig, type StrategiesConfig } from "../agents/mod.ts";
 import { parseTournamentConfig, type TournamentConfig } from "../tournament/mod.ts";
-import { formatPatternLift, ingestRun, patternLift, type PatternLiftResult, PatternStore } from "./mod.ts";
+import { ingestRun, loadPatternsConfig, type PatternsConfig, PatternStore } from "../patterns/mod.ts";
+import { formatPatternLift, patternLift, type PatternLiftResult } from "./mod.ts";
 import { externalFamilyDir } from "../challenges/testing.ts";
 
 let dir = "";
@@ -17,6 +18,9 @@ let pool: SandboxPool;
 let result: PatternLiftResult;
 let config: TournamentConfig;
 let model: ChatModel;
+let strategies: StrategiesConfig;
+let patternsConfig: PatternsConfig;
+let store: PatternStore;
 
 beforeAll(async () => {
   dir = await Deno.makeTempDir({ prefix: "lab-lift-test-" });
@@ -35,21 +39,18 @@ beforeAll(async () => {
     concurrency: 2,
     sandbox: { scale: "tiny", seed: 42, as_of: "2025-11-28" },
   }, "the lift test's tournament");
-  result = await patternLift({
-    ...sameRun(),
-    splits: ["dev"],
-    instances: 6,
-    seeds: 1,
-    stats: { resamples: 200 },
-  });
+  strategies = await loadStrategiesConfig();
+  patternsConfig = await loadPatternsConfig();
+  store = await PatternStore.open(join(dir, "patterns.duckdb"));
+  result = await patternLift(env(), { ...sameRun(), splits: ["dev"], instances: 6, seeds: 1 });
 }, 240_000);
 
-/** The lift test's tournament, stores, model and strategy (a second lift on them resumes the same run). */
-function sameRun() {
-  return { config, db: join(dir, "lab.duckdb"), patternsDb: join(dir, "patterns.duckdb"), model, pool, strategy: "gamma" };
-}
+/** The lift test's tournament store, model and pool, and its config, pattern store and strategy (a second lift on them resumes the same run). */
+const env = () => ({ db: join(dir, "lab.duckdb"), model, strategies, pool, stats: { resamples: 200 } });
+const sameRun = () => ({ config, store, patternsConfig, strategy: "gamma" });
 
 afterAll(async () => {
+  await store?.close();
   await pool?.close();
   if (dir) await Deno.remove(dir, { recursive: true });
 });
@@ -66,19 +67,19 @@ describe("patternLift", () => {
     expect(dev.off.episodes).toBe(6);
     expect(dev.on.episodes).toBe(6);
     expect(dev.upper?.lift.pairs).toBe(6);
-    expect(dev.byLevel.map((l) => [l.level, l.pairs])).toEqual([[1, 6]]);
+    expect(dev.byLevel.map((l) => [l.level, l.pairs, l.clusters])).toEqual([[1, 6, dev.families]]);
+    expect(dev.episodes).toHaveLength(18); // off, on and upper × 6 instances × 1 seed
     // The lift is the paired difference of the two arms' success rates.
     expect(dev.lift.success.estimate).toBeCloseTo(dev.on.success.estimate - dev.off.success.estimate, 10);
     expect(dev.injection.episodes).toBe(6);
     expect(dev.injection.used).toBeLessThanOrEqual(dev.injection.given);
     expect(result.label).toMatch(/lab-mini results/);
     const text = formatPatternLift(result);
-    expect(text).toContain("dev: 6 instances × 1 seeds = 6 pairs");
+    expect(text).toContain(`dev: 6 instances (${dev.families} families) × 1 seeds = 6 pairs`);
     expect(text).toContain("training curve (train, per generation; not a lift)");
   });
 
   it("stores every train episode's successful SQL once: ingesting the run again adds nothing", async () => {
-    await using store = await PatternStore.open(join(dir, "patterns.duckdb"));
     expect(await store.count()).toBe(result.patterns.stored);
     expect(await store.count({ split: "dev" })).toBe(0);
     expect(await store.count({ contaminated: true })).toBe(0);
@@ -99,14 +100,7 @@ describe("patternLift on an external challenge set", () => {
     const ext = await externalFamilyDir();
     try {
       // The same tournament and stores as above: the run resumes (nothing new is learned), only the evaluation is new.
-      const r = await patternLift({
-        ...sameRun(),
-        external: [ext],
-        instances: 4,
-        seeds: 1,
-        upperBound: false,
-        stats: { resamples: 100 },
-      });
+      const r = await patternLift(env(), { ...sameRun(), external: [ext], instances: 4, seeds: 1, upperBound: false });
       expect(r.tournament.runId).toBe(result.tournament.runId);
       expect(r.tournament.episodes.ranNow).toBe(0);
       expect(r.tournament.challenges.every((id) => !id.startsWith("my_revenue/"))).toBe(true);
@@ -115,8 +109,8 @@ describe("patternLift on an external challenge set", () => {
       // the loader's split, the external instances sampled here, all on `train`, would be given none).
       expect(r.patterns.eligible).toBeGreaterThan(0);
       expect(r.splits[0].injection.given).toBeGreaterThan(0);
-      expect(formatPatternLift(r)).toContain("external: 4 instances × 1 seeds = 4 pairs");
-      await expect(patternLift({ config, model, pool, external: [ext], splits: ["dev"] })).rejects.toThrow(/not both/);
+      expect(formatPatternLift(r)).toMatch(/external: 4 instances \(\d+ families\) × 1 seeds = 4 pairs/);
+      await expect(patternLift(env(), { ...sameRun(), external: [ext], splits: ["dev"] })).rejects.toThrow(/not both/);
     } finally {
       await Deno.remove(ext, { recursive: true });
     }

@@ -8,7 +8,7 @@ import { buildSandbox, SandboxPool } from "../sandbox/mod.ts";
 import { loadCatalog } from "../challenges/mod.ts";
 import { createChatModel, getModelConfig, loadModelsConfig } from "../models/mod.ts";
 import { type LocalServer, startServer } from "../serve/mod.ts";
-import { loadStrategiesConfig, runEpisode, stripTimings } from "./mod.ts";
+import { loadStrategiesConfig, runEpisode, stripTimings } from "../agents/mod.ts";
 
 let pool: SandboxPool;
 let server: LocalServer;

@@ -1,46 +1,47 @@
 /**
- * Fine-tuning jobs behind `/v1/fine_tuning/jobs`: created from an uploaded training file, run in the
- * background by the {@linkcode Trainer} registered for the base model, persisted (job + events) under
- * `<dataDir>/jobs/`. Statuses: validating_files → queued → running → succeeded | failed | cancelled.
- * Without a trainer for the base model a job fails with "no trainer for this model: <model>".
+ * Fine-tuning jobs: created from an uploaded training file, run in the background by the {@linkcode Trainer}
+ * registered for the base model, persisted (job + events) as one JSON file per job. Statuses: validating_files →
+ * queued → running → succeeded | failed | cancelled. Without a trainer for the base model a job fails with
+ * "no trainer for this model: <model>". Jobs and events have OpenAI's `fine_tuning.job` shapes.
+ * @module
  */
 import { join } from "node:path";
-import { z } from "zod";
 import type { ChatBackend, Trainer, TrainerEvent } from "../models/mod.ts";
 import { writeTextAtomic } from "../util/mod.ts";
-import { HttpError } from "./_http.ts";
-import type { FileStore } from "./_files.ts";
 
-const Hyper = z.union([z.literal("auto"), z.number().positive()]);
+/** A hyperparameter of a job: a value, or "auto" for the trainer's default. */
+export type Hyperparameter = "auto" | number;
 
-export const JobBody = z.looseObject({
-  model: z.string().min(1),
-  training_file: z.string().min(1),
-  validation_file: z.string().nullish(),
-  suffix: z.string().max(64).nullish(),
-  seed: z.number().int().nullish(),
-  hyperparameters: z.looseObject({ batch_size: Hyper.optional(), learning_rate_multiplier: Hyper.optional(), n_epochs: Hyper.optional() }).nullish(),
-  metadata: z.record(z.string(), z.string()).nullish(),
-});
-export type JobBody = z.infer<typeof JobBody>;
+/** What a job is created from: OpenAI's fine-tuning job create parameters, already validated. */
+export interface JobRequest {
+  model: string;
+  /** Id of an uploaded file of purpose "fine-tune". */
+  training_file: string;
+  validation_file?: string | null;
+  suffix?: string | null;
+  seed?: number | null;
+  hyperparameters?: { batch_size?: Hyperparameter; learning_rate_multiplier?: Hyperparameter; n_epochs?: Hyperparameter } | null;
+  metadata?: Record<string, string> | null;
+}
 
-type Status = "validating_files" | "queued" | "running" | "succeeded" | "failed" | "cancelled";
-const TERMINAL: Status[] = ["succeeded", "failed", "cancelled"];
+/** Where a job is in its lifecycle. */
+export type JobStatus = "validating_files" | "queued" | "running" | "succeeded" | "failed" | "cancelled";
+const TERMINAL: JobStatus[] = ["succeeded", "failed", "cancelled"];
 
-/** OpenAI's fine-tuning job object. */
-export interface JobObject {
+/** A fine-tuning job (OpenAI's `fine_tuning.job` object). */
+export interface FineTuningJob {
   id: string;
   object: "fine_tuning.job";
   created_at: number;
   error: { code: string; message: string; param: string | null } | null;
   fine_tuned_model: string | null;
   finished_at: number | null;
-  hyperparameters: { batch_size: "auto" | number; learning_rate_multiplier: "auto" | number; n_epochs: "auto" | number };
+  hyperparameters: { batch_size: Hyperparameter; learning_rate_multiplier: Hyperparameter; n_epochs: Hyperparameter };
   model: string;
   organization_id: string;
   result_files: string[];
   seed: number;
-  status: Status;
+  status: JobStatus;
   trained_tokens: number | null;
   training_file: string;
   validation_file: string | null;
@@ -50,8 +51,8 @@ export interface JobObject {
   user_provided_suffix: string | null;
 }
 
-/** OpenAI's fine-tuning event object. */
-export interface EventObject {
+/** An event of a job (OpenAI's `fine_tuning.job.event` object); `data` carries a trainer's metrics. */
+export interface FineTuningEvent {
   id: string;
   object: "fine_tuning.job.event";
   created_at: number;
@@ -61,9 +62,41 @@ export interface EventObject {
   data?: Record<string, unknown>;
 }
 
+/**
+ * A request the jobs refuse: an unknown job or file (`not_found`), or a request that is not valid now (`invalid`).
+ * `param` names the request field at fault and `code` is OpenAI's error code.
+ */
+export class JobError extends Error {
+  override name = "JobError";
+  constructor(
+    readonly reason: "not_found" | "invalid",
+    message: string,
+    readonly param: string | null,
+    readonly code: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The uploaded files jobs train on: a file's purpose by id (throwing for an unknown id), and its bytes' path. */
+export interface TrainingFiles {
+  get(id: string): { id: string; purpose: string };
+  path(id: string): string;
+}
+
+/** What {@linkcode JobRunner.open} needs besides its folder. */
+export interface JobRunnerOptions {
+  /** Where training and validation files are looked up. */
+  files: TrainingFiles;
+  /** Trainers by base model id; a job for a model without one fails. */
+  trainers: Record<string, Trainer>;
+  /** Called with the backend of each newly trained model (the local server serves it). */
+  register: (backend: ChatBackend) => void;
+}
+
 interface JobState {
-  job: JobObject;
-  events: EventObject[];
+  job: FineTuningJob;
+  events: FineTuningEvent[];
   abort: AbortController;
   done?: Promise<void>;
   writes: Promise<void>;
@@ -72,24 +105,29 @@ interface JobState {
 const now = () => Math.floor(Date.now() / 1000);
 const newId = (prefix: string) => `${prefix}-${crypto.randomUUID().replaceAll("-", "").slice(0, 24)}`;
 
-/** Runs and remembers fine-tuning jobs. */
+/**
+ * Runs and remembers fine-tuning jobs, persisted under one folder.
+ *
+ * @example
+ * ```ts
+ * const jobs = await JobRunner.open("data/serve/jobs", { files, trainers: defaultTrainers(), register: (b) => backends.set(b.id, b) });
+ * const job = jobs.create({ model: "lab-mini", training_file: "file-abc" });
+ * jobs.get(job.id).status; // "validating_files", then "queued", "running", "succeeded"
+ * await jobs.close();
+ * ```
+ */
 export class JobRunner {
   #jobs = new Map<string, JobState>();
   #seq = 0;
-  private constructor(
-    readonly dir: string,
-    private files: FileStore,
-    private trainers: Record<string, Trainer>,
-    private register: (backend: ChatBackend) => void,
-  ) {}
+  private constructor(readonly dir: string, private options: JobRunnerOptions) {}
 
-  /** Opens the runner; jobs left unfinished by an earlier server are marked failed (their run is lost). */
-  static async open(dir: string, files: FileStore, trainers: Record<string, Trainer>, register: (b: ChatBackend) => void): Promise<JobRunner> {
-    const runner = new JobRunner(dir, files, trainers, register);
+  /** Opens the runner on `dir`; jobs left unfinished by an earlier runner are marked failed (their run is lost). */
+  static async open(dir: string, options: JobRunnerOptions): Promise<JobRunner> {
+    const runner = new JobRunner(dir, options);
     await Deno.mkdir(dir, { recursive: true });
     for await (const e of Deno.readDir(dir)) {
       if (!e.isFile || !e.name.endsWith(".json")) continue;
-      const { job, events } = JSON.parse(await Deno.readTextFile(join(dir, e.name))) as { job: JobObject; events: EventObject[] };
+      const { job, events } = JSON.parse(await Deno.readTextFile(join(dir, e.name))) as { job: FineTuningJob; events: FineTuningEvent[] };
       const state: JobState = { job, events, abort: new AbortController(), writes: Promise.resolve() };
       runner.#jobs.set(job.id, state);
       if (!TERMINAL.includes(job.status)) runner.#finish(state, "failed", { code: "server_restarted", message: `the server restarted while the job was ${job.status}; create a new job`, param: null });
@@ -97,11 +135,12 @@ export class JobRunner {
     return runner;
   }
 
-  create(body: JobBody): JobObject {
-    const training = this.#fineTuneFile(body.training_file, "training_file");
-    if (body.validation_file) this.#fineTuneFile(body.validation_file, "validation_file");
-    const hp = body.hyperparameters ?? {};
-    const job: JobObject = {
+  /** Creates a job and starts it in the background; a missing file, or one not of purpose "fine-tune", is refused. */
+  create(request: JobRequest): FineTuningJob {
+    const training = this.#fineTuneFile(request.training_file, "training_file");
+    if (request.validation_file) this.#fineTuneFile(request.validation_file, "validation_file");
+    const hp = request.hyperparameters ?? {};
+    const job: FineTuningJob = {
       id: newId("ftjob"),
       object: "fine_tuning.job",
       created_at: now(),
@@ -109,27 +148,28 @@ export class JobRunner {
       fine_tuned_model: null,
       finished_at: null,
       hyperparameters: { batch_size: hp.batch_size ?? "auto", learning_rate_multiplier: hp.learning_rate_multiplier ?? "auto", n_epochs: hp.n_epochs ?? "auto" },
-      model: body.model,
+      model: request.model,
       organization_id: "org-lab",
       result_files: [],
-      seed: body.seed ?? 42,
+      seed: request.seed ?? 42,
       status: "validating_files",
       trained_tokens: null,
       training_file: training.id,
-      validation_file: body.validation_file ?? null,
+      validation_file: request.validation_file ?? null,
       estimated_finish: null,
       integrations: null,
-      metadata: body.metadata ?? null,
-      user_provided_suffix: body.suffix ?? null,
+      metadata: request.metadata ?? null,
+      user_provided_suffix: request.suffix ?? null,
     };
     const state: JobState = { job, events: [], abort: new AbortController(), writes: Promise.resolve() };
     this.#jobs.set(job.id, state);
     this.#event(state, { level: "info", message: `Validating training file: ${training.id}` });
-    state.done = this.#run(state, body);
+    state.done = this.#run(state, request);
     return structuredClone(job);
   }
 
-  list(after?: string, limit = 20): { data: JobObject[]; has_more: boolean } {
+  /** Jobs newest first, paged by `after` (a job id). */
+  list(after?: string, limit = 20): { data: FineTuningJob[]; has_more: boolean } {
     let all = [...this.#jobs.values()].map((s) => s.job).sort((a, b) => b.created_at - a.created_at || (b.id < a.id ? -1 : 1));
     if (after) {
       const i = all.findIndex((j) => j.id === after);
@@ -138,15 +178,15 @@ export class JobRunner {
     return { data: all.slice(0, limit).map((j) => structuredClone(j)), has_more: all.length > limit };
   }
 
-  get(id: string): JobObject {
+  get(id: string): FineTuningJob {
     return structuredClone(this.#state(id).job);
   }
 
-  /** Cancels a job that has not finished; a finished job is a 400. */
-  cancel(id: string): JobObject {
+  /** Cancels a job that has not finished; cancelling a finished job is refused (`invalid`). */
+  cancel(id: string): FineTuningJob {
     const state = this.#state(id);
     if (TERMINAL.includes(state.job.status)) {
-      throw new HttpError(400, `Job ${id} has already ${state.job.status === "cancelled" ? "been cancelled" : state.job.status}; only a job that has not finished can be cancelled`, "invalid_request_error", "fine_tuning_job_id", "invalid_state");
+      throw new JobError("invalid", `Job ${id} has already ${state.job.status === "cancelled" ? "been cancelled" : state.job.status}; only a job that has not finished can be cancelled`, "fine_tuning_job_id", "invalid_state");
     }
     this.#finish(state, "cancelled", null);
     state.abort.abort(new Error("cancelled"));
@@ -154,7 +194,7 @@ export class JobRunner {
   }
 
   /** Events newest first, paged by `after` (an event id). */
-  events(id: string, after?: string, limit = 20): { data: EventObject[]; has_more: boolean } {
+  events(id: string, after?: string, limit = 20): { data: FineTuningEvent[]; has_more: boolean } {
     let all = [...this.#state(id).events].reverse();
     if (after) {
       const i = all.findIndex((e) => e.id === after);
@@ -180,22 +220,22 @@ export class JobRunner {
   #fineTuneFile(id: string, param: string) {
     let f;
     try {
-      f = this.files.get(id);
+      f = this.options.files.get(id);
     } catch {
-      throw new HttpError(400, `${param} '${id}' does not exist: upload it first with purpose "fine-tune"`, "invalid_request_error", param, "invalid_file");
+      throw new JobError("invalid", `${param} '${id}' does not exist: upload it first with purpose "fine-tune"`, param, "invalid_file");
     }
-    if (f.purpose !== "fine-tune") throw new HttpError(400, `${param} '${id}' has purpose '${f.purpose}', expected 'fine-tune'`, "invalid_request_error", param, "invalid_file");
+    if (f.purpose !== "fine-tune") throw new JobError("invalid", `${param} '${id}' has purpose '${f.purpose}', expected 'fine-tune'`, param, "invalid_file");
     return f;
   }
 
   #state(id: string): JobState {
     const s = this.#jobs.get(id);
-    if (!s) throw new HttpError(404, `Could not find fine-tuning job ${id}`, "invalid_request_error", "fine_tuning_job_id", "fine_tuning_job_not_found");
+    if (!s) throw new JobError("not_found", `Could not find fine-tuning job ${id}`, "fine_tuning_job_id", "fine_tuning_job_not_found");
     return s;
   }
 
   #event(state: JobState, e: TrainerEvent): void {
-    const event: EventObject = {
+    const event: FineTuningEvent = {
       id: `ftevent-${String(++this.#seq).padStart(6, "0")}${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`,
       object: "fine_tuning.job.event",
       created_at: now(),
@@ -213,12 +253,12 @@ export class JobRunner {
     state.writes = state.writes.then(() => writeTextAtomic(join(this.dir, `${state.job.id}.json`), text)).catch(() => {});
   }
 
-  #setStatus(state: JobState, status: Status, message: string): void {
+  #setStatus(state: JobState, status: JobStatus, message: string): void {
     state.job.status = status;
     this.#event(state, { level: "info", message });
   }
 
-  #finish(state: JobState, status: "succeeded" | "failed" | "cancelled", error: JobObject["error"]): void {
+  #finish(state: JobState, status: "succeeded" | "failed" | "cancelled", error: FineTuningJob["error"]): void {
     state.job.status = status;
     state.job.error = error;
     state.job.finished_at = now();
@@ -228,13 +268,14 @@ export class JobRunner {
     });
   }
 
-  async #run(state: JobState, body: JobBody): Promise<void> {
+  async #run(state: JobState, request: JobRequest): Promise<void> {
     const { job } = state;
+    const { files, trainers, register } = this.options;
     const live = () => !TERMINAL.includes(job.status);
-    await new Promise((r) => setTimeout(r, 0)); // answer the create request first
+    await new Promise((r) => setTimeout(r, 0)); // let the caller answer the create request first
     if (!live()) return;
     this.#setStatus(state, "queued", "Files validated, the job is queued");
-    const trainer = this.trainers[job.model];
+    const trainer = trainers[job.model];
     if (!trainer) {
       this.#finish(state, "failed", { code: "no_trainer", message: `no trainer for this model: ${job.model}`, param: "model" });
       return;
@@ -243,20 +284,20 @@ export class JobRunner {
     if (!live()) return;
     this.#setStatus(state, "running", `Fine-tuning ${job.model} on ${job.training_file}`);
     try {
-      const result = await trainer(job.model, this.files.path(job.training_file), {
-        suffix: body.suffix ?? undefined,
+      const result = await trainer(job.model, files.path(job.training_file), {
+        suffix: request.suffix ?? undefined,
         seed: job.seed,
         hyperparameters: Object.fromEntries(Object.entries(job.hyperparameters).filter(([, v]) => v !== "auto")),
-        validationPath: job.validation_file ? this.files.path(job.validation_file) : undefined,
+        validationPath: job.validation_file ? files.path(job.validation_file) : undefined,
         signal: state.abort.signal,
         onEvent: (e) => {
           if (live()) this.#event(state, e);
         },
       });
       if (!live()) return;
-      if (result.backend) this.register(result.backend);
+      if (result.backend) register(result.backend);
       job.fine_tuned_model = result.model;
-      job.trained_tokens = (await Deno.stat(this.files.path(job.training_file))).size >> 2; // rough: ~4 bytes a token
+      job.trained_tokens = (await Deno.stat(files.path(job.training_file))).size >> 2; // rough: ~4 bytes a token
       this.#finish(state, "succeeded", null);
     } catch (e) {
       if (live()) this.#finish(state, "failed", { code: "training_failed", message: `the trainer failed: ${(e as Error).message}`, param: null });

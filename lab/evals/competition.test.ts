@@ -1,8 +1,8 @@
 /**
  * "Does competition help?" bookkeeping at small scale with the planted in-process model (3 strategies, 6 train
- * challenges, budget 60 episodes, 4 dev instances × 2 seeds). Nothing here asserts that competition wins: the test
- * checks equal budgets, identical dev instances and seeds for both arms, fresh seeds and intervals that hold their
- * estimates.
+ * challenges, budget 60 episodes, 4 dev instances × 2 seeds), and the re-evaluation of a run's winners. Nothing here
+ * asserts that competition wins: the test checks equal budgets, identical dev instances and seeds for both arms, fresh
+ * seeds, and lifts clustered by family (too few families here for an interval, which the result says).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { join } from "node:path";
@@ -11,19 +11,25 @@ import type { Challenge } from "../challenges/mod.ts";
 import type { StrategiesConfig } from "../agents/mod.ts";
 import type { ChatModel } from "../models/mod.ts";
 import {
-  competitionVsSingle,
-  type CompetitionResult,
-  externalChallenges,
-  formatCompetition,
-  freshSeeds,
   pairedStrategyDiff,
   parseTournamentConfig,
   queryStore,
   readEpisodeRows,
+  runTournament,
+  type RunSummary,
   selectChallenges,
   type TournamentConfig,
+} from "../tournament/mod.ts";
+import { AS_OF, plantedModel, plantedSetup, referenceSql } from "../tournament/testing.ts";
+import {
+  competitionVsSingle,
+  type CompetitionResult,
+  type EvalEnv,
+  externalChallenges,
+  formatCompetition,
+  freshSeeds,
+  reevaluateWinners,
 } from "./mod.ts";
-import { AS_OF, plantedModel, plantedSetup, referenceSql } from "./_test_model.ts";
 import { externalFamilyDir } from "../challenges/testing.ts";
 
 let dir: string;
@@ -35,6 +41,8 @@ let dev: Challenge[];
 let model: ChatModel;
 let result: CompetitionResult;
 let db: string;
+let env: EvalEnv;
+let run: RunSummary;
 
 beforeAll(async () => {
   dir = await Deno.makeTempDir({ prefix: "lab-compete-" });
@@ -45,18 +53,15 @@ beforeAll(async () => {
   dev = (await selectChallenges(parseTournamentConfig({ ...config, split: "dev" }))).slice(0, 4);
   model = plantedModel(referenceSql([...challenges, ...dev]));
   db = join(dir, "compete.duckdb");
-  result = await competitionVsSingle({
-    config,
-    budget: 60,
-    single: "medium",
-    challenges,
-    devChallenges: dev,
-    devSeeds: 2,
-    db,
+  env = { db, model, strategies, pool, stats: { resamples: 500 } };
+  result = await competitionVsSingle(env, { config, budget: 60, single: "medium", challenges, devChallenges: dev, devSeeds: 2 });
+  run = await runTournament(parseTournamentConfig({ ...config, generations: 3 }), {
+    db: join(dir, "reevaluate.duckdb"),
     model,
     strategies,
     pool,
-    stats: { resamples: 500 },
+    challenges,
+    runId: "planted-re",
   });
 }, 60_000);
 afterAll(() => pool?.close());
@@ -85,13 +90,14 @@ describe("competitionVsSingle", () => {
 
   it("evaluates both final strategies on identical dev instances with identical fresh seeds", async () => {
     const key = (e: { challengeId: string; seed: number }) => `${e.challengeId}|${e.seed}`;
-    const winner = result.episodes.filter((e) => e.strategyId === result.tournament.final).map(key).sort();
-    const single = result.episodes.filter((e) => e.strategyId === "medium").map(key).sort();
+    const winner = result.episodes.filter((e) => e.arm === "tournament").map(key).sort();
+    const single = result.episodes.filter((e) => e.arm === "single").map(key).sort();
     const expected = dev.flatMap((c) => result.dev.seeds.map((s) => `${c.id}|${s}`)).sort();
     expect(result.dev.challenges).toEqual(dev.map((c) => c.id));
     expect(result.dev.seeds).toHaveLength(2);
     expect(single).toEqual(expected);
-    if (!result.sameStrategy) expect(winner).toEqual(expected);
+    expect(winner).toEqual(expected);
+    expect(new Set(result.episodes.filter((e) => e.arm === "tournament").map((e) => e.strategyId))).toEqual(new Set([result.tournament.final]));
     expect(result.episodes.every((e) => e.split === "dev")).toBe(true);
 
     const trainSeeds = new Set([
@@ -103,20 +109,20 @@ describe("competitionVsSingle", () => {
     expect(result.dev.single.episodes).toBe(8);
   });
 
-  it("reports the lift with a paired interval that holds its estimate, and McNemar on the same pairs", () => {
+  it("reports the lift clustered by family (no interval with fewer than 10 families), and McNemar on the same pairs", () => {
     const { lift } = result;
+    const families = new Set(dev.map((c) => c.family)).size;
     expect(lift.pairs).toBe(8);
+    expect(lift.clusters).toBe(families);
     for (const d of [lift.success, lift.fitness]) {
-      expect(d.lo).toBeLessThanOrEqual(d.estimate + 1e-12);
-      expect(d.hi).toBeGreaterThanOrEqual(d.estimate - 1e-12);
-      expect(d.estimate).toBeCloseTo(d.meanB - d.meanA, 12);
-      expect(d.clusters).toBe(4);
+      expect(d).toMatchObject({ lo: null, hi: null, clusters: families, note: `${families} cluster${families === 1 ? "" : "s"}: an interval needs ≥ 10` });
+      expect(d.estimate).toBeCloseTo(d.armMean - d.controlMean, 12);
     }
-    expect(lift.success.meanA).toBeCloseTo(result.dev.single.success.estimate, 12);
-    expect(lift.success.meanB).toBeCloseTo(result.dev.tournament.success.estimate, 12);
+    expect(lift.success.controlMean).toBeCloseTo(result.dev.single.success.estimate, 12);
+    expect(lift.success.armMean).toBeCloseTo(result.dev.tournament.success.estimate, 12);
     // McNemar counts the discordant pairs: b = single passed and the winner failed, c = the reverse.
-    const byKey = (id: string) => new Map(result.episodes.filter((e) => e.strategyId === id).map((e) => [`${e.challengeId}|${e.seed}`, e.pass]));
-    const s = byKey("medium"), w = byKey(result.tournament.final);
+    const byKey = (arm: string) => new Map(result.episodes.filter((e) => e.arm === arm).map((e) => [`${e.challengeId}|${e.seed}`, e.pass]));
+    const s = byKey("single"), w = byKey("tournament");
     const b = [...s].filter(([k, p]) => p && !w.get(k)).length;
     const c = [...s].filter(([k, p]) => !p && w.get(k)).length;
     expect(lift.mcnemar).toMatchObject({ b, c });
@@ -129,13 +135,13 @@ describe("competitionVsSingle", () => {
   });
 
   it("refuses a budget below one train instance's worth and dev seeds that training used", async () => {
-    const opts = { config, challenges, devChallenges: dev, db, model, strategies, pool, single: "medium" };
-    await expect(competitionVsSingle({ ...opts, budget: 11 })).rejects.toThrow(
+    const opts = { config, challenges, devChallenges: dev, single: "medium" };
+    await expect(competitionVsSingle(env, { ...opts, budget: 11 })).rejects.toThrow(
       /budget 11 is below one train instance's worth: 3 strategies × 2 attempts × 2 generations = 12 episodes/,
     );
     const used = (await readEpisodeRows(db, result.tournament.runId))[0].seed;
     await expect(
-      competitionVsSingle({ ...opts, budget: 60, devSeeds: [used], runIds: { tournament: result.tournament.runId, single: result.single.runId } }),
+      competitionVsSingle(env, { ...opts, budget: 60, devSeeds: [used], runIds: { tournament: result.tournament.runId, single: result.single.runId } }),
     ).rejects.toThrow(/dev seeds .* were used in training/);
   }, 30_000);
 });
@@ -155,24 +161,55 @@ describe("paired comparisons and fresh seeds", () => {
   });
 });
 
+describe("reevaluateWinners", () => {
+  it("re-evaluates the first- and last-generation winners on dev with fresh seeds and reports both figures", async () => {
+    expect(run.generations).toHaveLength(3);
+    const tournamentSeeds = new Set((await readEpisodeRows(run.db, run.runId)).map((r) => r.seed));
+    const seeds = freshSeeds(2, { salt: `dev:${run.runId}`, exclude: tournamentSeeds });
+    const runEnv = { ...env, db: run.db };
+    const re = await reevaluateWinners(run, runEnv, { split: "dev", seeds, challenges: dev });
+
+    expect(re).toMatchObject({ runId: "planted-re", split: "dev", seeds, challenges: dev.map((c) => c.id) });
+    expect(seeds.some((s) => tournamentSeeds.has(s))).toBe(false);
+    expect(re.tournamentSeeds).toBe(tournamentSeeds.size);
+    expect(re.episodes.every((e) => e.split === "dev" && seeds.includes(e.seed))).toBe(true);
+    expect(re.winners.map((w) => [w.role, w.generation, w.strategyId])).toEqual([
+      ["first", 1, run.generations[0].ranking[0].strategyId],
+      ["last", 3, run.generations[2].ranking[0].strategyId],
+    ]);
+    const distinct = new Set(re.winners.map((w) => w.strategyId)).size;
+    expect(re.episodes).toHaveLength(distinct * dev.length * seeds.length);
+    expect(re.lastVsFirst === null).toBe(distinct === 1);
+    for (const w of re.winners) {
+      // Both figures: the one selection saw and the fresh one, with the gap between them.
+      expect(w.tournament.success!.estimate).toBeCloseTo(w.tournament.standing.successRate, 12);
+      expect(w.reevaluated.episodes).toBe(dev.length * seeds.length);
+      expect(w.reevaluated.clusters).toBe(new Set(dev.map((c) => c.family)).size);
+      const mine = re.episodes.filter((e) => e.arm === w.strategyId);
+      expect(w.reevaluated.success.estimate).toBeCloseTo(mine.filter((e) => e.pass).length / mine.length, 12);
+      expect(w.optimism.success).toBeCloseTo(w.tournament.standing.successRate - w.reevaluated.success.estimate, 12);
+    }
+
+    // A tournament seed is refused: a re-evaluation must not replay what selection already saw.
+    await expect(reevaluateWinners(run, runEnv, { split: "dev", seeds: [[...tournamentSeeds][0]], challenges: dev }))
+      .rejects.toThrow(/were used by the tournament/);
+  }, 30_000);
+});
+
 describe("competitionVsSingle on an external challenge set", () => {
   it("trains both arms and re-evaluates them on the external instances, whatever their split, and says so", async () => {
     const ext = await externalFamilyDir();
     try {
       const extConfig = parseTournamentConfig({ ...config, challenges: { levels: [], families: [], max_instances: 30 }, attempts: 1, generations: 1 });
       const mine = await externalChallenges(extConfig, { paths: [ext], max: 30 });
-      const r = await competitionVsSingle({
+      const extEnv = { db: join(dir, "compete-external.duckdb"), model: plantedModel(referenceSql(mine)), strategies, pool };
+      const r = await competitionVsSingle(extEnv, {
         config: extConfig,
         external: [ext],
         budget: 6, // 3 strategies × 1 attempt × 1 generation = 3 per instance: 2 instances
         single: "medium",
         devInstances: 3,
         devSeeds: 1,
-        db: join(dir, "compete-external.duckdb"),
-        model: plantedModel(referenceSql(mine)),
-        strategies,
-        pool,
-        stats: { resamples: 100 },
       });
       const ids = new Set(mine.map((c) => c.id));
       expect(r.trainChallenges).toHaveLength(2);

@@ -1,14 +1,16 @@
 /**
- * The honesty harness computes what it says, at small scale (2 levels × 6 dev instances, every arm, the real path
- * through the local server). The issue's thresholds are NOT asserted here: the figures are what they are and go
+ * The honesty suite (`lab/evals/honesty.ts`) computes what it says, at small scale (2 levels × 6 dev instances, every
+ * arm, the real path through the local server, which is why it lives with the end-to-end tests). The issue's thresholds are NOT asserted here: the figures are what they are and go
  * in the report (`lab experiment labmini --markdown lab/evals/LABMINI_RESULTS.md`).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { join } from "node:path";
 import { loadCatalog } from "../challenges/mod.ts";
 import { type LocalServer, startServer } from "../serve/mod.ts";
-import { LAB_MINI_BASE_WEIGHTS } from "../serve/backends.ts";
-import { mcnemar, pairedDiffCI, wilsonInterval } from "../stats/mod.ts";
+import { getModelConfig, LAB_MINI_BASE_WEIGHTS, loadModelsConfig, type ModelConfig } from "../models/mod.ts";
+import { loadStrategiesConfig, type StrategiesConfig } from "../agents/mod.ts";
+import { ensureSandbox, SandboxPool } from "../sandbox/mod.ts";
+import { clusteredMeanCI, mcnemar } from "../stats/mod.ts";
 import {
   formatLabMiniHonesty,
   formatLabMiniMarkdown,
@@ -20,13 +22,19 @@ import {
   readHonestyDataset,
   runLabMiniHonesty,
   type ServeBackends,
-} from "./mod.ts";
+} from "../evals/mod.ts";
 import { externalFamilyDir } from "../challenges/testing.ts";
 
 let r: LabMiniHonestyResult;
 const servers: LocalServer[] = [];
 let datasetDir: string;
+let pool: SandboxPool;
+let strategies: StrategiesConfig;
+let modelEntry: ModelConfig;
 beforeAll(async () => {
+  pool = await SandboxPool.open((await ensureSandbox({ scale: "tiny" })).path, { size: 4 });
+  strategies = await loadStrategiesConfig();
+  modelEntry = getModelConfig(await loadModelsConfig(), "lab-mini");
   // Tiny scale: the lines of the levels run here (the fine-tunes cost time in proportion to the dataset).
   datasetDir = await Deno.makeTempDir({ prefix: "lab-honesty-" });
   const dataset = join(datasetDir, "l12.jsonl");
@@ -40,6 +48,9 @@ beforeAll(async () => {
     seed: 3,
     temperature: 0,
     baseWeights: LAB_MINI_BASE_WEIGHTS,
+    pool,
+    strategies,
+    modelEntry,
     keepMessages: true,
     serve: async (backends) => {
       const s = await startServer({ port: 0, backends });
@@ -50,6 +61,7 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(async () => {
   for (const s of servers) await s.close();
+  pool?.close();
   await Deno.remove(datasetDir, { recursive: true }).catch(() => {});
 });
 
@@ -60,11 +72,11 @@ describe("runLabMiniHonesty", () => {
     expect(r.instances.every((id) => dev.has(id) && [1, 2].includes(dev.get(id)!.level))).toBe(true);
     expect(r.instances.filter((id) => dev.get(id)!.level === 1)).toHaveLength(6);
     for (const arm of HONESTY_ARMS.filter((a) => a !== "ft_forget")) {
-      expect(r.episodes.filter((e) => e.arm === arm).map((e) => e.instanceId)).toEqual(r.instances);
+      expect(r.episodes.filter((e) => e.arm === arm).map((e) => e.challengeId)).toEqual(r.instances);
     }
     const forget = r.episodes.filter((e) => e.arm === "ft_forget");
     expect(forget.length).toBeGreaterThan(0);
-    expect(forget.map((e) => e.instanceId)).toEqual(
+    expect(forget.map((e) => e.challengeId)).toEqual(
       r.instances.filter((id) => !r.forgetTrainedFamilies.includes(dev.get(id)!.family)),
     );
     expect(new Set(r.episodes.map((e) => e.seed))).toEqual(new Set([3]));
@@ -85,7 +97,7 @@ describe("runLabMiniHonesty", () => {
       // The injection's token budget (1500) may drop long examples: what is rendered is what is counted.
       expect(tasks.length).toBe(e.rendered);
       expect(e.rendered).toBeGreaterThan(0);
-      const me = byId.get(e.instanceId)!;
+      const me = byId.get(e.challengeId)!;
       for (const t of tasks) {
         const src = [...byTask.values()].find((c) => c.task.replace(/\s+/g, " ").trim() === t)!;
         expect(src.split).toBe("train");
@@ -98,58 +110,65 @@ describe("runLabMiniHonesty", () => {
   it("never puts challenge metadata in a prompt", () => {
     for (const e of r.episodes) {
       const prompt = e.messages!.filter((m) => m.role === "system" || m.role === "user").map((m) => m.content).join("\n");
-      expect(prompt).not.toContain(e.instanceId);
+      expect(prompt).not.toContain(e.challengeId);
       expect(prompt).not.toMatch(/\b(dev|test_id|test_ood|family|families|verifier|oracle|optimal)\b/i);
       expect(prompt).not.toContain(e.family);
     }
   });
 
-  it("reports per-arm rates and paired lifts that agree with the episodes", () => {
+  it("reports per-arm rates and paired lifts, clustered by family, that agree with the episodes", () => {
+    const interval = (xs: { cluster: string; value: number }[], bounds: [number, number], n: number) => {
+      if (n < 10) return { lo: null, hi: null };
+      const c = clusteredMeanCI(xs, { bounds });
+      return { lo: c.lo, hi: c.hi };
+    };
     for (const cell of r.cells) {
       const eps = r.episodes.filter((e) => e.arm === cell.arm && (cell.level === "all" || e.level === cell.level));
-      expect(cell.n).toBe(eps.length);
+      expect(cell.episodes).toBe(eps.length);
       expect(cell.passes).toBe(eps.filter((e) => e.pass).length);
-      expect(cell.rate).toEqual(wilsonInterval(cell.passes, cell.n));
+      expect(cell.clusters).toBe(new Set(eps.map((e) => e.family)).size);
+      expect(cell.estimate).toBeCloseTo(cell.passes / cell.episodes, 12);
+      expect({ lo: cell.lo, hi: cell.hi }).toEqual(interval(eps.map((e) => ({ cluster: e.family, value: +e.pass })), [0, 1], cell.clusters));
     }
-    const base = new Map(r.episodes.filter((e) => e.arm === "base").map((e) => [e.instanceId, e.pass]));
+    const base = new Map(r.episodes.filter((e) => e.arm === "base").map((e) => [e.challengeId, e.pass]));
     for (const lift of r.lifts) {
       const eps = r.episodes.filter((e) => e.arm === lift.arm && (lift.level === "all" || e.level === lift.level));
-      const pairs = eps.map((e) => ({ cluster: e.instanceId, a: +base.get(e.instanceId)!, b: +e.pass }));
+      const pairs = eps.map((e) => ({ cluster: e.family, a: +base.get(e.challengeId)!, b: +e.pass }));
       const armRate = eps.filter((e) => e.pass).length / eps.length;
       const baseRate = pairs.reduce((s, p) => s + p.a, 0) / pairs.length;
-      expect(lift.n).toBe(pairs.length);
-      expect(lift.armRate).toBeCloseTo(armRate, 12);
-      expect(lift.baseRate).toBeCloseTo(baseRate, 12);
-      expect(lift.lift.estimate).toBeCloseTo(armRate - baseRate, 12);
-      expect(lift.lift.lo).toBeLessThanOrEqual(lift.lift.estimate);
-      expect(lift.lift.hi).toBeGreaterThanOrEqual(lift.lift.estimate);
-      const d = pairedDiffCI(pairs, { seed: r.seed });
-      expect([lift.lift.lo, lift.lift.hi]).toEqual([d.lo, d.hi]);
+      expect(lift.pairs).toBe(pairs.length);
+      expect(lift.clusters).toBe(new Set(pairs.map((p) => p.cluster)).size);
+      expect(lift.armMean).toBeCloseTo(armRate, 12);
+      expect(lift.controlMean).toBeCloseTo(baseRate, 12);
+      expect(lift.estimate).toBeCloseTo(armRate - baseRate, 12);
+      expect({ lo: lift.lo, hi: lift.hi }).toEqual(interval(pairs.map((p) => ({ cluster: p.cluster, value: p.b - p.a })), [-1, 1], lift.clusters));
       expect(lift.mcnemar).toEqual(mcnemar(pairs.map((p) => ({ a: p.a === 1, b: p.b === 1 }))));
       // For non-forget arms the base rate of the lift is the base arm's own cell.
       if (lift.arm !== "ft_forget") {
-        expect(lift.baseRate).toBeCloseTo(r.cells.find((c) => c.arm === "base" && c.level === lift.level)!.rate.estimate, 12);
+        expect(lift.controlMean).toBeCloseTo(r.cells.find((c) => c.arm === "base" && c.level === lift.level)!.estimate, 12);
       }
     }
     const table = formatLabMiniHonesty(r);
-    expect(table).toMatch(/^lab-mini results \(oracle distillation\), not claims about LLMs/);
+    expect(table).toMatch(/^lab-mini results \(a small model trained in the lab\), not claims about LLMs \(oracle distillation\)/);
     expect(table).toContain("seed 3 · temperature 0");
   });
 
-  it("pools lifts over runs by instance, checks them against the issue's targets, and writes them as Markdown", () => {
+  it("pools lifts over runs by family, checks them against the issue's targets, and writes them as Markdown", () => {
     // one run pooled is that run
     expect(pooledLifts([r])).toEqual(r.lifts);
-    // the same run twice: the same estimates, the pairs counted twice (clusters: the instances)
-    const twice = pooledLifts([r, r]);
+    // the same run twice under another seed: the same estimates, the pairs counted twice, the clusters (families) not
+    const again = { ...r, seed: 4, episodes: r.episodes.map((e) => ({ ...e, seed: 4 })) };
+    const twice = pooledLifts([r, again]);
     for (const l of r.lifts) {
       const p = twice.find((x) => x.arm === l.arm && x.level === l.level)!;
-      expect([p.n, p.lift.estimate]).toEqual([2 * l.n, l.lift.estimate]);
+      expect([p.pairs, p.clusters]).toEqual([2 * l.pairs, l.clusters]);
+      expect(p.estimate).toBeCloseTo(l.estimate, 12);
     }
     const checks = honestyChecks(r.lifts);
     const ft = r.lifts.find((l) => l.arm === "ft" && l.level === "all")!;
     expect(checks.find((c) => c.check === "fine-tuning on train successes")).toMatchObject({
       target: "lift ≥ +20, lower bound > +5",
-      pass: ft.lift.estimate >= 0.2 && ft.lift.lo > 0.05,
+      pass: ft.estimate >= 0.2 && ft.lo !== null && ft.lo > 0.05,
     });
     const md = formatLabMiniMarkdown([r], { command: "lab experiment labmini", date: "2025-01-01" });
     expect(md).toMatch(/^# lab-mini honesty experiment — lab-mini, oracle distillation/);
@@ -159,7 +178,7 @@ describe("runLabMiniHonesty", () => {
     expect(md).toContain("| fine-tuning on train successes | lift ≥ +20, lower bound > +5 |");
     expect(md).toContain(`| ft | 3 | ${["L1", "L2", "all"].map((c) => {
       const x = r.cells.find((y) => y.arm === "ft" && (y.level === "all" ? "all" : `L${y.level}`) === c)!;
-      return `${x.passes}/${x.n}`;
+      return `${x.passes}/${x.episodes}`;
     }).join(" | ")} |`);
   });
 
@@ -189,13 +208,24 @@ describe("runLabMiniHonesty on an external challenge set", () => {
         servers.push(s);
         return s;
       };
-      const common = { dataset: join(datasetDir, "l12.jsonl"), levels: [1 as const], perLevel: 4, seed: 3, arms: ["base" as const], baseWeights: LAB_MINI_BASE_WEIGHTS, serve };
+      const common = {
+        dataset: join(datasetDir, "l12.jsonl"),
+        levels: [1 as const],
+        perLevel: 4,
+        seed: 3,
+        arms: ["base" as const],
+        baseWeights: LAB_MINI_BASE_WEIGHTS,
+        serve,
+        pool,
+        strategies,
+        modelEntry,
+      };
       const x = await runLabMiniHonesty({ ...common, split: "external", external: [ext] });
       const mine = new Map((await loadCatalog({ extra: [ext], origin: "extra" })).map((c) => [c.id, c]));
       expect(x.split).toBe("external");
       expect(x.instances).toHaveLength(4);
       expect(x.instances.every((id) => mine.has(id))).toBe(true);
-      expect(x.episodes.map((e) => [e.arm, e.instanceId])).toEqual(x.instances.map((id) => ["base", id]));
+      expect(x.episodes.map((e) => [e.arm, e.challengeId])).toEqual(x.instances.map((id) => ["base", id]));
       expect(x.dataset.path).toBe(common.dataset);
       expect(formatLabMiniHonesty(x)).toMatch(/split external · levels 1/);
       await expect(runLabMiniHonesty({ ...common, split: "dev", external: [ext] })).rejects.toThrow(/go together/);

@@ -1,5 +1,6 @@
 /**
- * Tournament benches (deno bench -A lab/tournament/tournament_bench.ts):
+ * Tournament benches (deno bench -A lab/e2e/tournament_bench.ts), across the sandbox, agents, tournament, models and
+ * the local server:
  *
  * 1. The lab's own overhead per episode — wall time of running an episode and storing it, minus the time spent
  *    inside DuckDB (every method of the @duckdb/node-api classes an episode goes through — instance, connection,
@@ -34,15 +35,12 @@ import {
   DuckDBResultReader,
 } from "@duckdb/node-api";
 import { buildSandbox, SandboxPool } from "../sandbox/mod.ts";
-import { WorkerProcess } from "../sandbox/_process.ts";
+import { WorkerProcess } from "../sandbox/testing.ts";
 import { runEpisode, loadStrategiesConfig } from "../agents/mod.ts";
-import { type ChatModel, createChatModel, getModelConfig, loadModelsConfig } from "../models/mod.ts";
+import { type ChatModel, createChatModel, defaultBackends, getModelConfig, loadModelsConfig } from "../models/mod.ts";
 import { startServer } from "../serve/mod.ts";
-import { defaultBackends } from "../serve/backends.ts";
-import { insertEpisodes, openStore } from "./store.ts";
-import { parseTournamentConfig } from "./config.ts";
-import { runTournament } from "./tournament.ts";
-import { AS_OF, plantedModel, plantedSetup } from "./_test_model.ts";
+import { openStore, parseTournamentConfig, runTournament } from "../tournament/mod.ts";
+import { AS_OF, insertEpisodes, plantedModel, plantedSetup } from "../tournament/testing.ts";
 
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))];
 const dir = await Deno.makeTempDir({ prefix: "lab-tournament-bench-" });

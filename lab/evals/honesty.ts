@@ -23,24 +23,27 @@
  * library may not import, so the caller passes `serve` (the CLI and the test pass `startServer`).
  *
  * Several runs (splits × seeds) are pooled by {@linkcode pooledLifts} (pairs of every seed, clustered by
- * instance), checked against the issue's targets by {@linkcode honestyChecks}, and written as Markdown by
+ * family), checked against the issue's targets by {@linkcode honestyChecks}, and written as Markdown by
  * {@linkcode formatLabMiniMarkdown} (`lab experiment labmini --splits … --seeds … --markdown
  * lab/evals/LABMINI_RESULTS.md`).
  * @module
  */
 import { join } from "node:path";
 import { type Challenge, type Level, type Split, loadCatalog } from "../challenges/mod.ts";
-import { SandboxPool, ensureSandbox } from "../sandbox/mod.ts";
+import type { SandboxPool } from "../sandbox/mod.ts";
 import {
-  createChatModel,
-  getModelConfig,
-  loadModelsConfig,
   type ChatBackend,
+  createChatModel,
   type InjectedExample,
+  labMiniTrainer,
+  loadLabMini,
+  type ModelConfig,
 } from "../models/mod.ts";
-import { labMiniTrainer, loadLabMini } from "../models/lab_mini/mod.ts";
-import { type EpisodeRecord, loadStrategiesConfig, runEpisode, type Strategy } from "../agents/mod.ts";
-import { type Interval, mcnemar, type McNemarResult, pairedDiffCI, seededRandom, wilsonInterval } from "../stats/mod.ts";
+import type { EpisodeRecord, PatternSource, StrategiesConfig, Strategy } from "../agents/mod.ts";
+import { seededRandom } from "../stats/mod.ts";
+import { type Arm, runSuite, type SuiteEpisode } from "./suite.ts";
+import { compare, formatEstimate, type LiftCell, type RateCell } from "./compare.ts";
+import { LAB_MINI_LABEL } from "./label.ts";
 import { repoPath } from "../util/mod.ts";
 
 /** The oracle distillation of `train` (written by the test-support script `lab/challenges/_oracle/distill.ts`). */
@@ -76,7 +79,13 @@ export interface LabMiniHonestyOptions {
   temperature?: number;
   /** Serves the backends over HTTP (pass `startServer` wrapped: `(b) => startServer({ port: 0, backends: b })`). */
   serve: ServeBackends;
-  /** lab-mini's base weights file (`LAB_MINI_BASE_WEIGHTS` of `lab/serve/backends.ts`). */
+  /** A sandbox pool on the tiny sandbox (the catalog's instances run there). */
+  pool: SandboxPool;
+  /** configs/strategies.yaml as read. */
+  strategies: StrategiesConfig;
+  /** lab-mini's entry of configs/models.yaml (every arm's chat model is this entry at another model id). */
+  modelEntry: ModelConfig;
+  /** lab-mini's base weights file (`LAB_MINI_BASE_WEIGHTS` of `lab/models`). */
   baseWeights: string;
   /** The train dataset (chat JSONL with `lab` metadata). @default {@linkcode ORACLE_DISTILL_DATASET} */
   dataset?: string;
@@ -91,7 +100,7 @@ export interface LabMiniHonestyOptions {
    * to tune on `dev` only). @default lab-mini's own (0.62)
    */
   copyThreshold?: number;
-  /** Episodes in flight. @default 4 */
+  /** Episodes in flight (at most the pool's size is useful). @default 4 */
   concurrency?: number;
   /** Keep each episode's messages in the result (for inspection and tests). @default false */
   keepMessages?: boolean;
@@ -99,46 +108,9 @@ export interface LabMiniHonestyOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
-/** One episode of the experiment. */
-export interface HonestyEpisode {
-  arm: HonestyArm;
-  instanceId: string;
-  family: string;
-  level: number;
-  seed: number;
-  pass: boolean;
-  score: number;
-  stopReason: string;
-  /** Examples handed to the prompt builder. */
-  examples: number;
-  /** Examples actually rendered in the system prompt (the injection's token budget may drop long ones). */
-  rendered: number;
-  /** The model id served for this arm. */
-  model: string;
-  /** The conversation (with `keepMessages`). */
+/** One episode of the experiment: a suite episode, with its conversation when `keepMessages` is set. */
+export interface HonestyEpisode extends SuiteEpisode {
   messages?: EpisodeRecord["messages"];
-}
-
-/** Success of one arm on one level (or `"all"`). */
-export interface ArmCell {
-  arm: HonestyArm;
-  level: number | "all";
-  n: number;
-  passes: number;
-  /** Rate with its 95 % Wilson interval. */
-  rate: Interval;
-}
-
-/** The paired lift of an arm over `base` on the instances the arm ran. */
-export interface LiftCell {
-  arm: HonestyArm;
-  level: number | "all";
-  n: number;
-  /** Mean of pass(arm) − pass(base), with a 95 % cluster-bootstrap interval (cluster = instance id). */
-  lift: Interval;
-  baseRate: number;
-  armRate: number;
-  mcnemar: McNemarResult;
 }
 
 /** What {@linkcode runLabMiniHonesty} measured. */
@@ -161,7 +133,9 @@ export interface LabMiniHonestyResult {
   models: Record<string, string>;
   /** The base model as its backend describes itself (weights hash included). */
   baseModel: string;
-  cells: ArmCell[];
+  /** Success per arm × level, clustered by family. */
+  cells: RateCell[];
+  /** Lifts over `base` per arm × level, clustered by family. */
   lifts: LiftCell[];
   episodes: HonestyEpisode[];
   seconds: number;
@@ -246,28 +220,20 @@ export function pickInstances(all: readonly Challenge[], levels: readonly number
   return out;
 }
 
-async function runPool<T>(items: readonly T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await fn(items[next++]);
-  };
-  await Promise.all(Array.from({ length: Math.max(1, concurrency) }, worker));
-}
-
 const toJsonl = (lines: readonly Record<string, unknown>[]) => lines.map((l) => JSON.stringify(l)).join("\n") + "\n";
 
 /**
- * Runs the honesty experiment and returns per arm × level success rates (Wilson 95 %) and paired lifts over
- * `base` (cluster bootstrap 95 % by instance id, McNemar). Results are lab-mini's, on the given dataset — not
+ * Runs the honesty experiment as one suite and returns per arm × level success rates and paired lifts over `base`
+ * (95 % intervals and sign-flip p-values over families, McNemar for reference). Results are lab-mini's, on the given dataset — not
  * claims about LLMs.
  *
  * @example
  * ```ts
- * import { startServer } from "../serve/mod.ts";
- * import { LAB_MINI_BASE_WEIGHTS } from "../serve/backends.ts";
+ * await using ctx = await LabContext.open();
  * const r = await runLabMiniHonesty({
  *   split: "dev", levels: [1, 2], perLevel: 6, seed: 1, temperature: 0, baseWeights: LAB_MINI_BASE_WEIGHTS,
  *   serve: (backends) => startServer({ port: 0, backends }),
+ *   pool: await ctx.catalogPool(), strategies: ctx.strategies, modelEntry: getModelConfig(ctx.models, "lab-mini"),
  * });
  * console.log(formatLabMiniHonesty(r));
  * ```
@@ -353,10 +319,9 @@ export async function runLabMiniHonesty(options: LabMiniHonestyOptions): Promise
     return picked.map((l) => lineToExample(l, roleOf.get(l.id) ?? c.role));
   };
 
-  const cfg = await loadStrategiesConfig();
   const strategyId = options.strategy ?? "beta";
-  const s0 = cfg.strategies[strategyId];
-  if (!s0) throw new RangeError(`no strategy '${strategyId}' in configs/strategies.yaml; known: ${Object.keys(cfg.strategies).join(", ")}`);
+  const s0 = options.strategies.strategies[strategyId];
+  if (!s0) throw new RangeError(`no strategy '${strategyId}' in ${options.strategies.source}; known: ${Object.keys(options.strategies.strategies).join(", ")}`);
   const strategy: Strategy = {
     ...s0,
     id: `${s0.id}+honesty`,
@@ -365,58 +330,35 @@ export async function runLabMiniHonesty(options: LabMiniHonestyOptions): Promise
     examples: { k: 3 },
   };
   const noExamples: Strategy = { ...strategy, examples: { k: 0 } };
+  const byTask = new Map(instances.map((c) => [c.task, c]));
+  const iclSource = (arm: HonestyArm): PatternSource => ({ task }) => Promise.resolve(examplesFor(arm, byTask.get(task)!));
+  const armOf = (arm: HonestyArm): Arm => ({
+    id: arm,
+    model: arm === "ft_unrelated" ? { byLevel: Object.fromEntries(levels.map((l) => [l, models[`ft_unrelated@${l}`]])) } : models[arm],
+    ...(arm === "icl_same" || arm === "icl_unrelated" ? { strategy, patterns: iclSource(arm) } : { strategy: noExamples }),
+    ...(arm === "ft_forget" ? { only: instances.filter((c) => !forgetTrained.has(c.family)).map((c) => c.id) } : {}),
+  });
 
-  const { path: sandbox } = await ensureSandbox({ scale: "tiny" });
-  const concurrency = options.concurrency ?? 4;
-  await using pool = await SandboxPool.open(sandbox, { size: concurrency });
   const server = await options.serve(backends);
-  const episodes: HonestyEpisode[] = [];
+  const messages = new Map<string, EpisodeRecord["messages"]>();
+  let episodes: HonestyEpisode[];
   try {
-    const entry = getModelConfig(await loadModelsConfig(), "lab-mini");
-    const chat = new Map<string, ReturnType<typeof createChatModel>>();
-    const modelFor = (id: string) => {
-      let m = chat.get(id);
-      if (!m) chat.set(id, m = createChatModel({ ...entry, model: id, name: `lab-mini:${id}` }, { baseUrl: server.url }));
-      return m;
-    };
-    const jobs = arms.flatMap((arm) =>
-      instances.filter((c) => arm !== "ft_forget" || !forgetTrained.has(c.family)).map((c) => ({ arm, c }))
-    );
-    let done = 0;
-    await runPool(jobs, concurrency, async ({ arm, c }) => {
-      const modelId = arm === "ft_unrelated" ? models[`ft_unrelated@${c.level}`] : models[arm];
-      const icl = arm === "icl_same" || arm === "icl_unrelated";
-      const examples = icl ? examplesFor(arm, c) : [];
-      const rec = await runEpisode({ challenge: c, strategy: icl ? strategy : noExamples, model: modelFor(modelId), attempt: 0, seed }, {
-        pool,
-        fitness: cfg.fitness,
-        ...(icl ? { patterns: () => Promise.resolve(examples) } : {}),
-      });
-      episodes.push({
-        arm,
-        instanceId: c.id,
-        family: c.family,
-        level: c.level,
-        seed,
-        pass: rec.verdict.pass,
-        score: rec.verdict.score,
-        stopReason: rec.stopReason,
-        examples: rec.examples,
-        rendered: (String(rec.messages[0]?.content ?? "").match(/^### Example \d+$/gm) ?? []).length,
-        model: modelId,
-        ...(options.keepMessages ? { messages: rec.messages } : {}),
-      });
-      options.onProgress?.(++done, jobs.length);
+    const r = await runSuite({ name: `lab-mini honesty ${options.split} seed ${seed}`, challenges: instances, seeds: [seed], arms: arms.map(armOf) }, {
+      models: (id) => createChatModel({ ...options.modelEntry, model: id, name: `lab-mini:${id}` }, { baseUrl: server.url }),
+      pool: options.pool,
+      fitness: options.strategies.fitness,
+      concurrency: options.concurrency ?? 4,
+      onEpisode: options.onProgress,
+      ...(options.keepMessages ? { onRecord: (arm: string, rec: EpisodeRecord) => messages.set(`${arm}\u0000${rec.challengeId}`, rec.messages) } : {}),
     });
+    episodes = r.episodes.map((e) => options.keepMessages ? { ...e, messages: messages.get(`${e.arm}\u0000${e.challengeId}`) } : e);
   } finally {
     await server.close();
     await Deno.remove(workDir, { recursive: true }).catch(() => {});
   }
-  const order = new Map(instances.map((c, i) => [c.id, i]));
-  episodes.sort((a, b) => arms.indexOf(a.arm) - arms.indexOf(b.arm) || order.get(a.instanceId)! - order.get(b.instanceId)!);
-  const { cells, lifts } = summarise(episodes, arms, levels, seed);
+  const { cells, lifts } = summarise(episodes, arms);
   return {
-    label: "lab-mini results (oracle distillation), not claims about LLMs",
+    label: `${LAB_MINI_LABEL} (oracle distillation)`,
     split: options.split,
     levels,
     perLevel: options.perLevel ?? null,
@@ -436,36 +378,19 @@ export async function runLabMiniHonesty(options: LabMiniHonestyOptions): Promise
   };
 }
 
-/** Per arm × level (and `"all"`) rates and paired lifts over `base`, from episodes. */
-export function summarise(
-  episodes: readonly HonestyEpisode[],
-  arms: readonly HonestyArm[],
-  levels: readonly number[],
-  seed: number,
-): { cells: ArmCell[]; lifts: LiftCell[] } {
-  const cells: ArmCell[] = [];
-  const lifts: LiftCell[] = [];
-  const baseOf = new Map(episodes.filter((e) => e.arm === "base").map((e) => [e.instanceId, e]));
-  for (const arm of arms) {
-    for (const level of [...levels, "all" as const]) {
-      const eps = episodes.filter((e) => e.arm === arm && (level === "all" || e.level === level));
-      if (!eps.length) continue;
-      const passes = eps.filter((e) => e.pass).length;
-      cells.push({ arm, level, n: eps.length, passes, rate: wilsonInterval(passes, eps.length) });
-      if (arm === "base") continue;
-      const pairs = eps.filter((e) => baseOf.has(e.instanceId)).map((e) => ({ cluster: e.instanceId, a: baseOf.get(e.instanceId)!.pass, b: e.pass }));
-      if (!pairs.length) continue;
-      const d = pairedDiffCI(pairs.map((p) => ({ cluster: p.cluster, a: +p.a, b: +p.b })), { seed });
-      lifts.push({ arm, level, n: pairs.length, lift: { estimate: d.estimate, lo: d.lo, hi: d.hi }, baseRate: d.meanA, armRate: d.meanB, mcnemar: mcnemar(pairs) });
-    }
-  }
-  return { cells, lifts };
+/** Per arm × level (and `"all"`) rates and paired lifts over `base`, clustered by family. */
+export function summarise(episodes: readonly SuiteEpisode[], arms: readonly HonestyArm[]): { cells: RateCell[]; lifts: LiftCell[] } {
+  const c = compare(episodes, { control: "base", arms: arms.filter((a) => a !== "base" && episodes.some((e) => e.arm === a)) });
+  return { cells: c.rates, lifts: c.lifts };
 }
 
-const pct = (x: number) => `${(100 * x).toFixed(1)}`;
-const pp = (x: number) => `${x >= 0 ? "+" : ""}${(100 * x).toFixed(1)}`;
+/** An estimate with its interval, or with "(< 10 families)" where a cell has too few families for one. */
+const ci = (e: { estimate: number; lo: number | null; hi: number | null; clusters: number }, signed = false) => {
+  const f = (x: number) => `${signed && x >= 0 ? "+" : ""}${(100 * x).toFixed(1)}`;
+  return e.lo === null || e.hi === null ? `${f(e.estimate)} (${e.clusters} fam.)` : formatEstimate(e, { signed });
+};
 
-/** A text table: success by arm × level with Wilson 95 % intervals, then lifts over base with paired 95 % CIs. */
+/** A text table: success by arm × level, then lifts over base, each with its 95 % interval clustered by family. */
 export function formatLabMiniHonesty(r: LabMiniHonestyResult): string {
   const cols = [...r.levels.map(String), "all"];
   const head = (first: string) => [first.padEnd(14), ...cols.map((c) => (c === "all" ? "all" : `L${c}`).padEnd(32))].join("");
@@ -474,21 +399,21 @@ export function formatLabMiniHonesty(r: LabMiniHonestyResult): string {
     `split ${r.split} · levels ${r.levels.join(",")} · ${r.perLevel === null ? "all instances" : `${r.perLevel}/level`} (${r.instances.length}) · seed ${r.seed} · temperature ${r.temperature} · strategy ${r.strategy} · ICL copy threshold ${r.copyThreshold ?? "default (0.62)"}`,
     `dataset ${r.dataset.path.replace(/^.*\/data\//, "data/")}: ${r.dataset.lines} train lines, ${r.dataset.families} families · ${r.seconds} s`,
     "",
-    "success: passes/n = rate % [Wilson 95 %]",
+    "success: passes/n = rate % [95 %, clustered by family]",
     head("arm"),
   ];
   const armsIn = [...new Set(r.cells.map((c) => c.arm))];
   for (const arm of armsIn) {
     out.push([arm.padEnd(14), ...cols.map((l) => {
       const c = r.cells.find((x) => x.arm === arm && String(x.level) === l);
-      return (c ? `${c.passes}/${c.n} = ${pct(c.rate.estimate)} [${pct(c.rate.lo)}, ${pct(c.rate.hi)}]` : "–").padEnd(32);
+      return (c ? `${c.passes}/${c.episodes} = ${ci(c)}` : "–").padEnd(32);
     })].join(""));
   }
-  out.push("", "lift vs base on the same instances: points [paired cluster-bootstrap 95 %] McNemar p", head("arm"));
+  out.push("", "lift vs base on the same instances: points [95 %, clustered by family] family sign-flip p", head("arm"));
   for (const arm of armsIn.filter((a) => a !== "base")) {
     out.push([arm.padEnd(14), ...cols.map((l) => {
       const c = r.lifts.find((x) => x.arm === arm && String(x.level) === l);
-      return (c ? `${pp(c.lift.estimate)} [${pp(c.lift.lo)}, ${pp(c.lift.hi)}] p=${c.mcnemar.pValue.toFixed(2)}` : "–").padEnd(32);
+      return (c ? `${ci(c, true)} p=${c.pValue === null ? "–" : c.pValue.toFixed(2)}` : "–").padEnd(32);
     })].join(""));
   }
   if (r.forgetTrainedFamilies.length) {
@@ -499,30 +424,13 @@ export function formatLabMiniHonesty(r: LabMiniHonestyResult): string {
 
 /**
  * Lifts over `base` pooled over several runs of one split (e.g. seeds 1, 2, 3): every run contributes its
- * (base, arm) pairs; the 95 % interval is a cluster bootstrap by instance id, so the same instance seen under
- * three seeds counts as one cluster.
+ * (base, arm) pairs; the 95 % interval is clustered by family, so one family seen under three seeds, in all its
+ * templates and tenants, counts as one cluster.
  */
 export function pooledLifts(results: readonly LabMiniHonestyResult[]): LiftCell[] {
   if (!results.length) return [];
-  const levels = results[0].levels;
-  const arms = HONESTY_ARMS.filter((a) => a !== "base" && results.some((r) => r.episodes.some((e) => e.arm === a)));
-  const out: LiftCell[] = [];
-  for (const arm of arms) {
-    for (const level of [...levels, "all" as const]) {
-      const pairs: { cluster: string; a: boolean; b: boolean }[] = [];
-      for (const r of results) {
-        const base = new Map(r.episodes.filter((e) => e.arm === "base").map((e) => [e.instanceId, e.pass]));
-        for (const e of r.episodes) {
-          if (e.arm !== arm || (level !== "all" && e.level !== level) || !base.has(e.instanceId)) continue;
-          pairs.push({ cluster: e.instanceId, a: base.get(e.instanceId)!, b: e.pass });
-        }
-      }
-      if (!pairs.length) continue;
-      const d = pairedDiffCI(pairs.map((p) => ({ cluster: p.cluster, a: +p.a, b: +p.b })), { seed: results[0].seed });
-      out.push({ arm, level, n: pairs.length, lift: { estimate: d.estimate, lo: d.lo, hi: d.hi }, baseRate: d.meanA, armRate: d.meanB, mcnemar: mcnemar(pairs) });
-    }
-  }
-  return out;
+  const episodes = results.flatMap((r) => r.episodes);
+  return summarise(episodes, HONESTY_ARMS.filter((a) => episodes.some((e) => e.arm === a))).lifts;
 }
 
 /** One of the issue's honesty checks: what was measured against what it should be. */
@@ -534,7 +442,7 @@ export interface HonestyCheck {
   pass: boolean | null;
 }
 
-const liftText = (c: LiftCell) => `${pp(c.lift.estimate)} [${pp(c.lift.lo)}, ${pp(c.lift.hi)}] (n ${c.n})`;
+const liftText = (c: LiftCell) => `${ci(c, true)} (n ${c.pairs}, ${c.clusters} families)`;
 
 /**
  * The issue's checks on (pooled) lifts of one split: in-context lift ≥ 15 points with its lower bound above 5,
@@ -551,26 +459,26 @@ export function honestyChecks(lifts: readonly LiftCell[], split?: EvaluatedSet):
     out.push({ check, target, measured: liftText(c), pass: na?.(c) ? null : ok(c) });
   };
   // icl_same has nothing to copy where no train line shares the family (test_ood): not measurable there
-  const noExamples = (c: LiftCell) => c.armRate === c.baseRate && c.lift.lo === 0 && c.lift.hi === 0;
-  add("in-context examples of the same families", "lift ≥ +15, lower bound > +5", "icl_same", (c) => c.lift.estimate >= 0.15 && c.lift.lo > 0.05, noExamples);
-  add("in-context examples of unrelated families", "upper bound ≤ +5", "icl_unrelated", (c) => c.lift.hi <= 0.05);
+  const noExamples = (c: LiftCell) => c.armMean === c.controlMean && c.lo === 0 && c.hi === 0;
+  add("in-context examples of the same families", "lift ≥ +15, lower bound > +5", "icl_same", (c) => c.estimate >= 0.15 && c.lo !== null && c.lo > 0.05, noExamples);
+  add("in-context examples of unrelated families", "upper bound ≤ +5", "icl_unrelated", (c) => c.hi !== null && c.hi <= 0.05);
   // An external family is never in the catalog's train dataset either (family ids are unique across both).
   if (split === "test_ood" || split === "external") {
     // no test_ood family is in train: the fine-tuned model can only keep or lose what the base solves
-    add("fine-tuning on train successes (no family of this split in train: forgetting)", "≥ −5", "ft", (c) => c.lift.estimate >= -0.05);
-  } else add("fine-tuning on train successes", "lift ≥ +20, lower bound > +5", "ft", (c) => c.lift.estimate >= 0.2 && c.lift.lo > 0.05);
-  add("control: shuffled answers (same compute)", "within ±5", "ft_shuffled", (c) => Math.abs(c.lift.estimate) <= 0.05);
-  add("control: unrelated families only (same compute)", "within ±5", "ft_unrelated", (c) => Math.abs(c.lift.estimate) <= 0.05);
-  add("forgetting: families not trained on", "≥ −5", "ft_forget", (c) => c.lift.estimate >= -0.05);
+    add("fine-tuning on train successes (no family of this split in train: forgetting)", "≥ −5", "ft", (c) => c.estimate >= -0.05);
+  } else add("fine-tuning on train successes", "lift ≥ +20, lower bound > +5", "ft", (c) => c.estimate >= 0.2 && c.lo !== null && c.lo > 0.05);
+  add("control: shuffled answers (same compute)", "within ±5", "ft_shuffled", (c) => Math.abs(c.estimate) <= 0.05);
+  add("control: unrelated families only (same compute)", "within ±5", "ft_unrelated", (c) => Math.abs(c.estimate) <= 0.05);
+  add("forgetting: families not trained on", "≥ −5", "ft_forget", (c) => c.estimate >= -0.05);
   const byLevel = lifts.filter((l) => l.arm === "ft_forget" && l.level !== "all");
   if (byLevel.length) {
-    const worst = byLevel.reduce((a, b) => (b.lift.estimate < a.lift.estimate ? b : a));
-    out.push({ check: "forgetting at the worst level", target: "≥ −5", measured: `L${worst.level}: ${liftText(worst)}`, pass: worst.lift.estimate >= -0.05 });
+    const worst = byLevel.reduce((a, b) => (b.estimate < a.estimate ? b : a));
+    out.push({ check: "forgetting at the worst level", target: "≥ −5", measured: `L${worst.level}: ${liftText(worst)}`, pass: worst.estimate >= -0.05 });
   }
   const ft = lifts.filter((l) => l.arm === "ft" && l.level !== "all");
   if (ft.length) {
-    const worst = ft.reduce((a, b) => (b.lift.estimate < a.lift.estimate ? b : a));
-    out.push({ check: "fine-tuned vs base at its worst level", target: "≥ −5 (no level made worse)", measured: `L${worst.level}: ${liftText(worst)}`, pass: worst.lift.estimate >= -0.05 });
+    const worst = ft.reduce((a, b) => (b.estimate < a.estimate ? b : a));
+    out.push({ check: "fine-tuned vs base at its worst level", target: "≥ −5 (no level made worse)", measured: `L${worst.level}: ${liftText(worst)}`, pass: worst.estimate >= -0.05 });
   }
   return out;
 }
@@ -590,14 +498,14 @@ export function formatLabMiniMarkdown(results: readonly LabMiniHonestyResult[], 
   const out: string[] = [
     "# lab-mini honesty experiment — lab-mini, oracle distillation",
     "",
-    "lab-mini results (oracle distillation), not claims about LLMs. Generated by the harness (`lab/evals/labmini.ts`)" +
+    `${LAB_MINI_LABEL} (oracle distillation). Generated by the suite \`lab/evals/honesty.ts\`` +
     (options.command ? ` with \`${options.command}\`` : "") + (options.date ? ` on ${options.date}` : "") + ".",
     "",
     `- Dataset: \`${first.dataset.path.replace(/^.*\/data\//, "data/")}\` — ${first.dataset.lines} lines (the oracle's traces on every \`train\` instance), ${first.dataset.families} families.`,
     `- Base model: \`${first.models.base}\` — ${first.baseModel}; fine-tuned versions are trained per run (seed = run seed).`,
     `- Seeds ${seeds.join(", ")} (episode seed and the seed of every selection, shuffle and fine-tune) · temperature ${first.temperature} · strategy ${first.strategy} · ICL copy threshold ${first.copyThreshold ?? "default (0.62)"} (tuned on dev).`,
     `- Levels ${levels.join(", ")}; ${first.perLevel === null ? "every instance of each split" : `${first.perLevel} instances per level`}. Runner → LangChain → local OpenAI-compatible server → lab-mini; verdicts from the challenge verifiers.`,
-    "- Lifts: points of success vs `base` on the same instances, 95 % paired cluster-bootstrap interval (cluster = instance); pooled = all seeds' pairs, clustered by instance.",
+    "- Lifts: points of success vs `base` on the same instances, 95 % cluster-robust t interval with one cluster per family (its templates, values, tenants and seeds together); a cell with fewer than 10 families shows its estimate and its family count, without an interval. Pooled = all seeds' pairs.",
     "",
     "## Checks (pooled over seeds)",
     "",
@@ -617,21 +525,19 @@ export function formatLabMiniMarkdown(results: readonly LabMiniHonestyResult[], 
   for (const split of splits) {
     const runs = results.filter((r) => r.split === split).sort((a, b) => a.seed - b.seed);
     const arms = HONESTY_ARMS.filter((a) => runs.some((r) => r.cells.some((c) => c.arm === a)));
-    out.push("", `## ${split} (${runs[0].instances.length} instances per seed)`, "", "Success: passes/n by seed; pooled rate [Wilson 95 %].", "", `| arm | seed | ${cols.join(" | ")} |`, `|---|---|${cols.map(() => "---").join("|")}|`);
+    const pooledCells = summarise(runs.flatMap((r) => r.episodes), arms).cells;
+    out.push("", `## ${split} (${runs[0].instances.length} instances per seed)`, "", "Success: passes/n by seed; pooled rate [95 %, clustered by family].", "", `| arm | seed | ${cols.join(" | ")} |`, `|---|---|${cols.map(() => "---").join("|")}|`);
     for (const arm of arms) {
       for (const r of runs) {
         out.push(`| ${arm} | ${r.seed} | ${cols.map((c) => {
           const x = r.cells.find((y) => y.arm === arm && `${y.level === "all" ? "all" : `L${y.level}`}` === c);
-          return x ? `${x.passes}/${x.n}` : "–";
+          return x ? `${x.passes}/${x.episodes}` : "–";
         }).join(" | ")} |`);
       }
       if (runs.length > 1) {
         out.push(`| ${arm} | pooled | ${cols.map((c) => {
-          const xs = runs.flatMap((r) => r.cells.filter((y) => y.arm === arm && `${y.level === "all" ? "all" : `L${y.level}`}` === c));
-          const p = xs.reduce((s, x) => s + x.passes, 0), n = xs.reduce((s, x) => s + x.n, 0);
-          if (!n) return "–";
-          const w = wilsonInterval(p, n);
-          return `${pct(w.estimate)} % [${pct(w.lo)}, ${pct(w.hi)}]`;
+          const x = pooledCells.find((y) => y.arm === arm && `${y.level === "all" ? "all" : `L${y.level}`}` === c);
+          return x ? `${ci(x)} %` : "–";
         }).join(" | ")} |`);
       }
     }
@@ -641,7 +547,7 @@ export function formatLabMiniMarkdown(results: readonly LabMiniHonestyResult[], 
       const row = (label: string, lifts: readonly LiftCell[]) =>
         `| ${arm} | ${label} | ${cols.map((c) => {
           const x = lifts.find((y) => y.arm === arm && `${y.level === "all" ? "all" : `L${y.level}`}` === c);
-          return x ? `${pp(x.lift.estimate)} [${pp(x.lift.lo)}, ${pp(x.lift.hi)}]` : "–";
+          return x ? ci(x, true) : "–";
         }).join(" | ")} |`;
       for (const r of runs) out.push(row(String(r.seed), r.lifts));
       if (runs.length > 1) out.push(row("pooled", pooled));

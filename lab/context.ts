@@ -1,0 +1,163 @@
+/**
+ * The composition root: the one place the lab wires itself. {@linkcode LabContext.open} reads every config once
+ * (tournament, strategies, models, patterns, roles) and checks them before anything is built or written;
+ * {@linkcode LabContext.model} resolves a model by name (the one function that does); the sandbox pool and the
+ * pattern store are opened once, on first use, and closed with the context. The CLI, the demo and the notebooks
+ * build a context; library functions take the ready objects it hands out.
+ *
+ * @example
+ * ```ts
+ * import { LabContext } from "./lab/context.ts";
+ * await using ctx = await LabContext.open();
+ * const env = await ctx.env();            // { db, model, strategies, pool }
+ * const store = await ctx.patternStore();
+ * ```
+ * @module
+ */
+import {
+  type ChatModel,
+  createChatModel,
+  defaultBackends,
+  getModelConfig,
+  loadModelsConfig,
+  type ModelsConfig,
+} from "./models/mod.ts";
+import type { StrategiesConfig } from "./agents/mod.ts";
+import { ensureSandbox, SandboxPool } from "./sandbox/mod.ts";
+import {
+  checkChallengeRoles,
+  DEFAULT_DB_PATH,
+  loadRunConfigs,
+  loadTournamentConfig,
+  openConfigPool,
+  TOURNAMENT_CONFIG_PATH,
+  type TournamentConfig,
+} from "./tournament/mod.ts";
+import { DEFAULT_PATTERNS_PATH, loadPatternsConfig, PatternStore, type PatternsConfig } from "./patterns/mod.ts";
+import type { RolesConfig } from "./tools/mod.ts";
+import type { EvalEnv } from "./evals/mod.ts";
+import { type LocalServer, startServer } from "./serve/mod.ts";
+
+/** Where a context reads and writes. Every path has the lab's default. */
+export interface LabContextOptions {
+  /** Tournament config. @default configs/tournament.yaml */
+  config?: string;
+  /** The tournament store. @default data/lab.duckdb */
+  db?: string;
+  /** The pattern store. @default data/patterns.duckdb */
+  patternsDb?: string;
+  /** Where sandboxes are built and cached. @default data/sandbox */
+  sandboxDir?: string;
+  /** Reach every chat model at this OpenAI-compatible URL instead of resolving it from configs/models.yaml. */
+  baseUrl?: string;
+}
+
+/** The lab, wired once. Dispose it (`await using`) to close what it opened. */
+export class LabContext implements AsyncDisposable {
+  readonly db: string;
+  readonly patternsDb: string;
+  #pool?: Promise<SandboxPool>;
+  #catalogPool?: Promise<SandboxPool>;
+  #store?: Promise<PatternStore>;
+  #server?: Promise<LocalServer>;
+  readonly #models = new Map<string, Promise<ChatModel>>();
+
+  private constructor(
+    readonly tournament: TournamentConfig,
+    readonly strategies: StrategiesConfig,
+    readonly models: ModelsConfig,
+    readonly patterns: PatternsConfig,
+    readonly roles: RolesConfig,
+    readonly options: LabContextOptions,
+  ) {
+    this.db = options.db ?? DEFAULT_DB_PATH;
+    this.patternsDb = options.patternsDb ?? DEFAULT_PATTERNS_PATH;
+  }
+
+  /** Reads and checks every config (one-line errors naming the file); builds nothing yet. */
+  static async open(options: LabContextOptions = {}): Promise<LabContext> {
+    if (options.baseUrl !== undefined && !/^https?:\/\//.test(options.baseUrl)) {
+      throw new RangeError(`--base-url must be an http(s) URL, found '${options.baseUrl}'`);
+    }
+    const tournament = await loadTournamentConfig(options.config ?? TOURNAMENT_CONFIG_PATH);
+    const { strategies, roles } = await loadRunConfigs(tournament); // also checks the config's model exists
+    const models = await loadModelsConfig();
+    const patterns = await loadPatternsConfig();
+    return new LabContext(tournament, strategies, models, patterns, roles, options);
+  }
+
+  /**
+   * The chat model `name` (an entry of configs/models.yaml; default the tournament config's): at `baseUrl` when the
+   * context has one; a model of the lab's own server (provider `local`) called in process, or through an in-process
+   * server when no built-in backend serves its id (or with `http`, to take the path a hosted model takes); any other
+   * provider as configured. One instance per name.
+   */
+  model(name: string = this.tournament.model, options: { http?: boolean } = {}): Promise<ChatModel> {
+    const key = `${name}${options.http ? " http" : ""}`;
+    let m = this.#models.get(key);
+    if (!m) this.#models.set(key, m = this.#resolve(name, options.http ?? false));
+    return m;
+  }
+
+  /** `http`: a local model is reached through the in-process server even when it could be called directly. */
+  async #resolve(name: string, http: boolean): Promise<ChatModel> {
+    const entry = getModelConfig(this.models, name);
+    if (this.options.baseUrl !== undefined) return createChatModel(entry, { baseUrl: this.options.baseUrl });
+    if (entry.provider !== "local") return createChatModel(entry);
+    const backends = await defaultBackends();
+    const backend = Object.values(backends).find((b) => b.id === entry.model);
+    if (backend && entry.kind === "chat" && !http) return createChatModel(entry, { backend });
+    this.#server ??= startServer({ port: 0, backends });
+    return createChatModel(entry, { baseUrl: (await this.#server).url });
+  }
+
+  /** The sandbox pool of the tournament config's sandbox (built on first use), opened once. */
+  pool(): Promise<SandboxPool> {
+    return this.#pool ??= openConfigPool(this.tournament, this.options.sandboxDir);
+  }
+
+  /**
+   * A pool on the catalog's own sandbox (tiny scale, the generator's default seed and date: where every catalog
+   * instance's verifier was checked), opened once with `size` workers.
+   */
+  catalogPool(size = 4): Promise<SandboxPool> {
+    return this.#catalogPool ??= ensureSandbox({ scale: "tiny" }, this.options.sandboxDir ? { dir: this.options.sandboxDir } : {})
+      .then(({ path }) => SandboxPool.open(path, { size }));
+  }
+
+  /** The pattern store, opened once. */
+  patternStore(): Promise<PatternStore> {
+    return this.#store ??= PatternStore.open(this.patternsDb);
+  }
+
+  /** The ready objects a suite runs with; checks that the roles the config's challenges act as exist. */
+  async env(options: { signal?: AbortSignal; model?: string } = {}): Promise<EvalEnv> {
+    return {
+      db: this.db,
+      model: await this.model(options.model),
+      strategies: this.strategies,
+      pool: await this.pool(),
+      ...(options.signal ? { signal: options.signal } : {}),
+    };
+  }
+
+  /** Throws when a challenge acts as a role configs/roles.yaml does not define. */
+  checkRoles(challenges: Parameters<typeof checkChallengeRoles>[0]): void {
+    checkChallengeRoles(challenges, this.roles);
+  }
+
+  /** Closes what the context opened (the same as disposing it; for notebooks, where `await using` ends with the cell). */
+  async close(): Promise<void> {
+    await this[Symbol.asyncDispose]();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    const settle = async <T>(p: Promise<T> | undefined, close: (x: T) => unknown) => {
+      if (p) await p.then(close, () => {});
+    };
+    await settle(this.#pool, (p) => p.close());
+    await settle(this.#catalogPool, (p) => p.close());
+    await settle(this.#store, (s) => s.close());
+    await settle(this.#server, (s) => s.close());
+  }
+}

@@ -1,0 +1,8 @@
+/**
+ * Test helpers of `lab/tournament/` for tests and benches in other folders: the planted scripted model and its
+ * setup (tournament config, strategies with a planted strong one, challenges and their reference SQL), and the
+ * store's episode insert.
+ * @module
+ */
+export { AS_OF, plantedModel, plantedSetup, referenceSql } from "./_test_model.ts";
+export { insertEpisodes } from "./store.ts";
