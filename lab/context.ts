@@ -54,7 +54,9 @@ export interface LabContextOptions {
 
 /** The lab, wired once. Dispose it (`await using`) to close what it opened. */
 export class LabContext implements AsyncDisposable {
+  /** The tournament store's DuckDB file. */
   readonly db: string;
+  /** The pattern store's DuckDB file. */
   readonly patternsDb: string;
   #pool?: Promise<SandboxPool>;
   #catalogPool?: Promise<SandboxPool>;
@@ -151,6 +153,7 @@ export class LabContext implements AsyncDisposable {
     await this[Symbol.asyncDispose]();
   }
 
+  /** Closes what the context opened (sandbox pools, the pattern store, the server). */
   async [Symbol.asyncDispose](): Promise<void> {
     const settle = async <T>(p: Promise<T> | undefined, close: (x: T) => unknown) => {
       if (p) await p.then(close, () => {});

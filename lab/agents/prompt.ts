@@ -11,7 +11,10 @@ import type { Strategy } from "./strategies.ts";
 
 export type { InjectedExample };
 
-/** Turns examples into prompt text; replace it (`deps.renderExamples`) to use another format. */
+/**
+ * Turns examples into prompt text; replace it (`deps.renderExamples`) to use another format.
+ * @internal
+ */
 export type ExampleRenderer = (examples: readonly InjectedExample[], header: string) => string;
 
 /**
@@ -39,7 +42,10 @@ export function schemaSummary(): string {
   ].join("\n");
 }
 
-/** What a prompt is built from: the strategy and the three challenge facts the model may see. */
+/**
+ * What a prompt is built from: the strategy and the three challenge facts the model may see.
+ * @internal
+ */
 export interface PromptInput {
   strategy: Strategy;
   /** The task text. */

@@ -38,13 +38,20 @@ export { majorityVote, stepSeed } from "./tool_loop.ts";
 /**
  * Port: examples for a task, implemented by `lab/patterns` (the runner never imports it). `split` lets the
  * source keep held-out tasks out of what it returns; it is never shown to the model.
+ * @internal
  */
 export type PatternSource = (query: { task: string; role: string; split?: string }) => Promise<InjectedExample[]>;
 
-/** Port: stores a finished episode, implemented by `lab/patterns` (or a test's array). */
+/**
+ * Port: stores a finished episode, implemented by `lab/patterns` (or a test's array).
+ * @internal
+ */
 export type EpisodeSink = (episode: EpisodeRecord) => Promise<void>;
 
-/** What to run. */
+/**
+ * What to run.
+ * @internal
+ */
 export interface EpisodeSpec {
   challenge: Challenge;
   strategy: Strategy;
@@ -55,7 +62,10 @@ export interface EpisodeSpec {
   seed: number;
 }
 
-/** What the runner works with. */
+/**
+ * What the runner works with.
+ * @internal
+ */
 export interface RunEpisodeDeps {
   pool: SandboxPool;
   /** Injected examples (up to the strategy's `examples.k`). @default none */
@@ -146,7 +156,10 @@ export interface QueryTrace extends QueryRecord {
   call: number;
 }
 
-/** One attempt: the full trace, the verdict and the fitness. */
+/**
+ * One attempt: the full trace, the verdict and the fitness.
+ * @internal
+ */
 export interface EpisodeRecord {
   /** `<challenge id>#<strategy>#<model>#s<seed>#a<attempt>`. */
   id: string;

@@ -99,7 +99,10 @@ export const StrategyEntry = z.strictObject({
   budgets: Budgets,
   examples: ExamplesSpec.default({ k: 3 }),
 });
-/** One strategy as written in the file. */
+/**
+ * One strategy as written in the file.
+ * @internal
+ */
 export type StrategyEntry = z.infer<typeof StrategyEntry>;
 
 /** Prompt text shared by every strategy; the flags of a strategy pick fragments by name. */
@@ -117,7 +120,10 @@ export const PromptSpec = z.strictObject({
   /** Sent as a user message when the model replies without calling a tool. */
   nudge: z.string().min(1),
 });
-/** Prompt text shared by every strategy. */
+/**
+ * Prompt text shared by every strategy.
+ * @internal
+ */
 export type PromptSpec = z.infer<typeof PromptSpec>;
 
 function weights<K extends string>(keys: readonly K[], what: string) {
@@ -176,7 +182,10 @@ export interface Strategy extends StrategyEntry {
   prompt: PromptSpec;
 }
 
-/** A loaded strategies config. */
+/**
+ * A loaded strategies config.
+ * @internal
+ */
 export interface StrategiesConfig {
   /** The file it came from (for messages). */
   source: string;

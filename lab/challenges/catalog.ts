@@ -27,7 +27,10 @@ export const OPTIMAL_STEPS_FILE: string = repoPath("data/challenges/_optimal_ste
 /** The oracle's recorded solutions of one train instance per level (written by the oracle script). */
 export const ORACLE_FIXTURE_FILE: string = repoPath("data/challenges/_oracle_fixture.json");
 
-/** One recorded oracle solution in the fixture. */
+/**
+ * One recorded oracle solution in the fixture.
+ * @internal
+ */
 export interface OracleFixtureEntry {
   level: number;
   id: string;
@@ -314,7 +317,10 @@ export interface CatalogFilter {
   family?: string;
 }
 
-/** Options for {@linkcode loadCatalog}. */
+/**
+ * Options for {@linkcode loadCatalog}.
+ * @internal
+ */
 export interface LoadCatalogOptions extends CatalogFilter {
   /** Extra challenge files or folders (e.g. a held-out set outside the repo), loaded after the committed ones. */
   extra?: readonly string[];

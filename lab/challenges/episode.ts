@@ -94,7 +94,10 @@ export function verifyEpisode(
   return verify(challenge, outcomeOf(ctx), verifyContextOf(ctx, options));
 }
 
-/** A recorded solution: the writes an agent made (in order) and the answer it submitted. */
+/**
+ * A recorded solution: the writes an agent made (in order) and the answer it submitted.
+ * @internal
+ */
 export interface RecordedSolution {
   writes: string[];
   answer: unknown;

@@ -6,7 +6,9 @@ import { z } from "zod";
 
 /** Seed 000's five levels of ERP work. */
 export const LEVELS = [1, 2, 3, 4, 5] as const;
+/** A challenge level, 1 (basic operations) to 5 (workflow automation). */
 export type Level = (typeof LEVELS)[number];
+/** A short name for each level, for tables and chart labels. */
 export const LEVEL_NAMES: Record<Level, string> = {
   1: "basic operations",
   2: "comparative analysis",
@@ -16,12 +18,24 @@ export const LEVEL_NAMES: Record<Level, string> = {
 };
 
 export const CATEGORIES = ["finance", "sales", "inventory", "purchasing", "reporting"] as const;
+/**
+ * A challenge category (business area).
+ * @internal
+ */
 export type Category = (typeof CATEGORIES)[number];
 
 export const OUTCOMES = ["number", "comparison", "table", "action", "report", "workflow"] as const;
+/**
+ * The kind of outcome a challenge asks for.
+ * @internal
+ */
 export type OutcomeType = (typeof OUTCOMES)[number];
 
 export const SPLITS = ["train", "dev", "test_id", "test_ood"] as const;
+/**
+ * A catalog split (train, dev, in- and out-of-distribution test).
+ * @internal
+ */
 export type Split = (typeof SPLITS)[number];
 
 const Sql = z.string().min(1, "must be a non-empty SQL string");
@@ -125,6 +139,10 @@ export const VerifierSpec = z.discriminatedUnion("kind", [
   ReportVerifier,
   WorkflowVerifier,
 ]);
+/**
+ * How a challenge instance is verified (one of the verifier kinds).
+ * @internal
+ */
 export type VerifierSpec = z.infer<typeof VerifierSpec>;
 
 const ParamValue = z.union([z.string().min(1), z.number()]);
@@ -139,6 +157,10 @@ export const WORDING_FEATURES = [
   "shorthand",
   "relative_period",
 ] as const;
+/**
+ * A wording feature a template can be tagged with.
+ * @internal
+ */
 export type WordingFeature = (typeof WORDING_FEATURES)[number];
 
 /**
@@ -179,16 +201,23 @@ export type ChallengeFamilyFile = z.infer<typeof ChallengeFamilyFile>;
 export interface Challenge {
   /** Stable id: `<family>/t<template>/<param values>/o<org>`. */
   id: string;
+  /** The challenge family (one YAML file) the instance comes from. */
   family: string;
+  /** Its level, 1–5. */
   level: Level;
+  /** Its business area. */
   category: Category;
+  /** The role the agent acts as (a configs/roles.yaml entry). */
   role: string;
   /** The task text an agent sees. */
   task: string;
+  /** The kind of outcome the task asks for. */
   outcome: OutcomeType;
+  /** The catalog split it belongs to. */
   split: Split;
   /** Tenant the episode runs on. */
   orgId: number;
+  /** Index of the family's template the task was rendered from. */
   templateIndex: number;
   /** The template with its parameters as placeholders (for the no-shared-template check). */
   template: string;
@@ -196,7 +225,9 @@ export interface Challenge {
   features: WordingFeature[];
   /** Whether the template was written independently of the catalog's first wordings and lab-mini's corpus. */
   templateOrigin: "original" | "independent";
+  /** The parameter values the template was filled with. */
   params: Record<string, string | number>;
+  /** How a solution is judged. */
   verifier: VerifierSpec;
   /** Tool calls of the reference oracle's solution (from `data/challenges/_optimal_steps.json`). */
   optimalSteps: number | undefined;
@@ -206,10 +237,12 @@ export interface Challenge {
 
 /** The one shape of every judgement in the lab. */
 export interface Verdict {
+  /** Whether the solution passed. */
   pass: boolean;
   /** In [0, 1], with partial credit per component. */
   score: number;
   /** A reason a person can read. */
   reason: string;
+  /** Verifier-specific facts behind the verdict (expected and found values, checks). */
   details?: Record<string, unknown>;
 }

@@ -8,7 +8,6 @@
  * `deno.json` (`nodeModulesDir: "manual"`), so npm imports resolve from the project's `node_modules`.
  * @module
  */
-import { JUPYTER_MISSING } from "../report/mod.ts";
 
 /** The kernel name notebooks declare in `metadata.kernelspec.name`. */
 export const KERNEL_NAME = "deno";
@@ -28,7 +27,8 @@ interface KernelSpec {
 export async function ensureJupyter(options: { install: boolean }): Promise<JupyterCheck> {
   // Each jupyter command costs ~1 s of Python start-up, so the two checks run side by side.
   const [nbconvert, firstProblem] = await Promise.all([run("jupyter", ["nbconvert", "--version"]), kernelProblem()]);
-  if (!nbconvert.ok) return { ok: false, message: JUPYTER_MISSING };
+  // The report door is loaded when needed: its charting dependencies are heavy (and warn under Deno) for every other command.
+  if (!nbconvert.ok) return { ok: false, message: (await import("../report/mod.ts")).JUPYTER_MISSING };
 
   let problem = firstProblem;
   if (problem === undefined) return { ok: true };

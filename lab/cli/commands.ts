@@ -8,7 +8,6 @@ import { runDemo } from "./demo.ts";
 import { buildSandbox, ensureSandbox, readManifest, SANDBOX_DIR, sandboxPath, type Scale, TABLES, VIEWS } from "../sandbox/mod.ts";
 import { openAiToolSchemas, TOOLS } from "../tools/mod.ts";
 import { progressBar, displayPath, repoPath } from "../util/mod.ts";
-import { executeNotebook, formatNotebookFailure, listNotebooks } from "../report/mod.ts";
 import { formatManifest } from "./_format.ts";
 import { CHALLENGE_COMMANDS } from "./challenges.ts";
 import { SERVE_COMMANDS } from "./serve.ts";
@@ -135,6 +134,8 @@ export const COMMANDS: CommandSpec[] = [
     usage: "notebooks run [notebook.ipynb …] [options]",
     options: { out: { type: "string", description: "Folder for the rendered HTML", default: displayPath(repoPath("data/reports/notebooks")) } },
     async run(args) {
+      // The report door is loaded when needed: its charting dependencies are heavy (and warn under Deno) for every other command.
+      const { executeNotebook, formatNotebookFailure, listNotebooks } = await import("../report/mod.ts");
       const paths = args.positionals.length ? args.positionals : await listNotebooks(repoPath("notebooks"));
       let failed = 0;
       for (const p of paths) {

@@ -22,7 +22,10 @@ export type Metric = "pass" | "score" | "composite";
 /** What one cluster is. `family` is the lab's rule; the others exist to show what clustering changes. */
 export type ClusterBy = "family" | "template" | "challenge";
 
-/** Options for {@linkcode compare}. */
+/**
+ * Options for {@linkcode compare}.
+ * @internal
+ */
 export interface CompareOptions {
   /** The arm every other arm is compared with. */
   control: string;
@@ -48,7 +51,10 @@ export interface Estimate {
   note?: string;
 }
 
-/** One arm's rate on one level (or `"all"`). */
+/**
+ * One arm's rate on one level (or `"all"`).
+ * @internal
+ */
 export interface RateCell extends Estimate {
   arm: string;
   level: number | "all";
@@ -58,7 +64,10 @@ export interface RateCell extends Estimate {
   passes: number;
 }
 
-/** One arm's paired lift over the control on one level (or `"all"`). */
+/**
+ * One arm's paired lift over the control on one level (or `"all"`).
+ * @internal
+ */
 export interface LiftCell extends Estimate {
   arm: string;
   level: number | "all";
@@ -75,12 +84,19 @@ export interface LiftCell extends Estimate {
 
 /** What {@linkcode compare} found. */
 export interface Comparison {
+  /** The arm every other arm was compared with. */
   control: string;
+  /** The per-episode outcome compared. */
   metric: Metric;
+  /** What one cluster is. */
   clusterBy: ClusterBy;
+  /** Fewest clusters a cell needed for an interval. */
   minClusters: number;
+  /** The challenge levels the episodes cover, ascending. */
   levels: number[];
+  /** Each arm's rate per level and overall. */
   rates: RateCell[];
+  /** Each arm's paired lift over the control per level and overall. */
   lifts: LiftCell[];
 }
 

@@ -71,7 +71,10 @@ async function strategySuite(
   };
 }
 
-/** Options for {@linkcode reevaluateWinners}. */
+/**
+ * Options for {@linkcode reevaluateWinners}.
+ * @internal
+ */
 export interface ReevaluateOptions {
   /** @default "dev" */
   split?: Split;
@@ -96,7 +99,10 @@ export interface WinnerFigures {
   optimism: { success: number; fitness: number };
 }
 
-/** What {@linkcode reevaluateWinners} found. */
+/**
+ * What {@linkcode reevaluateWinners} found.
+ * @internal
+ */
 export interface WinnerReevaluation {
   runId: string;
   split: Split;
@@ -181,7 +187,10 @@ export type CompetitionProgress =
   | { arm: "tournament" | "single"; event: TournamentProgress }
   | { arm: "dev"; done: number; total: number };
 
-/** Options for {@linkcode competitionVsSingle}. */
+/**
+ * Options for {@linkcode competitionVsSingle}.
+ * @internal
+ */
 export interface CompetitionOptions {
   config: TournamentConfig;
   /**
@@ -225,7 +234,10 @@ export interface ArmSummary {
   root: string;
 }
 
-/** What {@linkcode competitionVsSingle} found. */
+/**
+ * What {@linkcode competitionVsSingle} found.
+ * @internal
+ */
 export interface CompetitionResult {
   model: { name: string; id: string };
   /** Set when the model is lab-mini: the figures describe it, not LLMs. */

@@ -19,7 +19,10 @@ import type { Comparison } from "./compare.ts";
 import { type Estimate, liftCell, type LiftCell, rateCell } from "./compare.ts";
 import type { McNemarResult } from "../stats/mod.ts";
 
-/** Ready objects a suite runs with (built once by `lab/context.ts` or a test). */
+/**
+ * Ready objects a suite runs with (built once by `lab/context.ts` or a test).
+ * @internal
+ */
 export interface EvalEnv {
   /** The tournament store. */
   db: string;

@@ -60,7 +60,10 @@ export type HonestyArm = (typeof HONESTY_ARMS)[number];
 /** A running OpenAI-compatible server serving the given backends (e.g. `startServer` of `lab/serve`). */
 export type ServeBackends = (backends: Record<string, ChatBackend>) => Promise<{ url: string; close(): Promise<void> }>;
 
-/** Options for {@linkcode runLabMiniHonesty}. */
+/**
+ * Options for {@linkcode runLabMiniHonesty}.
+ * @internal
+ */
 export interface LabMiniHonestyOptions {
   /**
    * The evaluated split (tune on `dev`, report `test_id` and `test_ood`), or `"external"`: the instances of the
@@ -113,7 +116,10 @@ export interface HonestyEpisode extends SuiteEpisode {
   messages?: EpisodeRecord["messages"];
 }
 
-/** What {@linkcode runLabMiniHonesty} measured. */
+/**
+ * What {@linkcode runLabMiniHonesty} measured.
+ * @internal
+ */
 export interface LabMiniHonestyResult {
   label: string;
   split: EvaluatedSet;

@@ -43,7 +43,10 @@ import {
 } from "./env.ts";
 import { modelLabel } from "./label.ts";
 
-/** Options for {@linkcode patternLift}. */
+/**
+ * Options for {@linkcode patternLift}.
+ * @internal
+ */
 export interface PatternLiftOptions {
   /** The tournament that teaches the patterns (its split is forced to `train`). */
   config: TournamentConfig;
@@ -107,7 +110,10 @@ export interface SplitLift extends ArmLift {
   episodes: SuiteEpisode[];
 }
 
-/** What {@linkcode patternLift} found. */
+/**
+ * What {@linkcode patternLift} found.
+ * @internal
+ */
 export interface PatternLiftResult {
   model: { name: string; id: string };
   /** Set when the model is lab-mini: the figures describe it, not LLMs. */

@@ -28,6 +28,7 @@ export interface Arm {
    * id), or one model per challenge level (e.g. a version fine-tuned without that level's families).
    */
   model: string | { byLevel: Record<number, string> };
+  /** The strategy its agent plays. */
   strategy: Strategy;
   /** Examples injected into every episode. @default none */
   patterns?: PatternSource;
@@ -39,34 +40,49 @@ export interface Arm {
 
 /** What a suite runs. */
 export interface Suite {
+  /** Names the suite in results and reports. */
   name: string;
+  /** The challenges every arm runs. */
   challenges: readonly Challenge[];
   /** Episode seeds: every arm runs every challenge once per seed, so the arms' episodes pair by (challenge, seed). */
   seeds: readonly number[];
+  /** The arms compared. */
   arms: readonly Arm[];
 }
 
 /** One episode of a suite: the one record shape comparisons read. */
 export interface SuiteEpisode {
+  /** The arm's id. */
   arm: string;
+  /** The challenge's id. */
   challengeId: string;
+  /** The challenge's family (the lab's cluster). */
   family: string;
   /** `<family>/t<template index>`: the wording the instance was rendered from. */
   template: string;
+  /** The challenge's level. */
   level: number;
+  /** The challenge's split. */
   split: string;
+  /** The episode seed. */
   seed: number;
   /** Index of the seed in the suite's seeds. */
   attempt: number;
   /** The model id the arm resolved for this challenge. */
   model: string;
+  /** The arm's strategy id. */
   strategyId: string;
+  /** Whether the verdict passed. */
   pass: boolean;
+  /** The verdict's score in [0, 1]. */
   score: number;
   /** Composite fitness. */
   composite: number;
+  /** Total tokens the episode used. */
   tokens: number;
+  /** What the episode cost, in US dollars. */
   costUsd: number;
+  /** Why the episode stopped. */
   stopReason: string;
   /** Examples handed to the prompt builder. */
   examples: number;
@@ -78,7 +94,10 @@ export interface SuiteEpisode {
   used: string[];
 }
 
-/** What {@linkcode runSuite} runs with: ready objects, built once by the caller (see `lab/context.ts`). */
+/**
+ * What {@linkcode runSuite} runs with: ready objects, built once by the caller (see `lab/context.ts`).
+ * @internal
+ */
 export interface SuiteDeps {
   /** Resolves an arm's model reference. Called once per distinct reference. */
   models: (ref: string) => ChatModel;
@@ -95,10 +114,15 @@ export interface SuiteDeps {
 
 /** The episodes of a suite, in (arm, challenge, seed) order. */
 export interface SuiteResult {
+  /** The suite's name. */
   suite: string;
+  /** The arms' ids, in suite order. */
   arms: string[];
+  /** The challenges' ids, in suite order. */
   challenges: string[];
+  /** The episode seeds. */
   seeds: number[];
+  /** Every episode. */
   episodes: SuiteEpisode[];
 }
 

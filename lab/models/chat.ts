@@ -22,7 +22,10 @@ import type {
   Usage,
 } from "./types.ts";
 
-/** Options for {@linkcode createChatModel}. */
+/**
+ * Options for {@linkcode createChatModel}.
+ * @internal
+ */
 export interface ChatModelOptions {
   /** The API key. @default the env var named by the entry's `api_key_env` */
   apiKey?: string;
@@ -66,7 +69,10 @@ export interface ChatModelStats {
   costUsd: number;
 }
 
-/** A chat model: one interface for every provider. */
+/**
+ * A chat model: one interface for every provider.
+ * @internal
+ */
 export interface ChatModel {
   /** The entry's name in configs/models.yaml. */
   readonly name: string;

@@ -104,13 +104,19 @@ export const ModelsConfigFile = z.strictObject({
 /** The whole models config file. */
 export type ModelsConfigFile = z.infer<typeof ModelsConfigFile>;
 
-/** A model entry with its name. */
+/**
+ * A model entry with its name.
+ * @internal
+ */
 export interface ModelConfig extends ModelEntry {
   /** The entry's name in the config. */
   name: string;
 }
 
-/** A loaded models config. */
+/**
+ * A loaded models config.
+ * @internal
+ */
 export interface ModelsConfig {
   /** The file it came from (for messages). */
   source: string;

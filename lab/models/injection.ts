@@ -45,7 +45,10 @@ export interface InjectedCall {
   sql: string;
 }
 
-/** One solved example. */
+/**
+ * One solved example.
+ * @internal
+ */
 export interface InjectedExample {
   /** Where it came from (e.g. a pattern id); recorded with the episode, never written into the prompt. */
   id?: string;

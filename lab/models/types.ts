@@ -11,7 +11,10 @@ export interface SentToolCall {
   args: Record<string, unknown>;
 }
 
-/** One message of a conversation. */
+/**
+ * One message of a conversation.
+ * @internal
+ */
 export interface ChatMessage {
   role: "system" | "user" | "assistant" | "tool";
   content?: string | null;

@@ -67,6 +67,10 @@ export const RetrievalConfig = z.strictObject({
   hybrid: HybridConfig.prefault({}),
   index: IndexConfig.prefault({}),
 });
+/**
+ * Retrieval settings (`retrieval` in configs/patterns.yaml), defaults filled in.
+ * @internal
+ */
 export type RetrievalConfig = z.infer<typeof RetrievalConfig>;
 
 /** Precision/recall of "same family" at one cut-off. */
@@ -122,6 +126,10 @@ export const PatternsConfig = z.looseObject({
   }).prefault({}),
   calibration: z.record(z.string(), CalibrationRecord).default({}),
 });
+/**
+ * A loaded patterns config.
+ * @internal
+ */
 export type PatternsConfig = z.infer<typeof PatternsConfig>;
 
 /** The committed config file. */

@@ -14,7 +14,10 @@ import { queryFitness } from "../agents/mod.ts";
 import { canonicalSql } from "../util/mod.ts";
 import type { StoredQuery } from "./_query.ts";
 
-/** A person's own question and the queries that answered it, for `PatternStore.addAsk`. */
+/**
+ * A person's own question and the queries that answered it, for `PatternStore.addAsk`.
+ * @internal
+ */
 export interface AskInput {
   question: string;
   role: string;

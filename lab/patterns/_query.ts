@@ -16,7 +16,10 @@ export interface StoredQuery {
   ms: number;
 }
 
-/** A stored pattern (a `turn_memories` row). */
+/**
+ * A stored pattern (a `turn_memories` row).
+ * @internal
+ */
 export interface Pattern {
   id: string;
   normalizedIntent: string;
@@ -57,7 +60,10 @@ export interface Pattern {
   orgId: number | null;
 }
 
-/** Filter of `PatternStore.list` and `PatternStore.count`; every field narrows. */
+/**
+ * Filter of `PatternStore.list` and `PatternStore.count`; every field narrows.
+ * @internal
+ */
 export interface PatternFilter {
   ids?: string[];
   role?: string;
@@ -73,7 +79,10 @@ export interface PatternFilter {
   minFitness?: number;
 }
 
-/** Options of `PatternStore.list`. */
+/**
+ * Options of `PatternStore.list`.
+ * @internal
+ */
 export interface ListOptions {
   /** @default 100 */
   limit?: number;

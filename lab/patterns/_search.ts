@@ -11,7 +11,10 @@ import { sqlString } from "../util/mod.ts";
 import { cutoffFor, type RetrievalConfig } from "./_config.ts";
 import { EMBEDDING_DIMS } from "./_schema.ts";
 
-/** What retrieval is asked: the runner's PatternSource query. */
+/**
+ * What retrieval is asked: the runner's PatternSource query.
+ * @internal
+ */
 export interface PatternQuery {
   task: string;
   role: string;
@@ -19,7 +22,10 @@ export interface PatternQuery {
   split?: string;
 }
 
-/** A retrieved pattern. */
+/**
+ * A retrieved pattern.
+ * @internal
+ */
 export interface RetrievedPattern {
   id: string;
   /** The task as asked (the injected example's task). */

@@ -18,7 +18,10 @@ import type { SandboxPool } from "../sandbox/mod.ts";
 import { fnv1a } from "../util/mod.ts";
 import type { AddReport, PatternStore } from "./store.ts";
 
-/** Options for {@linkcode askQuestion}. */
+/**
+ * Options for {@linkcode askQuestion}.
+ * @internal
+ */
 export interface AskOptions {
   model: ChatModel;
   pool: SandboxPool;
@@ -39,7 +42,10 @@ export interface AskOptions {
   signal?: AbortSignal;
 }
 
-/** What {@linkcode askQuestion} returns. */
+/**
+ * What {@linkcode askQuestion} returns.
+ * @internal
+ */
 export interface AskResult {
   /** The full episode (its verdict is "unverified"). */
   record: EpisodeRecord;

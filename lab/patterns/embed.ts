@@ -65,7 +65,10 @@ export function localEmbed(text: string, dims: number = EMBEDDING_DIMS): Float32
   return v;
 }
 
-/** An embedder the store and retrieval use: an id (stored with each vector) and a batch embed. */
+/**
+ * An embedder the store and retrieval use: an id (stored with each vector) and a batch embed.
+ * @internal
+ */
 export interface Embedder {
   readonly id: string;
   readonly dims: number;
@@ -186,7 +189,10 @@ export interface EmbeddingCacheStats {
   misses: number;
 }
 
-/** An embedder with a cache in front; same id and dims as the one it wraps. */
+/**
+ * An embedder with a cache in front; same id and dims as the one it wraps.
+ * @internal
+ */
 export interface CachedEmbedder extends Embedder {
   readonly stats: Readonly<EmbeddingCacheStats>;
 }

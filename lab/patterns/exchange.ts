@@ -400,7 +400,10 @@ async function columnTypes(con: DuckDBConnection, sql: string): Promise<Map<stri
   return new Map(rows.map((r) => [String(r.column_name), String(r.column_type)]));
 }
 
-/** Options for {@linkcode toArrow}. */
+/**
+ * Options for {@linkcode toArrow}.
+ * @internal
+ */
 export interface ToArrowOptions {
   /** Columns to include, in this order. @default every column of turn_memories */
   columns?: readonly PatternColumn[];

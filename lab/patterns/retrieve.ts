@@ -61,7 +61,10 @@ export interface OpenRetrieverOptions {
   normalize?: (text: string) => string;
 }
 
-/** What the retriever holds (for notebooks and the bench). */
+/**
+ * What the retriever holds (for notebooks and the bench).
+ * @internal
+ */
 export interface RetrieverStats {
   mode: "exact" | "ivf";
   /** Eligible rows indexed (ivf) or counted at open (exact). */
@@ -241,6 +244,7 @@ export class PatternRetriever implements AsyncDisposable {
     return Promise.resolve();
   }
 
+  /** The same as {@linkcode PatternRetriever.close}. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

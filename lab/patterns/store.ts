@@ -34,7 +34,10 @@ import { type AskInput, type Draft, type Extraction, extractAsk, extractEpisodes
 import { countQuery, type ListOptions, listQuery, type Pattern, type PatternFilter, patternFromRow } from "./_query.ts";
 import { type KeyedDraft, replaceEmbeddings, upsertDrafts } from "./_upsert.ts";
 
-/** What a batch did. */
+/**
+ * What a batch did.
+ * @internal
+ */
 export interface AddReport {
   /** Episodes (or asks) received. */
   episodes: number;
@@ -89,12 +92,19 @@ export interface PatternStoreOptions {
   lockTimeoutMs?: number;
 }
 
-/** Options for {@linkcode PatternStore.addEpisodes} and {@linkcode PatternStore.sink}. */
+/**
+ * Options for {@linkcode PatternStore.addEpisodes} and {@linkcode PatternStore.sink}.
+ * @internal
+ */
 export interface AddEpisodesOptions {
   /** The run the episodes belong to (lineage; Parquet export partitions by it). @default null */
   runId?: string;
 }
 
+/**
+ * Weights of the composite fitness: how much the query and the turn count.
+ * @internal
+ */
 interface CompositeWeights {
   query: number;
   turn: number;
@@ -169,6 +179,7 @@ export class PatternStore implements AsyncDisposable {
    * Runs `fn` with a connection to the store: the held one (after every earlier call of this store has
    * finished), or one opened for the call. Do not call other methods of the store inside `fn` (they wait for
    * it). Retrieval runs its SQL through this.
+   * @internal
    */
   withConnection<T>(fn: (c: DuckDBConnection) => Promise<T>): Promise<T> {
     return this.#db.exclusive(fn);
@@ -179,6 +190,7 @@ export class PatternStore implements AsyncDisposable {
     await this.#db.close();
   }
 
+  /** The same as {@linkcode PatternStore.close}. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

@@ -6,7 +6,10 @@
  */
 import type { Challenge } from "../challenges/mod.ts";
 
-/** The fields of a stored pattern these summaries read (every `Pattern` has them). */
+/**
+ * The fields of a stored pattern these summaries read (every `Pattern` has them).
+ * @internal
+ */
 export interface PatternFacts {
   level: number | null;
   category: string;
@@ -19,7 +22,10 @@ export interface PatternFacts {
   family: string | null;
 }
 
-/** One row of {@linkcode patternsByLevelCategory}. */
+/**
+ * One row of {@linkcode patternsByLevelCategory}.
+ * @internal
+ */
 export interface LevelCategoryCount {
   level: number | null;
   category: string;
@@ -56,7 +62,10 @@ export function patternsByLevelCategory(
   );
 }
 
-/** One bar of {@linkcode fitnessHistogram}. */
+/**
+ * One bar of {@linkcode fitnessHistogram}.
+ * @internal
+ */
 export interface FitnessBin {
   /** The bin's lower edge, one decimal (`"0.7"` holds [0.7, 0.8)). */
   fitness: string;
@@ -87,7 +96,10 @@ export function fitnessHistogram(
   return [...bins.values()].sort((a, b) => a.fitness.localeCompare(b.fitness));
 }
 
-/** One row of {@linkcode patternsByGeneration}. */
+/**
+ * One row of {@linkcode patternsByGeneration}.
+ * @internal
+ */
 export interface GenerationCount {
   /** 0 for patterns whose episode is not in `generationOf`. */
   generation: number;

@@ -39,8 +39,10 @@ export function renderSvg(spec: VegaLiteSpec): Promise<string> {
 
 /** A chart ready to display: the Vega-Lite spec for interactive frontends plus its server-rendered SVG. */
 export class Chart implements Displayable {
+  /** Wraps a spec and its rendered SVG (use {@linkcode chart} to make one). */
   constructor(readonly spec: VegaLiteSpec, readonly svg: string) {}
 
+  /** The MIME bundle Jupyter displays: the interactive spec, the SVG and a text line. */
   [JUPYTER_DISPLAY](): MediaBundle {
     return {
       // JupyterLab draws the interactive chart from the spec; nbconvert's HTML cannot, and shows the SVG.
@@ -50,10 +52,12 @@ export class Chart implements Displayable {
     };
   }
 
+  /** How `console.log` shows the chart: one line naming its title and mark. */
   [DENO_INSPECT](): string {
     return this.describe();
   }
 
+  /** One line naming the chart's title and mark. */
   private describe(): string {
     const s = this.spec as { title?: unknown; mark?: unknown };
     const title = typeof s.title === "string" ? ` "${s.title}"` : "";
@@ -67,7 +71,10 @@ export async function chart(spec: VegaLiteSpec): Promise<Chart> {
   return new Chart(spec, await renderSvg(spec));
 }
 
-/** Options for {@linkcode lineChart} and {@linkcode barChart}. Field names are columns of the rows. */
+/**
+ * Options for {@linkcode lineChart} and {@linkcode barChart}. Field names are columns of the rows.
+ * @internal
+ */
 export interface XYChartOptions {
   /** Column for the x axis. */
   x: string;

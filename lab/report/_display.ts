@@ -9,7 +9,10 @@
 /** The symbol the Deno Jupyter kernel looks for; equal to `Deno.jupyter.$display`. */
 export const JUPYTER_DISPLAY: unique symbol = Symbol.for("Jupyter.display") as never;
 
-/** A mime bundle: mime type → payload. JSON mime types carry objects, the rest strings. */
+/**
+ * A mime bundle: mime type → payload. JSON mime types carry objects, the rest strings.
+ * @internal
+ */
 export interface MediaBundle {
   "text/plain": string;
   "text/html"?: string;
@@ -18,7 +21,10 @@ export interface MediaBundle {
   [mimeType: string]: string | object | undefined;
 }
 
-/** Anything a Deno notebook cell can display richly by ending with it. */
+/**
+ * Anything a Deno notebook cell can display richly by ending with it.
+ * @internal
+ */
 export interface Displayable {
   [JUPYTER_DISPLAY](): MediaBundle;
 }

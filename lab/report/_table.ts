@@ -5,7 +5,10 @@
 import { DENO_INSPECT, type Displayable, escapeHtml, JUPYTER_DISPLAY, type MediaBundle } from "./_display.ts";
 import { hasOwnToString, type Rows, viewRows } from "./_rows.ts";
 
-/** Options for {@linkcode htmlTable}. */
+/**
+ * Options for {@linkcode htmlTable}.
+ * @internal
+ */
 export interface HtmlTableOptions {
   /** Shown above the table. */
   caption?: string;
@@ -15,6 +18,7 @@ export interface HtmlTableOptions {
 
 /** A rendered table: display it in a notebook, or embed `html` in a report. */
 export class HtmlTable implements Displayable {
+  /** Wraps a rendered table (use {@linkcode htmlTable} to make one). */
   constructor(
     /** Self-contained `<table>` markup (inline styles only, so it survives being pasted into any page). */
     readonly html: string,
@@ -22,14 +26,17 @@ export class HtmlTable implements Displayable {
     readonly text: string,
   ) {}
 
+  /** The MIME bundle Jupyter displays: the HTML table and its plain-text form. */
   [JUPYTER_DISPLAY](): MediaBundle {
     return { "text/plain": this.text, "text/html": this.html };
   }
 
+  /** How `console.log` shows the table: as aligned plain text. */
   [DENO_INSPECT](): string {
     return this.text;
   }
 
+  /** The table as aligned plain text. */
   toString(): string {
     return this.text;
   }

@@ -53,7 +53,10 @@ export interface EngineInit {
 /** Per-table row count and hash. */
 export type TableHashes = Record<string, { rows: number; hash: string }>;
 
-/** What DuckDB says about one untrusted statement (nothing of it is executed). */
+/**
+ * What DuckDB says about one untrusted statement (nothing of it is executed).
+ * @internal
+ */
 export interface Analysis {
   /** Statements in the text. */
   count: number;

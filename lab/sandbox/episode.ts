@@ -110,6 +110,7 @@ export interface WriteOptions {
 /**
  * One agent attempt on one tenant with an acting role. Starts pristine; its writes never leave it.
  * Everything here is lab-internal and trusted: agents reach the episode only through `lab/tools`.
+ * @internal
  */
 export interface Episode extends AsyncDisposable {
   readonly orgId: number;
@@ -168,7 +169,10 @@ export interface SandboxPoolOptions {
   asOf?: string;
 }
 
-/** An organization in the sandbox. */
+/**
+ * An organization in the sandbox.
+ * @internal
+ */
 export interface OrgInfo {
   orgId: number;
   name: string;
@@ -286,6 +290,7 @@ export class SandboxPool implements AsyncDisposable {
     this.#idle.clear();
   }
 
+  /** The same as {@linkcode SandboxPool.close}. */
   async [Symbol.asyncDispose](): Promise<void> {
     this.close();
     await Promise.resolve();
@@ -531,7 +536,10 @@ class EpisodeImpl implements Episode {
   }
 }
 
-/** A small least-recently-used map. */
+/**
+ * A small least-recently-used map.
+ * @internal
+ */
 export class LruCache<K, V> {
   readonly #map = new Map<K, V>();
   constructor(readonly capacity: number) {}

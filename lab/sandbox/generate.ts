@@ -35,6 +35,7 @@ export type Scale = "tiny" | "small" | "large";
 export interface SandboxSpec {
   /** PRNG seed, an integer in [0, 2^31). */
   seed: number;
+  /** How big a sandbox to build. */
   scale: Scale;
   /** The as-of date `YYYY-MM-DD`: "today" inside the sandbox; no business date is later. */
   asOf: string;
@@ -45,7 +46,9 @@ export const DEFAULT_SPEC: SandboxSpec = { seed: 42, scale: "small", asOf: "2025
 
 /** What was built, stored in the file's `_lab_meta` table. */
 export interface SandboxManifest {
+  /** The spec it was built from. */
   spec: SandboxSpec;
+  /** The tenants (organizations) it holds. */
   orgs: { org_id: number; name: string }[];
   /** Rows per table, all tenants. */
   rowCounts: Record<string, number>;

@@ -31,10 +31,11 @@ export function sandboxPath(spec: Partial<SandboxSpec> = {}, dir = SANDBOX_DIR):
 
 /** Options for {@linkcode ensureSandbox}. */
 export interface EnsureSandboxOptions {
-  /** @default "data/sandbox" */
+  /** The folder sandbox files live in. @default "data/sandbox" */
   dir?: string;
   /** Rebuild even when the file exists. @default false */
   rebuild?: boolean;
+  /** Called while building, with a short message and the fraction done in [0, 1]. */
   onProgress?: (message: string, fraction: number) => void;
 }
 

@@ -18,7 +18,10 @@ export interface ColumnDef {
   nullable?: boolean;
 }
 
-/** A sandbox table. */
+/**
+ * A sandbox table.
+ * @internal
+ */
 export interface TableDef {
   name: string;
   domain: Domain;

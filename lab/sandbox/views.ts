@@ -15,7 +15,10 @@
  * @module
  */
 
-/** A semantic view: its name, the business question it answers, its columns and its SELECT body. */
+/**
+ * A semantic view: its name, the business question it answers, its columns and its SELECT body.
+ * @internal
+ */
 export interface ViewDef {
   name: string;
   domain: "finance" | "sales" | "inventory" | "purchasing";

@@ -36,7 +36,10 @@ export interface FaultOptions {
   seed?: number;
 }
 
-/** Options for {@linkcode startServer}. */
+/**
+ * Options for {@linkcode startServer}.
+ * @internal
+ */
 export interface ServeOptions {
   /** @default "127.0.0.1" */
   hostname?: string;
@@ -57,7 +60,10 @@ export interface ServeOptions {
   signal?: AbortSignal;
 }
 
-/** Counters of a running server. */
+/**
+ * Counters of a running server.
+ * @internal
+ */
 export interface ServerStats {
   requests: number;
   inFlight: number;
@@ -71,7 +77,9 @@ export interface ServerStats {
 export interface LocalServer extends AsyncDisposable {
   /** Base URL for OpenAI clients, e.g. `http://127.0.0.1:PORT/v1`. */
   url: string;
+  /** The port it listens on. */
   port: number;
+  /** Its counters so far. */
   stats(): ServerStats;
   /** Graceful: stop accepting, finish in-flight requests, stop running jobs. */
   close(): Promise<void>;

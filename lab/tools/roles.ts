@@ -22,6 +22,10 @@ export const RolesConfig = z.object({
     z.object({ description: z.string().min(1), write: z.record(tableKey, z.array(WriteActionName)) }),
   ),
 });
+/**
+ * A loaded roles config.
+ * @internal
+ */
 export type RolesConfig = z.infer<typeof RolesConfig>;
 
 /** Default location of the roles file. */

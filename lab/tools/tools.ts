@@ -81,7 +81,10 @@ export interface QueryRecord {
   refused?: boolean;
 }
 
-/** Per-episode state of the tools. */
+/**
+ * Per-episode state of the tools.
+ * @internal
+ */
 export interface ToolContext {
   readonly episode: Episode;
   readonly role: string;
@@ -92,7 +95,10 @@ export interface ToolContext {
   readonly log: { calls: ToolCallRecord[]; queries: QueryRecord[] };
 }
 
-/** Options for {@linkcode createToolContext}. */
+/**
+ * Options for {@linkcode createToolContext}.
+ * @internal
+ */
 export interface ToolContextOptions {
   limits?: Partial<ToolLimits>;
   /** @default configs/roles.yaml */

@@ -83,7 +83,10 @@ export const TournamentFile = z.strictObject({
     });
   }
 });
-/** A validated tournament config (defaults filled in). */
+/**
+ * A validated tournament config (defaults filled in).
+ * @internal
+ */
 export type TournamentConfig = z.infer<typeof TournamentFile>;
 /** A tournament config as written (every field optional). */
 export type TournamentConfigInput = z.input<typeof TournamentFile>;

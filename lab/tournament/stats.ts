@@ -38,7 +38,10 @@ export interface StrategyStats {
   costUsd: number;
 }
 
-/** A leaderboard row: a strategy's stats with its Bradley–Terry rating. */
+/**
+ * A leaderboard row: a strategy's stats with its Bradley–Terry rating.
+ * @internal
+ */
 export interface LeaderboardRow extends StrategyStats {
   rating: { rating: number; lo: number; hi: number; wins: number; losses: number; ties: number } | null;
   /** Generation it was born in and the last it competed in. */
@@ -70,6 +73,7 @@ export interface GenerationLearning {
  *   challenge family (the task with its parameters taken out) with the canonical SQL of its successful queries,
  *   literals masked ({@linkcode patternKey}); a pattern is new in the first generation that produced it. Falling
  *   discovery with flat fitness is convergence; rising discovery is exploration paying off.
+ * @internal
  */
 export interface LearningMetrics {
   perGeneration: GenerationLearning[];

@@ -145,18 +145,31 @@ function insertSql<C extends readonly Column[]>(
 
 /** One stored episode's key fields (what selection and statistics read). */
 export interface EpisodeRow {
+  /** The episode's key. */
   id: string;
+  /** The generation it ran in. */
   generation: number;
+  /** The strategy that played it. */
   strategyId: string;
+  /** The challenge it ran on. */
   challengeId: string;
+  /** Which attempt of the strategy on the challenge, from 0. */
   attempt: number;
+  /** The episode seed. */
   seed: number;
+  /** Whether the verdict passed. */
   pass: boolean;
+  /** The verdict's score in [0, 1]. */
   score: number;
+  /** Composite fitness. */
   composite: number;
+  /** Total tokens the episode used. */
   tokensTotal: number;
+  /** What the episode cost, in US dollars. */
   costUsd: number;
+  /** Why the episode stopped. */
   stopReason: string;
+  /** True when the challenge is not on the train split. */
   contaminated: boolean;
 }
 
@@ -208,7 +221,10 @@ const STORE_FILE: DuckDBFileOptions = {
  */
 export type OpenStore = DuckDBSession;
 
-/** A store by path (opened per call) or held open. */
+/**
+ * A store by path (opened per call) or held open.
+ * @internal
+ */
 export type StoreRef = string | OpenStore;
 
 /** Opens the store at `path` (creating its tables) and holds it until closed. */

@@ -7,13 +7,19 @@ import type { LearningMetrics } from "./stats.ts";
 import { type EpisodeRow, queryStore, type StoreRef } from "./store.ts";
 import type { GenerationSummary } from "./tournament.ts";
 
-/** A challenge's id and level (every `Challenge` has them). */
+/**
+ * A challenge's id and level (every `Challenge` has them).
+ * @internal
+ */
 export interface ChallengeLevel {
   id: string;
   level: number;
 }
 
-/** One point of {@linkcode fitnessByGeneration}. */
+/**
+ * One point of {@linkcode fitnessByGeneration}.
+ * @internal
+ */
 export interface FitnessPoint {
   generation: number;
   series: "population mean" | "best strategy";
@@ -36,7 +42,10 @@ export function fitnessByGeneration(learning: Pick<LearningMetrics, "perGenerati
   ]);
 }
 
-/** One row of {@linkcode successByGeneration}. */
+/**
+ * One row of {@linkcode successByGeneration}.
+ * @internal
+ */
 export interface GenerationSuccess {
   generation: number;
   strategy: string;
@@ -62,7 +71,10 @@ export function challengeLevels(ids: readonly string[], catalog: readonly Challe
   return [...new Set(ids.map((id) => level.get(id)))];
 }
 
-/** One row of {@linkcode successByLevel}. */
+/**
+ * One row of {@linkcode successByLevel}.
+ * @internal
+ */
 export interface LevelSuccess {
   strategy: string;
   /** The challenge level (`undefined` for a challenge the catalog lacks). */

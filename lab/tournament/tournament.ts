@@ -70,7 +70,10 @@ export type TournamentProgress =
   }
   | { kind: "generation"; generation: number; ranking: Standing[]; replaced: string[]; children: string[] };
 
-/** Options for {@linkcode runTournament}. */
+/**
+ * Options for {@linkcode runTournament}.
+ * @internal
+ */
 export interface RunTournamentOptions {
   /** The store, opened for each write and read, never held for the run. @default "data/lab.duckdb" */
   db?: string;
@@ -117,7 +120,10 @@ export interface RunTournamentOptions {
   flushMs?: number;
 }
 
-/** One generation's outcome. */
+/**
+ * One generation's outcome.
+ * @internal
+ */
 export interface GenerationSummary {
   generation: number;
   population: string[];
@@ -183,7 +189,10 @@ export async function loadRunConfigs(config: TournamentConfig, options: LoadRunC
   return { strategies, roles, ...(model ? { model } : {}) };
 }
 
-/** Throws a ConfigError naming the roles file when a challenge acts as a role it does not define. */
+/**
+ * Throws a ConfigError naming the roles file when a challenge acts as a role it does not define.
+ * @internal
+ */
 export function checkChallengeRoles(challenges: readonly Challenge[], roles: RolesConfig): void {
   const missing = challenges.find((c) => !roles.roles[c.role]);
   if (missing) {
@@ -203,7 +212,10 @@ export async function openConfigPool(config: TournamentConfig, sandboxDir?: stri
   return await SandboxPool.open(path, { size: Math.min(config.concurrency, 8) });
 }
 
-/** What a run produced. */
+/**
+ * What a run produced.
+ * @internal
+ */
 export interface RunSummary {
   runId: string;
   db: string;

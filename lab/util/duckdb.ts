@@ -13,7 +13,7 @@
  * - **Transactions**: {@linkcode withTransaction} commits what `fn` did, or rolls it back and rethrows.
  * @module
  */
-import type { DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
+import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
 import { existsSync } from "node:fs";
 import { dirname } from "node:path";
 
@@ -67,8 +67,6 @@ export async function openDuckDB(path: string, options: DuckDBFileOptions = {}):
   if (!memory) await Deno.mkdir(dirname(path), { recursive: true });
   const fresh = memory || !existsSync(path);
   const budget = options.lockTimeoutMs ?? lockWaitMs();
-  // Loaded on first use: every module of the lab imports util, and most processes never open a file.
-  const { DuckDBInstance } = await import("@duckdb/node-api");
   const t0 = performance.now();
   let instance: DuckDBInstance;
   for (let attempt = 0;; attempt++) {

@@ -5,11 +5,13 @@
 
 /** A problem with input the user supplied (a config file, a challenge file, an argument). */
 export class LabError extends Error {
+  /** The error's name, `"LabError"`. */
   override name = "LabError";
 }
 
 /** A config or data file failed validation. */
 export class ConfigError extends LabError {
+  /** The error's name, `"ConfigError"`. */
   override name = "ConfigError";
 }
 
