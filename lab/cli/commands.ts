@@ -62,16 +62,22 @@ export const COMMANDS: CommandSpec[] = [
     options: {
       ...specOptions,
       org: { type: "string", description: "Tenant (org_id) of the scripted episode", default: "1" },
+      challenges: {
+        type: "string",
+        description: "Measure the injection lift on your own challenge file or folder instead of dev (its instances of any split)",
+      },
       json: { type: "boolean", description: "Print a JSON summary instead of text" },
     },
-    examples: ["deno task demo", "deno task lab demo --scale tiny"],
+    examples: ["deno task demo", "deno task lab demo --scale tiny", "deno task lab demo --challenges ../my-challenges"],
     async run(args) {
       const spec = specFrom(args.values);
+      const external = args.values.challenges as string | undefined;
       return await runDemo({
         spec,
         orgId: intOption(args, "org", 1),
         json: Boolean(args.values.json),
         dir: args.values.dir as string,
+        ...(external ? { external: [external] } : {}),
       });
     },
   },

@@ -13,7 +13,7 @@ import { progressBar, LabError } from "../util/mod.ts";
 import { formatManifest } from "./_format.ts";
 import { getStrategy, runEpisode } from "../agents/mod.ts";
 import { formatGenerations, formatLeaderboard, parseTournamentConfig } from "../tournament/mod.ts";
-import { formatPatternLift, patternLift } from "../evals/mod.ts";
+import { formatPatternLift, LAB_MINI_LABEL, patternLift } from "../evals/mod.ts";
 
 /** Options of {@linkcode runDemo}. */
 export interface DemoOptions {
@@ -23,6 +23,8 @@ export interface DemoOptions {
   json?: boolean;
   /** Where sandboxes are cached. @default "data/sandbox" */
   dir?: string;
+  /** Challenge files or folders the injection lift is measured on instead of `dev` (split `external`). */
+  external?: readonly string[];
 }
 
 /** The scripted episode's steps: what a competent agent does for "revenue this month". */
@@ -61,6 +63,9 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   const strategies = lab.strategies;
   const strategy = getStrategy(strategies, "gamma");
   const revenueFamily = await loadCatalog({ family: "revenue_for_period" });
+  // A researcher's own set is read (and a bad file refused) before anything is built.
+  if (options.external?.length) await loadCatalog({ extra: options.external, origin: "extra" });
+  const heldOut = options.external?.length ? "the external set" : "dev";
   const bar = progressBar(`sandbox ${options.spec.scale}`, { quiet: options.json });
   const { path, manifest, built } = await ensureSandbox(options.spec, {
     dir: options.dir,
@@ -98,7 +103,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   log(`  steps ${steps.length} vs optimal ${challenge.optimalSteps ?? "?"}; queries ${ctx.log.queries.length}, ok ${ctx.log.queries.filter((q) => q.ok).length}`);
   // The same task, attempted by the embedded lab-mini model through the lab's OpenAI-compatible server (the
   // path a hosted model takes): runner → LangChain client → HTTP → lab-mini.
-  log(`\n== lab-mini attempts it (lab-mini results, not claims about LLMs) ==`);
+  log(`\n== lab-mini attempts it (${LAB_MINI_LABEL}) ==`);
   const model = await lab.model("lab-mini", { http: true });
   const record = await runEpisode({ challenge, strategy, model, attempt: 1, seed: options.spec.seed }, { pool });
   for (const [i, t] of record.toolCalls.entries()) {
@@ -107,14 +112,14 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   log(`verdict: ${record.verdict.pass ? "PASS" : "FAIL"} · score ${record.verdict.score.toFixed(2)} · ${record.verdict.reason}`);
   log(`  strategy ${record.strategyId}, stop: ${record.stopReason}, tokens ${record.tokens.total}, fitness ${record.fitness.composite.toFixed(3)}`);
 
-  log(`\n== Learning from a tournament: lab-mini, 3 strategies × 24 train challenges × k=1 × 2 generations → patterns → dev ==`);
+  log(`\n== Learning from a tournament: lab-mini, 3 strategies × 24 train challenges × k=1 × 2 generations → patterns → ${heldOut} ==`);
   const lift = await patternLift({ db: lab.db, model, strategies, pool, stats: { resamples: 500 } }, {
     config,
     store: await lab.patternStore(),
     patternsConfig: lab.patterns,
     runId: "demo",
     strategy: "gamma",
-    splits: ["dev"],
+    ...(options.external?.length ? { external: options.external } : { splits: ["dev"] }),
     instances: 24,
     seeds: 1,
   });
@@ -123,7 +128,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   log(`\n${formatLeaderboard(run.leaderboard)}`);
   const shown = run.challenges.slice(0, 3).join(", ");
   log(`(${run.episodes.stored} episodes in ${(run.elapsedMs / 1000).toFixed(1)} s on ${run.challenges.length} train challenges: ${shown}${run.challenges.length > 3 ? ", …" : ""})`);
-  log(`\n== Does injecting what was learned help on dev? (same instances and seeds, injection off vs on) ==`);
+  log(`\n== Does injecting what was learned help on ${heldOut}? (same instances and seeds, injection off vs on) ==`);
   log(formatPatternLift(lift));
   if (options.json) {
     console.log(JSON.stringify({

@@ -1,8 +1,8 @@
 /**
  * `lab experiment labmini`: lab-mini's honesty experiment (base vs in-context examples vs fine-tuning, with their
  * controls) on a split, served through the local OpenAI-compatible server. Prints a table by arm × level with
- * rates and paired lifts over base, clustered by family, — lab-mini results on the oracle distillation of `train`, not
- * claims about LLMs. With `--splits`/`--seeds` it runs each split × seed in turn; `--markdown` writes them all as
+ * rates and paired lifts over base, clustered by family (lab-mini results on the oracle distillation of `train`,
+ * labelled as such). With `--splits`/`--seeds` it runs each split × seed in turn; `--markdown` writes them all as
  * one report with the issue's checks pooled over seeds.
  */
 import type { CommandSpec } from "./_args.ts";

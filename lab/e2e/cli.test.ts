@@ -3,7 +3,7 @@
  * command, and one-line errors with a non-zero exit for bad input.
  */
 import { afterAll, describe, expect, it } from "vitest";
-import { cpSync } from "node:fs";
+import { cpSync, existsSync } from "node:fs";
 import { COMMANDS } from "../cli/mod.ts";
 import { ROOT } from "../util/mod.ts";
 import { PatternStore } from "../patterns/mod.ts";
@@ -124,6 +124,20 @@ describe("lab CLI", () => {
       const line = r.stdout.split("\n").find((l) => l.startsWith("challenges: "));
       expect(line).toMatch(/^challenges: 3 instances of the external set .*mine \(whatever their split\): my_revenue\/t\d+\/[^,]+, my_revenue\/.+, my_revenue\/.+$/);
       expect(r.stdout).toMatch(/^run t-[0-9a-f]{12} in .*lab\.duckdb: completed/m);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+
+  it("refuses a malformed --challenges file in the demo before it builds or runs anything", async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      await Deno.writeTextFile(`${dir}/bad.yaml`, "family: bad\nlevel: 9\n");
+      const r = await lab("demo", "--scale", "tiny", "--dir", `${dir}/sandbox`, "--challenges", dir);
+      expect(r.code).toBe(1);
+      expect(r.stderr.trim()).toMatch(new RegExp(`^lab demo: ${dir}/bad\\.yaml: level: [^\\n]+$`));
+      expect(r.stdout).toBe("");
+      expect(existsSync(`${dir}/sandbox`)).toBe(false);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

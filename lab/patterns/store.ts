@@ -200,7 +200,7 @@ export class PatternStore implements AsyncDisposable {
    *
    * @example
    * ```ts
-   * await runTournament(strategies, challenges, { sink: store.sink({ runId }) });
+   * await runTournament(config, { db, model, strategies, pool, sink: store.sink({ runId }) });
    * ```
    */
   sink(options: AddEpisodesOptions = {}): EpisodeSink {

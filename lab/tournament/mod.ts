@@ -15,9 +15,11 @@
  *
  * @example
  * ```ts
- * import { formatLeaderboard, loadTournamentConfig, runTournament } from "./lab/tournament/mod.ts";
- * const config = await loadTournamentConfig();
- * const run = await runTournament({ ...config, generations: 2 }, { db: "data/lab.duckdb" });
+ * import { formatLeaderboard, LabContext, runTournament } from "./lab/mod.ts";
+ * await using ctx = await LabContext.open();
+ * const run = await runTournament({ ...ctx.tournament, generations: 2 }, {
+ *   db: ctx.db, model: await ctx.model(), strategies: ctx.strategies, pool: await ctx.pool(),
+ * });
  * console.log(run.runId, run.generations.map((g) => g.replaced));
  * console.log(formatLeaderboard(run.leaderboard));
  * ```

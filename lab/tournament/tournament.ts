@@ -21,7 +21,6 @@ import {
 } from "../agents/mod.ts";
 import {
   type ChatModel,
-  createChatModel,
   getModelConfig,
   loadModelsConfig,
   type ModelConfig,
@@ -82,20 +81,16 @@ export interface RunTournamentOptions {
   /** Stops starting new episodes; episodes cut short are not stored, so a re-run completes them. */
   signal?: AbortSignal;
   onProgress?: (event: TournamentProgress) => void;
-  /** The model to run; @default `createChatModel(config.model)`, at `baseUrl` when given */
-  model?: ChatModel;
-  /** Overrides the model entry's base URL (the CLI passes the in-process server's). */
-  baseUrl?: string;
-  /** The strategies to draw the population from. @default the config's `strategies_file` */
-  strategies?: StrategiesConfig;
+  /** The model to run (resolved by name once, e.g. by `LabContext.model`). */
+  model: ChatModel;
+  /** The strategies to draw the population from (the config's `strategies_file`, as read). */
+  strategies: StrategiesConfig;
   /** Run on these challenges instead of the config's selection (they are still the same for every strategy). */
   challenges?: Challenge[];
-  /** An open sandbox pool; @default one on the config's sandbox, built on first use */
-  pool?: SandboxPool;
+  /** An open sandbox pool on the config's sandbox (e.g. `LabContext.pool`, or {@linkcode openConfigPool}). */
+  pool: SandboxPool;
   /** Limits of the agents' SQL (row cap, time limit, value caps). @default the tools' defaults */
   toolLimits?: Partial<ToolLimits>;
-  /** Where sandboxes are built and cached. @default "data/sandbox" */
-  sandboxDir?: string;
   /** Names the config in error messages. @default "configs/tournament.yaml" */
   source?: string;
   /** Bootstrap settings of the statistics (k of pass@k is the config's `attempts`). */
@@ -315,19 +310,21 @@ function initialPopulation(config: TournamentConfig, strategies: StrategiesConfi
  *
  * @example
  * ```ts
- * import { loadTournamentConfig, runTournament, formatLeaderboard } from "./lab/tournament/mod.ts";
- * const config = await loadTournamentConfig();
- * const summary = await runTournament(config, { db: "data/lab.duckdb", onProgress: (e) => console.log(e.kind) });
+ * import { formatLeaderboard, LabContext, runTournament } from "./lab/mod.ts";
+ * await using ctx = await LabContext.open();
+ * const summary = await runTournament(ctx.tournament, {
+ *   db: ctx.db, model: await ctx.model(), strategies: ctx.strategies, pool: await ctx.pool(),
+ *   onProgress: (e) => console.log(e.kind),
+ * });
  * console.log(formatLeaderboard(summary.leaderboard));
  * ```
  */
-export async function runTournament(config: TournamentConfig, options: RunTournamentOptions = {}): Promise<RunSummary> {
+export async function runTournament(config: TournamentConfig, options: RunTournamentOptions): Promise<RunSummary> {
   const startedMs = performance.now();
   const plan = await planRun(config, options);
   await registerRun(plan);
-  const ownPool = !options.pool;
-  const pool = options.pool ?? await openConfigPool(config, options.sandboxDir);
-  try {
+  const pool = options.pool;
+  {
     const before = await readEpisodeRows(plan.db, plan.runId);
     const already = new Set(before.map((r) => r.id));
     const play: GenerationPlay = {
@@ -374,8 +371,6 @@ export async function runTournament(config: TournamentConfig, options: RunTourna
     }
     const counts = { total: play.total, ranNow: play.tally.ranNow, resumed: already.size };
     return await finishRun(plan, aborted ? "aborted" : "completed", generations, counts, startedMs);
-  } finally {
-    if (ownPool) pool.close();
   }
 }
 
@@ -403,13 +398,13 @@ interface RunPlan {
  */
 async function planRun(config: TournamentConfig, options: RunTournamentOptions): Promise<RunPlan> {
   const source = options.source ?? "configs/tournament.yaml";
-  const configs = await loadRunConfigs(config, { strategies: options.strategies, model: !options.model });
+  const configs = await loadRunConfigs(config, { strategies: options.strategies, model: false });
   const strategies = configs.strategies;
   const initial = initialPopulation(config, strategies, source);
   const challenges = options.challenges ?? await selectChallenges(config, source);
   if (!challenges.length) throw new ConfigError(`${source}: challenges: no challenge to run`);
   checkChallengeRoles(challenges, configs.roles);
-  const model = options.model ?? createChatModel(configs.model!, options.baseUrl ? { baseUrl: options.baseUrl } : {});
+  const model = options.model;
   const snapshot = {
     config,
     model: { name: model.name, id: model.config.model },
