@@ -98,6 +98,7 @@ export {
   formatCompetition,
   formatLabMiniHonesty,
   formatPatternLift,
+  liftChartRows,
   type Metric,
   patternLift,
   reevaluateWinners,

@@ -91,16 +91,9 @@ describe("runEpisode with a scripted model", () => {
       verdict: { pass: true, score: 1 },
     });
     // Every message: system, user, then assistant/tool pairs.
-    expect(rec.messages.map((m) => m.role)).toEqual([
-      "system",
-      "user",
-      "assistant",
-      "tool",
-      "assistant",
-      "tool",
-      "assistant",
-      "tool",
-    ]);
+    expect(rec.messages.map((m) => m.role)).toEqual(
+      ["system", "user", "assistant", "tool", "assistant", "tool", "assistant", "tool"],
+    );
     expect(rec.messages[6]).toEqual({
       role: "assistant",
       content: "Done.",

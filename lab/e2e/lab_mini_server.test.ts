@@ -7,52 +7,22 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import OpenAI from "openai";
 import type { DuckDBInstance } from "@duckdb/node-api";
 import { join } from "node:path";
-import {
-  type BackendChatRequest,
-  type ChatBackend,
-  labMiniBackend,
-  type LabMiniModel,
-  labMiniTrainer,
-  loadLabMini,
-  saveModel,
-} from "../models/mod.ts";
-import { chatLine, familyTasks, fleet, run } from "../models/testing.ts";
+import { labMiniBackend, type LabMiniModel, labMiniTrainer, loadLabMini, saveModel } from "../models/mod.ts";
+import { chatLine, familyTasks, sqlAccuracy, SQL_TOOLS, tempFleet, toolDefs, UNUSABLE_CHAT_LINES } from "../models/testing.ts";
 import { startServer } from "../serve/mod.ts";
 
 let dir: string;
 let model: LabMiniModel;
 let db: DuckDBInstance;
-const tool = (name: string) => ({ type: "function" as const, function: { name, parameters: { type: "object", properties: {} } } });
-const SIX_TOOLS = ["dbRead", "dbWrite", "schemaInfo", "viewsList", "todoList", "submitAnswer"].map(tool);
-const TOOLS = ["dbRead", "submitAnswer"].map(tool);
+let close: (() => Promise<void>) | undefined;
+const SIX_TOOLS = toolDefs("dbRead", "dbWrite", "schemaInfo", "viewsList", "todoList", "submitAnswer");
 const train = familyTasks(21, 30);
 const held = familyTasks(77, 8);
-/** Lines of a training file the server accepts at upload and the trainer cannot use. */
-const BAD = [
-  JSON.stringify({ messages: [{ role: "user", content: "How many trips?" }, { role: "assistant", content: "I do not know." }] }),
-  JSON.stringify({ messages: [{ role: "user", content: "How many trips?" }, { role: "assistant", content: null, tool_calls: [{ id: "x", type: "function", function: { name: "dbRead", arguments: "{oops" } }] }] }),
-];
 
 beforeAll(async () => {
-  dir = await Deno.makeTempDir({ prefix: "lab-mini-served-" });
-  ({ model, db } = await fleet(dir));
+  ({ dir, model, db, close } = await tempFleet("lab-mini-served-"));
 }, 60_000);
-
-afterAll(async () => {
-  db?.closeSync();
-  await Deno.remove(dir, { recursive: true });
-});
-
-async function accuracy(backend: ChatBackend, tasks: { task: string; sql: string }[]): Promise<number> {
-  let ok = 0;
-  for (const t of tasks) {
-    const req: BackendChatRequest = { model: backend.id, messages: [{ role: "system", content: "You answer with SQL." }, { role: "user", content: t.task }], tools: TOOLS, seed: 1 };
-    const sql = JSON.parse((await backend.complete(req)).choices[0].message.tool_calls![0].function.arguments).sql;
-    const got = await run(db, sql);
-    if (got !== undefined && got === await run(db, t.sql)) ok++;
-  }
-  return ok / tasks.length;
-}
+afterAll(() => close?.());
 
 describe("lab-mini behind the local server", () => {
   it("is served behind the OpenAI API and answers through the openai SDK", async () => {
@@ -81,7 +51,7 @@ describe("lab-mini behind the local server", () => {
     });
     const client = new OpenAI({ baseURL: server.url, apiKey: "local" });
     // the server refuses unparsable lines at upload; the trainer counts what it cannot use among the rest
-    const file = await client.files.create({ file: new File([[...train.map(chatLine), ...BAD].join("\n")], "train.jsonl"), purpose: "fine-tune" });
+    const file = await client.files.create({ file: new File([[...train.map(chatLine), ...UNUSABLE_CHAT_LINES].join("\n")], "train.jsonl"), purpose: "fine-tune" });
     const vfile = await client.files.create({ file: new File([held.map(chatLine).join("\n")], "valid.jsonl"), purpose: "fine-tune" });
     let job = await client.fineTuning.jobs.create({ model: "lab-mini", training_file: file.id, validation_file: vfile.id, suffix: "fleet", seed: 3, hyperparameters: { n_epochs: 3, batch_size: 8 } });
     for (let i = 0; i < 200 && !["succeeded", "failed", "cancelled"].includes(job.status); i++) {
@@ -96,13 +66,13 @@ describe("lab-mini behind the local server", () => {
     expect(events.some((e) => typeof (e.data as { valid_loss?: number } | undefined)?.valid_loss === "number")).toBe(true);
     expect(events.some((e) => /usable examples: 150 of 152 .*dropped/.test(e.message))).toBe(true);
     const t = held.find((h) => h.family === "multi")!;
-    const r = await client.chat.completions.create({ model: job.fine_tuned_model!, messages: [{ role: "user", content: t.task }], tools: TOOLS, seed: 1 });
+    const r = await client.chat.completions.create({ model: job.fine_tuned_model!, messages: [{ role: "user", content: t.task }], tools: SQL_TOOLS, seed: 1 });
     const call = r.choices[0].message.tool_calls?.[0];
     expect(call?.type === "function" && JSON.parse(call.function.arguments).sql).toBe(t.sql);
     // the written weights version loads and serves the same model
     const path = join(outDir, `${job.fine_tuned_model!.replaceAll(":", "_")}.json`);
     const loaded = await loadLabMini(path);
     expect(loaded.id).toBe(job.fine_tuned_model);
-    expect(await accuracy(loaded, held)).toBeGreaterThan(0.5);
+    expect(await sqlAccuracy(loaded, held, db)).toBeGreaterThan(0.5);
   }, 60_000);
 });

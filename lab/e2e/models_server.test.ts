@@ -10,7 +10,6 @@ import {
   Budget,
   BudgetExceeded,
   type ChatBackend,
-  type ChatModelOptions,
   type ChatRequest,
   type ChatResult,
   createChatModel,
@@ -18,26 +17,13 @@ import {
   createResponseCache,
   defaultBackends,
   getModelConfig,
-  loadModelsConfig,
-  type ModelConfig,
   ModelCallError,
-  type ModelsConfig,
   RateLimiter,
 } from "../models/mod.ts";
+import { ask, FAST_RETRY, loadPlaceholderModels } from "../models/testing.ts";
 
-let cfg: ModelsConfig;
-beforeAll(async () => {
-  cfg = await loadModelsConfig();
-});
-
-const ask = (content = "How many open invoices are there?") => [{ role: "user" as const, content }];
-/** A config entry pointed at the placeholder model. */
-const entry = (name: string, over: Partial<ModelConfig> = {}): ModelConfig => ({
-  ...getModelConfig(cfg, name),
-  model: "lab-mini-placeholder",
-  ...over,
-});
-const fast: ChatModelOptions["retry"] = { baseDelayMs: 20, maxDelayMs: 2000, seed: 1 };
+/** The models config, and `entry(name)`: its entry `name` pointed at the placeholder model. */
+const { cfg, entry } = await loadPlaceholderModels();
 
 describe("every client path against the local server", () => {
   let srv: Awaited<ReturnType<typeof startServer>>;
@@ -109,7 +95,7 @@ describe("every client path against the local server", () => {
 describe("resilience against the fault server", () => {
   it("retries 429s after Retry-After, and the server counts each retry", async () => {
     await using srv = await startServer({ port: 0, faults: { rate429: 0.3, retryAfterSeconds: 0.3, seed: 11 } });
-    const model = createChatModel(entry("local"), { baseUrl: srv.url, retry: { ...fast, maxRetries: 8 } });
+    const model = createChatModel(entry("local"), { baseUrl: srv.url, retry: { ...FAST_RETRY, maxRetries: 8 } });
     const results = [];
     for (let i = 0; i < 8; i++) results.push(await model.invoke({ messages: ask(`q${i}`) }));
     const retried = results.filter((r) => r.attempts > 1);
@@ -123,7 +109,7 @@ describe("resilience against the fault server", () => {
 
   it("retries 500s", async () => {
     await using srv = await startServer({ port: 0, faults: { rate500: 0.4, seed: 5 } });
-    const model = createChatModel(entry("local"), { baseUrl: srv.url, retry: { ...fast, maxRetries: 8 } });
+    const model = createChatModel(entry("local"), { baseUrl: srv.url, retry: { ...FAST_RETRY, maxRetries: 8 } });
     const rs = await Promise.all(Array.from({ length: 10 }, (_, i) => model.invoke({ messages: ask(`q${i}`) })));
     expect(srv.stats().faults.rate500).toBeGreaterThan(0);
     expect(rs.reduce((n, r) => n + r.attempts, 0)).toBe(srv.stats().requests);
@@ -132,7 +118,7 @@ describe("resilience against the fault server", () => {
 
   it("cuts a stalled request at the client timeout and retries it", async () => {
     await using srv = await startServer({ port: 0, faults: { stallRate: 0.5, stallMs: 1500, seed: 3 } });
-    const model = createChatModel(entry("local"), { baseUrl: srv.url, timeoutMs: 200, retry: { ...fast, maxRetries: 8 } });
+    const model = createChatModel(entry("local"), { baseUrl: srv.url, timeoutMs: 200, retry: { ...FAST_RETRY, maxRetries: 8 } });
     const rs = [];
     for (let i = 0; i < 4; i++) rs.push(await model.invoke({ messages: ask(`q${i}`) }));
     expect(srv.stats().faults.stall).toBeGreaterThan(0);
@@ -146,7 +132,7 @@ describe("resilience against the fault server", () => {
 
   it("gives up after max retries with a clear error", async () => {
     await using srv = await startServer({ port: 0, faults: { rate500: 1 } });
-    const model = createChatModel(entry("local"), { baseUrl: srv.url, retry: { ...fast, maxRetries: 2 } });
+    const model = createChatModel(entry("local"), { baseUrl: srv.url, retry: { ...FAST_RETRY, maxRetries: 2 } });
     const err = await model.invoke({ messages: ask() }).catch((e) => e);
     expect(err).toBeInstanceOf(ModelCallError);
     expect(err.message).toMatch(/^model 'local' \(lab-mini-placeholder at http:\/\/127\.0\.0\.1:\d+\/v1\): gave up after 3 attempts in [\d.]+ s; last error HTTP 500/);
@@ -155,7 +141,7 @@ describe("resilience against the fault server", () => {
 
   it("does not retry a rejected key, and says what to check", async () => {
     await using srv = await startServer({ port: 0, token: "right" });
-    const model = createChatModel(entry("local"), { baseUrl: srv.url, apiKey: "wrong", retry: fast });
+    const model = createChatModel(entry("local"), { baseUrl: srv.url, apiKey: "wrong", retry: FAST_RETRY });
     const err = await model.invoke({ messages: ask() }).catch((e) => e);
     expect(err).toBeInstanceOf(ModelCallError);
     expect(err.message).toMatch(/HTTP 401 .*check the API key in the env var named by api_key_env/);

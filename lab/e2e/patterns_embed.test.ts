@@ -3,26 +3,12 @@
  * gives the server's `lab-embed-256` vectors, in batches, and the cache keeps a text from being asked twice.
  */
 import { describe, expect, it } from "vitest";
-import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
 import { createEmbeddings, getModelConfig, labEmbed as serverEmbed, loadModelsConfig } from "../models/mod.ts";
 import { cachedEmbedder, openAiEmbedder } from "../patterns/mod.ts";
+import { memorySource } from "../patterns/testing.ts";
 import { startServer } from "../serve/mod.ts";
 
 const cos = (a: Float32Array, b: Float32Array) => a.reduce((s, x, i) => s + x * b[i], 0);
-
-/** A DuckDB file-less source whose connection outlives each embedder. */
-async function memorySource() {
-  const instance = await DuckDBInstance.create(":memory:");
-  const con = await instance.connect();
-  return {
-    con,
-    withConnection: <T>(fn: (c: DuckDBConnection) => Promise<T>) => fn(con),
-    close: () => {
-      con.closeSync();
-      instance.closeSync();
-    },
-  };
-}
 
 describe("openAiEmbedder", () => {
   it("embeds through the lab's server (createEmbeddings, local-embed) and, cached, asks it once per text", async () => {

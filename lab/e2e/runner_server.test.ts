@@ -38,17 +38,9 @@ describe("runEpisode against the local server", () => {
     // The placeholder calls the first tool (dbRead with sql "sql"), then answers tool results with text; the
     // runner nudges once, the placeholder calls dbRead again, replies with text again, and the episode stops.
     expect(rec.stopReason).toBe("no_tool_call");
-    expect(rec.messages.map((m) => m.role)).toEqual([
-      "system",
-      "user",
-      "assistant",
-      "tool",
-      "assistant",
-      "user",
-      "assistant",
-      "tool",
-      "assistant",
-    ]);
+    expect(rec.messages.map((m) => m.role)).toEqual(
+      ["system", "user", "assistant", "tool", "assistant", "user", "assistant", "tool", "assistant"],
+    );
     expect(rec.toolCalls.map((t) => [t.name, t.args, t.ok])).toEqual([["dbRead", { sql: "sql" }, false], ["dbRead", {
       sql: "sql",
     }, false]]);

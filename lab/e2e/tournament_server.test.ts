@@ -9,13 +9,12 @@ import type { StrategiesConfig } from "../agents/mod.ts";
 import { type ChatModel, createChatModel, defaultBackends, getModelConfig, loadModelsConfig } from "../models/mod.ts";
 import {
   parseTournamentConfig,
-  queryStore,
   runTournament,
   type RunTournamentOptions,
   selectChallenges,
   type TournamentConfig,
 } from "../tournament/mod.ts";
-import { AS_OF, plantedSetup } from "../tournament/testing.ts";
+import { AS_OF, plantedSetup, storedState, testRunOptions } from "../tournament/testing.ts";
 import { startServer } from "../serve/mod.ts";
 
 let dir: string;
@@ -23,36 +22,8 @@ let pool: SandboxPool;
 let strategies: StrategiesConfig;
 let config: TournamentConfig;
 
-function options(db: string, extra: Partial<RunTournamentOptions> & { model: ChatModel }): RunTournamentOptions {
-  return {
-    db,
-    runId: "test-run",
-    strategies,
-    pool,
-    stats: { resamples: 200 },
-    ...extra,
-  };
-}
-
-/** Stored state without timings: episodes (key fields + verdict + fitness), strategies, generations. */
-async function storedState(db: string) {
-  const episodes = await queryStore(
-    db,
-    `SELECT id, generation, strategy_id, challenge_id, attempt, seed, pass, score, composite, tokens_total,
-            stop_reason, contaminated, trace->'$.verdict' AS verdict, trace->'$.toolCalls' AS calls
-     FROM episodes WHERE run_id = 'test-run' ORDER BY id`,
-  );
-  const strategyRows = await queryStore(
-    db,
-    "SELECT id, generation, operation, parents, changed, strategy FROM strategies WHERE run_id = 'test-run' ORDER BY id",
-  );
-  const generations = await queryStore(
-    db,
-    "SELECT generation, population, ranking, replaced, children, stats FROM generations WHERE run_id = 'test-run' ORDER BY generation",
-  );
-  const calls = episodes.map((e) => ({ ...e, calls: JSON.parse(String(e.calls)).map((c: { ms: number }) => ({ ...c, ms: 0 })) }));
-  return { episodes: calls, strategies: strategyRows, generations };
-}
+const options = (db: string, extra: Partial<RunTournamentOptions> & { model: ChatModel }): RunTournamentOptions =>
+  testRunOptions(db, { strategies, pool, ...extra });
 
 beforeAll(async () => {
   dir = await Deno.makeTempDir({ prefix: "lab-tournament-server-" });

@@ -72,8 +72,8 @@ describe("compare", () => {
   it("shows a cell with fewer than 10 clusters without an interval, and says why", () => {
     const c = compare(eps, { control: "base", permutations: { resamples: 200 } });
     const l2 = liftCell(c, "treated", 2)!;
-    expect(l2).toMatchObject({ estimate: 0.5, lo: null, hi: null, clusters: 3, note: "3 clusters: an interval needs ≥ 10" });
-    expect(formatEstimate(l2, { signed: true })).toBe("+50.0 (no interval: 3 clusters: an interval needs ≥ 10)");
+    expect(l2).toMatchObject({ estimate: 0.5, lo: null, hi: null, clusters: 3, note: "3 families: an interval needs ≥ 10" });
+    expect(formatEstimate(l2, { signed: true })).toBe("+50.0 (no interval: 3 families: an interval needs ≥ 10)");
     expect(rateCell(c, "base", 2)).toMatchObject({ estimate: 2 / 6, lo: null, hi: null });
     expect(formatEstimate(rateCell(c, "base", 1)!)).toMatch(/^25\.0 \[\d+\.\d, \d+\.\d\]$/);
   });

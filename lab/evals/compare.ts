@@ -104,9 +104,21 @@ const valueOf = (metric: Metric) => (e: SuiteEpisode) => metric === "pass" ? (e.
 const clusterOf = (by: ClusterBy) => (e: SuiteEpisode) => by === "family" ? e.family : by === "template" ? e.template : e.challengeId;
 const pairKey = (e: SuiteEpisode) => `${e.challengeId}\u0000${e.seed}`;
 
-function interval(clusters: number, min: number, ci: () => { estimate: number; lo: number; hi: number }, estimate: number): Estimate {
+const UNIT: Record<ClusterBy, [string, string]> = {
+  family: ["family", "families"],
+  template: ["template", "templates"],
+  challenge: ["instance", "instances"],
+};
+
+function interval(
+  clusters: number,
+  min: number,
+  by: ClusterBy,
+  ci: () => { estimate: number; lo: number; hi: number },
+  estimate: number,
+): Estimate {
   if (clusters < Math.max(2, min)) {
-    return { estimate, lo: null, hi: null, note: `${clusters} cluster${clusters === 1 ? "" : "s"}: an interval needs ≥ ${min}` };
+    return { estimate, lo: null, hi: null, note: `${clusters} ${UNIT[by][clusters === 1 ? 0 : 1]}: an interval needs ≥ ${min}` };
   }
   const r = ci();
   return { estimate: r.estimate, lo: r.lo, hi: r.hi };
@@ -156,7 +168,7 @@ export function compare(episodes: readonly SuiteEpisode[], options: CompareOptio
         episodes: eps.length,
         clusters,
         passes: eps.filter((e) => e.pass).length,
-        ...interval(clusters, min, () => clusteredMeanCI(values, { bounds }), mean),
+        ...interval(clusters, min, clusterBy, () => clusteredMeanCI(values, { bounds }), mean),
       });
       if (arm === options.control) continue;
       const pairs = eps.flatMap((e) => {
@@ -174,7 +186,7 @@ export function compare(episodes: readonly SuiteEpisode[], options: CompareOptio
         clusters: pc,
         controlMean,
         armMean,
-        ...interval(pc, min, () => clusteredMeanCI(pairs.map((p) => ({ cluster: p.cluster, value: p.b - p.a })), { bounds: diffBounds }), armMean - controlMean),
+        ...interval(pc, min, clusterBy, () => clusteredMeanCI(pairs.map((p) => ({ cluster: p.cluster, value: p.b - p.a })), { bounds: diffBounds }), armMean - controlMean),
         pValue: pc < 2 ? null : pairedPermutationTest(pairs, flips).pValue,
         mcnemar: mcnemar(pairs.map((p) => ({ a: p.passA, b: p.passB }))),
       });

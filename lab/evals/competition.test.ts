@@ -115,7 +115,7 @@ describe("competitionVsSingle", () => {
     expect(lift.pairs).toBe(8);
     expect(lift.clusters).toBe(families);
     for (const d of [lift.success, lift.fitness]) {
-      expect(d).toMatchObject({ lo: null, hi: null, clusters: families, note: `${families} cluster${families === 1 ? "" : "s"}: an interval needs ≥ 10` });
+      expect(d).toMatchObject({ lo: null, hi: null, clusters: families, note: `${families} famil${families === 1 ? "y" : "ies"}: an interval needs ≥ 10` });
       expect(d.estimate).toBeCloseTo(d.armMean - d.controlMean, 12);
     }
     expect(lift.success.controlMean).toBeCloseTo(result.dev.single.success.estimate, 12);

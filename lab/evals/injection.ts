@@ -263,6 +263,15 @@ export async function patternLift(env: EvalEnv, options: PatternLiftOptions): Pr
   };
 }
 
+/** Success per split and arm (`off`, `on (retrieval)`, `on (family label)`) as chart rows. */
+export function liftChartRows(r: PatternLiftResult): { split: string; arm: string; success: number }[] {
+  return r.splits.flatMap((s) => [
+    { split: s.split, arm: "off", success: s.off.success.estimate },
+    { split: s.split, arm: "on (retrieval)", success: s.on.success.estimate },
+    ...(s.upper ? [{ split: s.split, arm: "on (family label)", success: s.upper.on.success.estimate }] : []),
+  ]);
+}
+
 const pct = (x: number) => `${(100 * x).toFixed(1)}`;
 
 /** The experiment as text: per split, success off/on, the lift with its 95% CI, by level, reuse, upper bound. */
@@ -279,7 +288,7 @@ export function formatPatternLift(r: PatternLiftResult): string {
     lines.push(
       `${s.split}: ${s.challenges} instances (${s.families} families) × ${s.seeds.length} seeds = ${s.lift.pairs} pairs; success off ` +
         `${pct(s.off.success.estimate)}% → on ${pct(s.on.success.estimate)}%; lift ${formatEstimate(s.lift.success, { signed: true })} ` +
-        `points (95% CI over families); family sign-flip p=${p === null ? "–" : p.toFixed(3)}; McNemar p=${s.lift.mcnemar.pValue.toFixed(3)}`,
+        `points${s.lift.success.lo === null ? "" : " (95% CI over families)"}; family sign-flip p=${p === null ? "–" : p.toFixed(3)}; McNemar p=${s.lift.mcnemar.pValue.toFixed(3)}`,
       `  by level: ${
         s.byLevel.map((l) => `L${l.level} ${pct(l.controlMean)}→${pct(l.armMean)} (${formatEstimate(l, { signed: true })}, n=${l.pairs})`).join("; ")
       }`,

@@ -5,31 +5,11 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import type { ChatBackend } from "./backend.ts";
 import { openAiToolSchemas } from "../tools/mod.ts";
-import {
-  type ChatModelOptions,
-  createChatModel,
-  createResponseCache,
-  defaultBackends,
-  getModelConfig,
-  loadModelsConfig,
-  type ModelConfig,
-  ModelCallError,
-  type ModelsConfig,
-} from "./mod.ts";
+import { createChatModel, createResponseCache, defaultBackends, getModelConfig, ModelCallError } from "./mod.ts";
+import { ask, FAST_RETRY, loadPlaceholderModels } from "./testing.ts";
 
-let cfg: ModelsConfig;
-beforeAll(async () => {
-  cfg = await loadModelsConfig();
-});
-
-const ask = (content = "How many open invoices are there?") => [{ role: "user" as const, content }];
-/** A config entry pointed at the placeholder model. */
-const entry = (name: string, over: Partial<ModelConfig> = {}): ModelConfig => ({
-  ...getModelConfig(cfg, name),
-  model: "lab-mini-placeholder",
-  ...over,
-});
-const fast: ChatModelOptions["retry"] = { baseDelayMs: 20, maxDelayMs: 2000, seed: 1 };
+/** The models config, and `entry(name)`: its entry `name` pointed at the placeholder model. */
+const { cfg, entry } = await loadPlaceholderModels();
 
 describe("hosted models", () => {
   it("refuses a hosted model without its key, naming the env var", () => {
@@ -100,7 +80,7 @@ describe("local models in process (no HTTP)", () => {
   it("refuses a prompt over the context window as the server does: HTTP 400, not retried", async () => {
     const model = createChatModel({ ...getModelConfig(cfg, "lab-mini"), model: "lab-mini-placeholder" }, {
       backend: backends["lab-mini-placeholder"],
-      retry: fast,
+      retry: FAST_RETRY,
     });
     const long = "invoice ".repeat(5000);
     const err = await model.invoke({ messages: ask(long) }).catch((e) => e);
@@ -116,7 +96,7 @@ describe("local models in process (no HTTP)", () => {
       contextWindow: 4096,
       complete: (req) => (++calls < 3 ? Promise.reject(new Error("boom")) : backends["lab-mini-placeholder"].complete(req)),
     };
-    const model = createChatModel({ ...getModelConfig(cfg, "lab-mini"), model: "flaky" }, { backend: flaky, retry: fast });
+    const model = createChatModel({ ...getModelConfig(cfg, "lab-mini"), model: "flaky" }, { backend: flaky, retry: FAST_RETRY });
     const r = await model.invoke({ messages: ask() });
     expect({ calls, attempts: r.attempts }).toEqual({ calls: 3, attempts: 3 });
   });

@@ -12,7 +12,7 @@
 import { z } from "zod";
 import { queryFitness } from "../agents/mod.ts";
 import { canonicalSql } from "../util/mod.ts";
-import type { StoredQuery } from "./_query.ts";
+import type { PatternProvenance, StoredQuery } from "./_query.ts";
 
 /**
  * A person's own question and the queries that answered it, for `PatternStore.addAsk`.
@@ -183,7 +183,7 @@ function issueLine(where: string, error: z.ZodError): string {
 // Extraction
 
 /** A pattern before normalization and embedding (what one episode or ask contributes). */
-export interface Draft {
+export interface Draft extends PatternProvenance {
   task: string;
   role: string;
   category: string;
@@ -198,15 +198,6 @@ export interface Draft {
   turnPass: boolean;
   markedPass: boolean | null;
   contaminated: boolean;
-  runId: string | null;
-  episodeId: string | null;
-  strategyId: string | null;
-  modelName: string | null;
-  modelId: string | null;
-  challengeId: string | null;
-  family: string | null;
-  split: string | null;
-  orgId: number | null;
 }
 
 /** What one episode or ask gave: its draft (none without a successful query) and the queries left out. */

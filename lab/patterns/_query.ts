@@ -17,10 +17,27 @@ export interface StoredQuery {
 }
 
 /**
+ * Where a pattern comes from: its run, episode, strategy, model, and challenge (family, split, tenant); null where
+ * the source has none (an ask has no episode, strategy or challenge).
+ * @internal
+ */
+export interface PatternProvenance {
+  runId: string | null;
+  episodeId: string | null;
+  strategyId: string | null;
+  modelName: string | null;
+  modelId: string | null;
+  challengeId: string | null;
+  family: string | null;
+  split: string | null;
+  orgId: number | null;
+}
+
+/**
  * A stored pattern (a `turn_memories` row).
  * @internal
  */
-export interface Pattern {
+export interface Pattern extends PatternProvenance {
   id: string;
   normalizedIntent: string;
   intent: string;
@@ -49,15 +66,6 @@ export interface Pattern {
   validatedAt: string | null;
   support: number;
   passes: number;
-  runId: string | null;
-  episodeId: string | null;
-  strategyId: string | null;
-  modelName: string | null;
-  modelId: string | null;
-  challengeId: string | null;
-  family: string | null;
-  split: string | null;
-  orgId: number | null;
 }
 
 /**

@@ -1,5 +1,4 @@
 import { describe, expect, it } from "vitest";
-import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
 import { type Embeddings, getModelConfig, loadModelsConfig } from "../models/mod.ts";
 import {
   cachedEmbedder,
@@ -9,23 +8,10 @@ import {
   localEmbedder,
   openAiEmbedder,
 } from "./embed.ts";
+import { memorySource } from "./testing.ts";
 
 const norm = (v: Float32Array) => Math.sqrt(v.reduce((s, x) => s + x * x, 0));
 const cos = (a: Float32Array, b: Float32Array) => a.reduce((s, x, i) => s + x * b[i], 0);
-
-/** A DuckDB file-less source whose connection outlives each embedder. */
-async function memorySource() {
-  const instance = await DuckDBInstance.create(":memory:");
-  const con = await instance.connect();
-  return {
-    con,
-    withConnection: <T>(fn: (c: DuckDBConnection) => Promise<T>) => fn(con),
-    close: () => {
-      con.closeSync();
-      instance.closeSync();
-    },
-  };
-}
 
 /** An embedder that counts the texts it was asked for. */
 function counting(inner: Embedder = localEmbedder()) {

@@ -43,7 +43,7 @@ import {
 } from "./_config.ts";
 import { byScore, eligibilitySql, fetchRows, type PatternQuery, type RetrievedPattern, searchExact } from "./_search.ts";
 import { fuseLexical } from "./_hybrid.ts";
-import { EligibleIndex } from "./_index.ts";
+import { EligibleIndex, type IndexBuildStats } from "./_index.ts";
 import { toInjectedExamples } from "./_inject.ts";
 
 /** Options for {@linkcode PatternRetriever.open}. */
@@ -62,20 +62,12 @@ export interface OpenRetrieverOptions {
 }
 
 /**
- * What the retriever holds (for notebooks and the bench).
+ * What the retriever holds (for notebooks and the bench): the build of its ivf index; on the exact path, `rows`
+ * counts the eligible rows at open and the other figures are 0.
  * @internal
  */
-export interface RetrieverStats {
+export interface RetrieverStats extends IndexBuildStats {
   mode: "exact" | "ivf";
-  /** Eligible rows indexed (ivf) or counted at open (exact). */
-  rows: number;
-  nlist: number;
-  /** Bytes of the index (vectors, ids, centroids). */
-  bytes: number;
-  /** Reading rows from DuckDB (ms), training k-means (ms), assigning rows to cells (ms). */
-  loadMs: number;
-  trainMs: number;
-  addMs: number;
 }
 
 /** The connection source plus, optionally, the embedder its patterns were made with (a PatternStore has both). */

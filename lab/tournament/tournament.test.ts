@@ -26,6 +26,7 @@ import {
   loadTournamentConfig,
 } from "./mod.ts";
 import { AS_OF, plantedModel as planted, plantedSetup } from "./_test_model.ts";
+import { storedState, testRunOptions } from "./_test_store.ts";
 
 let dir: string;
 let pool: SandboxPool;
@@ -36,37 +37,8 @@ let sqlByTask: Map<string, string>;
 
 const plantedModel = (onRequest?: () => void): ChatModel => planted(sqlByTask, onRequest);
 
-function options(db: string, extra: Partial<RunTournamentOptions> = {}): RunTournamentOptions {
-  return {
-    db,
-    runId: "test-run",
-    model: plantedModel(),
-    strategies,
-    pool,
-    stats: { resamples: 200 },
-    ...extra,
-  };
-}
-
-/** Stored state without timings: episodes (key fields + verdict + fitness), strategies, generations. */
-async function storedState(db: string) {
-  const episodes = await queryStore(
-    db,
-    `SELECT id, generation, strategy_id, challenge_id, attempt, seed, pass, score, composite, tokens_total,
-            stop_reason, contaminated, trace->'$.verdict' AS verdict, trace->'$.toolCalls' AS calls
-     FROM episodes WHERE run_id = 'test-run' ORDER BY id`,
-  );
-  const strategyRows = await queryStore(
-    db,
-    "SELECT id, generation, operation, parents, changed, strategy FROM strategies WHERE run_id = 'test-run' ORDER BY id",
-  );
-  const generations = await queryStore(
-    db,
-    "SELECT generation, population, ranking, replaced, children, stats FROM generations WHERE run_id = 'test-run' ORDER BY generation",
-  );
-  const calls = episodes.map((e) => ({ ...e, calls: JSON.parse(String(e.calls)).map((c: { ms: number }) => ({ ...c, ms: 0 })) }));
-  return { episodes: calls, strategies: strategyRows, generations };
-}
+const options = (db: string, extra: Partial<RunTournamentOptions> = {}): RunTournamentOptions =>
+  testRunOptions(db, { model: plantedModel(), strategies, pool, ...extra });
 
 beforeAll(async () => {
   dir = await Deno.makeTempDir({ prefix: "lab-tournament-" });

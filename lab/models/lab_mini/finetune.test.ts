@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DuckDBInstance } from "@duckdb/node-api";
-import type { BackendChatRequest, ChatBackend } from "../backend.ts";
+import type { ChatBackend } from "../backend.ts";
 import type { TrainerEvent } from "../trainer.ts";
 import { labMiniBackend, tunedBackend } from "./backend.ts";
 import { fineTune, readChatJsonl } from "./finetune.ts";
@@ -8,41 +8,25 @@ import { generateCorpus } from "./corpus.ts";
 import { renderSql } from "./parser.ts";
 import { normalise, prng } from "./_text.ts";
 import type { LabMiniModel } from "./weights.ts";
-import { chatLine, familyTasks, fleet, run } from "./testdata/fleet.ts";
+import { chatLine, familyTasks, sqlAccuracy, tempFleet, UNUSABLE_CHAT_LINES } from "./testdata/fleet.ts";
 
-let dir: string;
 let model: LabMiniModel;
 let db: DuckDBInstance;
-const TOOLS = ["dbRead", "submitAnswer"].map((name) => ({ type: "function" as const, function: { name, parameters: { type: "object", properties: {} } } }));
+let close: (() => Promise<void>) | undefined;
 const train = familyTasks(21, 30);
 const held = familyTasks(77, 8);
 const BAD = [
   "{not json",
-  JSON.stringify({ messages: [{ role: "user", content: "How many trips?" }, { role: "assistant", content: "I do not know." }] }),
-  JSON.stringify({ messages: [{ role: "user", content: "How many trips?" }, { role: "assistant", content: null, tool_calls: [{ id: "x", type: "function", function: { name: "dbRead", arguments: "{oops" } }] }] }),
+  ...UNUSABLE_CHAT_LINES,
   JSON.stringify({ prompt: "old completion format", completion: "SELECT 1" }),
 ];
 
 beforeAll(async () => {
-  dir = await Deno.makeTempDir({ prefix: "lab-mini-ft-" });
-  ({ model, db } = await fleet(dir));
+  ({ model, db, close } = await tempFleet("lab-mini-ft-"));
 }, 60_000);
+afterAll(() => close?.());
 
-afterAll(async () => {
-  db?.closeSync();
-  await Deno.remove(dir, { recursive: true });
-});
-
-async function accuracy(backend: ChatBackend, tasks: { task: string; sql: string }[]): Promise<number> {
-  let ok = 0;
-  for (const t of tasks) {
-    const req: BackendChatRequest = { model: backend.id, messages: [{ role: "system", content: "You answer with SQL." }, { role: "user", content: t.task }], tools: TOOLS, seed: 1 };
-    const sql = JSON.parse((await backend.complete(req)).choices[0].message.tool_calls![0].function.arguments).sql;
-    const got = await run(db, sql);
-    if (got !== undefined && got === await run(db, t.sql)) ok++;
-  }
-  return ok / tasks.length;
-}
+const accuracy = (backend: ChatBackend, tasks: { task: string; sql: string }[]) => sqlAccuracy(backend, tasks, db);
 
 const generic = () =>
   generateCorpus(model.meta, { seed: 4321, perRelation: 20 }).map((e) => {

@@ -7,28 +7,22 @@ import { generateCorpus } from "./corpus.ts";
 import { renderSql } from "./parser.ts";
 import { normalise, prng } from "./_text.ts";
 import type { LabMiniModel } from "./weights.ts";
-import { familyTasks, fleet, type FamilyTask, run } from "./testdata/fleet.ts";
+import { familyTasks, type FamilyTask, run, SQL_TOOLS, tempFleet } from "./testdata/fleet.ts";
 
-let dir: string;
 let model: LabMiniModel;
 let db: DuckDBInstance;
-const TOOLS = ["dbRead", "submitAnswer"].map((name) => ({ type: "function" as const, function: { name, parameters: { type: "object", properties: {} } } }));
+let close: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
-  dir = await Deno.makeTempDir({ prefix: "lab-mini-icl-" });
-  ({ model, db } = await fleet(dir));
+  ({ model, db, close } = await tempFleet("lab-mini-icl-"));
 }, 60_000);
-
-afterAll(async () => {
-  db?.closeSync();
-  await Deno.remove(dir, { recursive: true });
-});
+afterAll(() => close?.());
 
 const toExample = (t: FamilyTask): InjectedExample => ({ task: t.task, role: "analyst", calls: [{ tool: "dbRead", sql: t.sql }], answerShape: "number" });
 
 function req(task: string, examples: InjectedExample[]): BackendChatRequest {
   const system = `You answer questions about the fleet database with SQL.${examples.length ? `\n\n${formatInjection(examples, { tokenBudget: 2000 })}` : ""}`;
-  return { model: "lab-mini", messages: [{ role: "system", content: system }, { role: "user", content: task }], tools: TOOLS, seed: 1 };
+  return { model: "lab-mini", messages: [{ role: "system", content: system }, { role: "user", content: task }], tools: SQL_TOOLS, seed: 1 };
 }
 
 async function firstSql(task: string, examples: InjectedExample[]): Promise<string> {

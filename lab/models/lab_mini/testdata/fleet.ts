@@ -1,11 +1,14 @@
 /**
  * A toy vehicle-fleet schema (unrelated to the ERP sandbox) and task families the base parser cannot express —
  * multi-condition filters with numeric comparisons, joins, a join + group-by — each a (task, SQL) generator with
- * parameters, for the in-context-learning and fine-tuning tests and the bench. Test data only.
+ * parameters, for the in-context-learning and fine-tuning tests and the bench; and what those tests share: the
+ * fleet in a temp directory, the tools they offer, chat lines the trainer cannot use, and the accuracy measure.
+ * Test data only.
  * @module
  */
 import { DuckDBInstance } from "@duckdb/node-api";
 import { join } from "node:path";
+import type { BackendChatRequest, ChatBackend } from "../../backend.ts";
 import { type Period, periodBounds, prng } from "../_text.ts";
 import { type LabMiniModel, pretrain } from "../weights.ts";
 
@@ -34,6 +37,58 @@ export async function fleet(dir: string, seed = 3): Promise<{ dbPath: string; mo
   const model = await pretrain(dbPath, { seed });
   const db = await DuckDBInstance.create(dbPath, { access_mode: "READ_ONLY" });
   return { dbPath, model, db };
+}
+
+/** The fleet of {@linkcode fleet} in a new temp directory; `close` closes the database and removes the directory. */
+export interface TempFleet {
+  dir: string;
+  model: LabMiniModel;
+  db: DuckDBInstance;
+  close: () => Promise<void>;
+}
+
+/** Builds the fleet in a new temp directory named with `prefix` (see {@linkcode fleet}). */
+export async function tempFleet(prefix: string): Promise<TempFleet> {
+  const dir = await Deno.makeTempDir({ prefix });
+  const { model, db } = await fleet(dir);
+  return {
+    dir,
+    model,
+    db,
+    close: async () => {
+      db.closeSync();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+/** OpenAI tool definitions without parameters, one per name. */
+export function toolDefs(...names: string[]) {
+  return names.map((name) => ({ type: "function" as const, function: { name, parameters: { type: "object", properties: {} } } }));
+}
+
+/** The tools the fleet tests offer lab-mini: dbRead and submitAnswer. */
+export const SQL_TOOLS = toolDefs("dbRead", "submitAnswer");
+
+/**
+ * Chat JSONL lines that parse (the server accepts them at upload) and the trainer cannot use: an assistant that
+ * answers without a tool call, and a dbRead whose arguments are not JSON.
+ */
+export const UNUSABLE_CHAT_LINES: readonly string[] = [
+  JSON.stringify({ messages: [{ role: "user", content: "How many trips?" }, { role: "assistant", content: "I do not know." }] }),
+  JSON.stringify({ messages: [{ role: "user", content: "How many trips?" }, { role: "assistant", content: null, tool_calls: [{ id: "x", type: "function", function: { name: "dbRead", arguments: "{oops" } }] }] }),
+];
+
+/** Share of tasks whose first dbRead, asked of `backend` with {@linkcode SQL_TOOLS}, gives the gold result on `db`. */
+export async function sqlAccuracy(backend: ChatBackend, tasks: { task: string; sql: string }[], db: DuckDBInstance): Promise<number> {
+  let ok = 0;
+  for (const t of tasks) {
+    const req: BackendChatRequest = { model: backend.id, messages: [{ role: "system", content: "You answer with SQL." }, { role: "user", content: t.task }], tools: SQL_TOOLS, seed: 1 };
+    const sql = JSON.parse((await backend.complete(req)).choices[0].message.tool_calls![0].function.arguments).sql;
+    const got = await run(db, sql);
+    if (got !== undefined && got === await run(db, t.sql)) ok++;
+  }
+  return ok / tasks.length;
 }
 
 /** Runs a query; its rows as sorted JSON (row order without ORDER BY is not deterministic); `undefined` when it fails. */
