@@ -305,9 +305,11 @@ export async function runLabMiniHonesty(options: LabMiniHonestyOptions): Promise
     models.ft_forget = await tune("ft_forget", sameSize(lines.filter((l) => forgetTrained.has(l.family)), 99));
   }
 
-  // Examples per instance (selection by family label: an upper bound on retrieval).
+  // Examples per task (selection by family label: an upper bound on retrieval).
+  // Drawn per task text (what the example source is asked with): the instances of one wording on different tenants
+  // get the same examples.
   const examplesFor = (arm: HonestyArm, c: Challenge): InjectedExample[] => {
-    const rand = seededRandom(seed * 101 + [...c.id].reduce((h, ch) => (h * 31 + ch.charCodeAt(0)) >>> 0, 7));
+    const rand = seededRandom(seed * 101 + [...c.task].reduce((h, ch) => (h * 31 + ch.charCodeAt(0)) >>> 0, 7));
     let pool: Line[];
     if (arm === "icl_same") pool = lines.filter((l) => l.family === c.family && l.id !== c.id);
     else {
@@ -336,6 +338,7 @@ export async function runLabMiniHonesty(options: LabMiniHonestyOptions): Promise
     examples: { k: 3 },
   };
   const noExamples: Strategy = { ...strategy, examples: { k: 0 } };
+  // Instances sharing a task text share family, level and category: any of them selects the same examples.
   const byTask = new Map(instances.map((c) => [c.task, c]));
   const iclSource = (arm: HonestyArm): PatternSource => ({ task }) => Promise.resolve(examplesFor(arm, byTask.get(task)!));
   const armOf = (arm: HonestyArm): Arm => ({
