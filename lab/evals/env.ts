@@ -10,7 +10,8 @@ import type { SandboxPool } from "../sandbox/mod.ts";
 import {
   hashSeed,
   parseTournamentConfig,
-  queryStore,
+  readRunSnapshot,
+  readStoredStrategy,
   rootId,
   selectChallenges,
   type TournamentConfig,
@@ -85,17 +86,16 @@ export async function externalChallenges(
 
 /** The strategy a run stored under `id`, with the shared prompt of `strategies`. */
 export async function storedStrategy(db: string, runId: string, id: string, strategies: StrategiesConfig): Promise<Strategy> {
-  const [row] = await queryStore(db, "SELECT strategy::VARCHAR AS s FROM strategies WHERE run_id = $1 AND id = $2", [runId, id]);
-  if (!row) throw new Error(`Cannot re-evaluate '${id}': run '${runId}' in ${db} stored no strategy with that id`);
+  const stored = await readStoredStrategy(db, runId, id);
+  if (!stored) throw new Error(`Cannot re-evaluate '${id}': run '${runId}' in ${db} stored no strategy with that id`);
   // Stored without the shared prompt text, which every strategy of a file carries.
   const prompt = (strategies.strategies[rootId(id)] ?? Object.values(strategies.strategies)[0]).prompt;
-  return { ...JSON.parse(String(row.s)), id, prompt } as Strategy;
+  return { ...stored, id, prompt } as Strategy;
 }
 
 /** The config a run was stored with. */
 export async function storedConfig(db: string, runId: string): Promise<TournamentConfig> {
-  const [row] = await queryStore(db, "SELECT config::VARCHAR AS c FROM runs WHERE id = $1", [runId]);
-  const snapshot = row ? JSON.parse(String(row.c)) : undefined;
+  const snapshot = await readRunSnapshot(db, runId);
   if (!snapshot?.config) {
     throw new Error(`Cannot read the config of run '${runId}' from ${db}: pass options.config`);
   }

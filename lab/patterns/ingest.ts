@@ -2,8 +2,7 @@
  * Ingestion of a tournament run: its stored episodes become patterns.
  * @module
  */
-import type { EpisodeRecord } from "../agents/mod.ts";
-import { queryStore } from "../tournament/mod.ts";
+import { readEpisodeRecords } from "../tournament/mod.ts";
 import { type AddReport, emptyAddReport, type PatternStore } from "./store.ts";
 
 /**
@@ -17,14 +16,14 @@ import { type AddReport, emptyAddReport, type PatternStore } from "./store.ts";
  * ```
  */
 export async function ingestRun(store: PatternStore, db: string, runId: string, options: { batch?: number } = {}): Promise<AddReport> {
-  const rows = await queryStore(db, "SELECT trace::VARCHAR AS t FROM episodes WHERE run_id = $1 ORDER BY id", [runId]);
-  if (!rows.length) throw new RangeError(`ingestRun: run '${runId}' has no episodes in ${db}; run the tournament first (lab tournament)`);
   const total = emptyAddReport();
   const size = options.batch ?? 500;
-  for (let i = 0; i < rows.length; i += size) {
-    const records = rows.slice(i, i + size).map((r) => JSON.parse(String(r.t)) as EpisodeRecord);
+  for (let offset = 0;; offset += size) {
+    const records = await readEpisodeRecords(db, runId, { offset, limit: size });
+    if (!records.length) break;
     const r = await store.addEpisodes(records, { runId });
     for (const k of Object.keys(total) as (keyof AddReport)[]) total[k] += r[k] ?? 0;
   }
+  if (!total.episodes) throw new RangeError(`ingestRun: run '${runId}' has no episodes in ${db}; run the tournament first (lab tournament)`);
   return total;
 }

@@ -486,6 +486,49 @@ export async function readEpisodeRows(path: StoreRef, runId: string, generation?
   });
 }
 
+/**
+ * A run's stored episode records (the full traces the runner returned), in id order, `limit` at a time from
+ * `offset`: how other folders read a run's episodes back (e.g. the pattern memory's ingestion).
+ *
+ * @example
+ * ```ts
+ * for (let at = 0;; at += 500) {
+ *   const batch = await readEpisodeRecords(db, runId, { offset: at, limit: 500 });
+ *   if (!batch.length) break;
+ * }
+ * ```
+ */
+export async function readEpisodeRecords(
+  path: StoreRef,
+  runId: string,
+  page: { offset?: number; limit?: number } = {},
+): Promise<EpisodeRecord[]> {
+  return await withStore(path, async (con) => {
+    const rows = (await con.runAndReadAll(
+      "SELECT trace::VARCHAR AS t FROM episodes WHERE run_id = $1 ORDER BY id LIMIT $2 OFFSET $3",
+      [runId, page.limit ?? 2 ** 31 - 1, page.offset ?? 0],
+    )).getRowObjectsJson();
+    return rows.map((r) => JSON.parse(String(r.t)) as EpisodeRecord);
+  });
+}
+
+/** The strategy a run stored under `id` (without the shared prompt text, which it was stored without), or undefined. */
+export async function readStoredStrategy(path: StoreRef, runId: string, id: string): Promise<Omit<Strategy, "prompt"> | undefined> {
+  return await withStore(path, async (con) => {
+    const [row] = (await con.runAndReadAll("SELECT strategy::VARCHAR AS s FROM strategies WHERE run_id = $1 AND id = $2", [runId, id]))
+      .getRowObjectsJson();
+    return row ? JSON.parse(String(row.s)) : undefined;
+  });
+}
+
+/** The config snapshot a run was registered with (its `config` field is the tournament config), or undefined. */
+export async function readRunSnapshot(path: StoreRef, runId: string): Promise<{ config?: unknown } | undefined> {
+  return await withStore(path, async (con) => {
+    const [row] = (await con.runAndReadAll("SELECT config::VARCHAR AS c FROM runs WHERE id = $1", [runId])).getRowObjectsJson();
+    return row ? JSON.parse(String(row.c)) : undefined;
+  });
+}
+
 /** A passing episode's solution: its challenge family and the SQL of its successful queries, in order. */
 export interface EpisodeSolution {
   id: string;
