@@ -1,11 +1,14 @@
 /**
  * `lab serve`: the local OpenAI-compatible server, in the foreground until Ctrl-C (SIGINT) or SIGTERM, then a
- * graceful shutdown that prints the request stats.
+ * graceful shutdown that prints the request stats. It serves again the fine-tuned lab-mini versions of the model
+ * registry and of its data folder's succeeded jobs.
  */
 import type { CommandSpec, ParsedArgs } from "./_args.ts";
 import { intOption, UsageError } from "./_args.ts";
 import { startServer, type FaultOptions } from "../serve/mod.ts";
-import { defaultBackends, defaultTrainers } from "../models/mod.ts";
+import { defaultBackends, defaultTrainers, fineTunedLoader } from "../models/mod.ts";
+import { DEFAULT_REGISTRY_PATH } from "../finetune/mod.ts";
+import { displayPath } from "../util/mod.ts";
 
 function rateOption(args: ParsedArgs, name: string): number | undefined {
   const raw = args.values[name];
@@ -28,6 +31,7 @@ export const SERVE_COMMANDS: CommandSpec[] = [
       host: { type: "string", description: "Interface to listen on", default: "127.0.0.1" },
       "token-env": { type: "string", description: "Require 'Authorization: Bearer <token>', the token read from this environment variable" },
       "data-dir": { type: "string", description: "Folder for uploaded files and fine-tuning jobs (default: a temp dir removed on exit)" },
+      registry: { type: "string", description: "Model registry whose fine-tuned versions are served (when the file exists)", default: displayPath(DEFAULT_REGISTRY_PATH) },
       "latency-ms": { type: "string", description: "Latency added to every request, in ms" },
       "rate-429": { type: "string", description: "Share of chat/embedding requests answered 429 with Retry-After" },
       "retry-after": { type: "string", description: "Seconds sent in Retry-After for injected 429s", default: "1" },
@@ -65,6 +69,8 @@ export const SERVE_COMMANDS: CommandSpec[] = [
         faults,
         backends: await defaultBackends(),
         trainers: defaultTrainers(),
+        loadModel: fineTunedLoader(),
+        registry: String(args.values.registry),
       });
       console.log(`lab serve: listening on ${server.url}${token ? " (bearer token required)" : ""} — Ctrl-C to stop`);
       const stop = Promise.withResolvers<string>();

@@ -48,6 +48,9 @@ describe("JobRunner", () => {
     expect(events.filter((e) => e.type === "metrics").map((e) => e.data?.step)).toEqual([1, 2, 3]);
     expect(events.at(-1)?.message).toBe("The job has successfully completed: ft:base:sql");
     expect(jobs.list().data.map((j) => j.id)).toEqual([job.id]);
+    // a fine-tuned version trains on its base's trainer, which is handed the version to continue from
+    const again = await settle(jobs, jobs.create({ model: "ft:base:sql", training_file: "file-train", suffix: "more" }).id);
+    expect(again).toMatchObject({ status: "succeeded", model: "ft:base:sql", fine_tuned_model: "ft:ft:base:sql:more" });
     await jobs.close();
   });
 

@@ -1,12 +1,13 @@
 /**
  * Fine-tuning jobs: created from an uploaded training file, run in the background by the {@linkcode Trainer}
  * registered for the base model, persisted (job + events) as one JSON file per job. Statuses: validating_files →
- * queued → running → succeeded | failed | cancelled. Without a trainer for the base model a job fails with
- * "no trainer for this model: <model>". Jobs and events have OpenAI's `fine_tuning.job` shapes.
+ * queued → running → succeeded | failed | cancelled. A job on a fine-tuned version `ft:<base>:…` runs on its base's
+ * trainer, which continues from the version. Without a trainer a job fails with "no trainer for this model:
+ * <model>". Jobs and events have OpenAI's `fine_tuning.job` shapes.
  * @module
  */
 import { join } from "node:path";
-import type { ChatBackend, Trainer, TrainerEvent } from "../models/mod.ts";
+import { type ChatBackend, type Trainer, type TrainerEvent, trainerFor } from "../models/mod.ts";
 import { writeTextAtomic } from "../util/mod.ts";
 
 /** A hyperparameter of a job: a value, or "auto" for the trainer's default. */
@@ -88,7 +89,7 @@ export interface TrainingFiles {
 export interface JobRunnerOptions {
   /** Where training and validation files are looked up. */
   files: TrainingFiles;
-  /** Trainers by base model id; a job for a model without one fails. */
+  /** Trainers by base model id (a fine-tuned version `ft:<base>:…` uses its base's); a job for a model without one fails. */
   trainers: Record<string, Trainer>;
   /** Called with the backend of each newly trained model (the local server serves it). */
   register: (backend: ChatBackend) => void;
@@ -275,7 +276,7 @@ export class JobRunner {
     await new Promise((r) => setTimeout(r, 0)); // let the caller answer the create request first
     if (!live()) return;
     this.#setStatus(state, "queued", "Files validated, the job is queued");
-    const trainer = trainers[job.model];
+    const trainer = trainerFor(trainers, job.model);
     if (!trainer) {
       this.#finish(state, "failed", { code: "no_trainer", message: `no trainer for this model: ${job.model}`, param: "model" });
       return;

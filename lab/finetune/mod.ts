@@ -1,18 +1,27 @@
 /**
- * Fine-tuning: the lifecycle of fine-tuning jobs. A job is created from an uploaded training file (chat examples,
- * OpenAI's fine-tuning JSONL), run in the background by the `Trainer` registered for its base model (see
- * `lab/models/`: `lab-mini` has one), persisted with its events, cancellable, and marked failed when its runner
- * stops before it ends. The new model's backend is handed to the caller, which serves it. The local server's
- * `/v1/fine_tuning/jobs` routes call into it.
+ * Fine-tuning: jobs, progressive stages and the model registry.
+ *
+ * - **Jobs** (`JobRunner`): the lifecycle of fine-tuning jobs behind the local server's `/v1/fine_tuning/jobs` —
+ *   created from an uploaded training file, run in the background by the `Trainer` of their base model (see
+ *   `lab/models/`: `lab-mini` has one, and trains from its fine-tuned versions too), persisted with their events,
+ *   cancellable, marked failed when their runner stops before they end.
+ * - **Client** (`fineTuneClient`): the OpenAI fine-tuning API's steps — upload, create, follow events, get the
+ *   model — against the lab's server, OpenAI, Together or Fireworks (`FINETUNE_ENDPOINTS`, differences documented).
+ * - **Stages** (`runStages`, `SEED_000_STAGES`, `runCategoryStages`): seed 000's progressive schedule, each stage
+ *   starting from the previous stage's model, resumable after a crash; per-category runs with seed 001's thresholds.
+ * - **Registry** (`Registry`, DuckDB, `data/registry.duckdb`): versions `lab-{base}-{category}-v{n}` with provider
+ *   ids, dataset hash, job, stage, parent, metrics, status and an audit trail; lifecycle events as rows; one
+ *   promoted version per (base, category); rollback restores the previous one.
  *
  * @example
  * ```ts
- * import { JobRunner } from "./lab/finetune/mod.ts";
- * import { defaultTrainers } from "./lab/models/mod.ts";
- * const jobs = await JobRunner.open("/tmp/jobs", { files, trainers: defaultTrainers(), register: (b) => console.log("new model", b.id) });
- * const job = jobs.create({ model: "lab-mini", training_file: "file-abc", suffix: "sql" });
- * console.log(jobs.events(job.id).data.map((e) => e.message));
- * await jobs.close();
+ * import { fineTuneClient, Registry, runStages, seed000Stages } from "./lab/finetune/mod.ts";
+ * const registry = await Registry.open();
+ * const result = await runStages(fineTuneClient("http://127.0.0.1:8787/v1"), seed000Stages({ core: "core.jsonl", extended: "extended.jsonl" }), {
+ *   base: "lab-mini",
+ *   registry,
+ * });
+ * await registry.promote(result.final!.name, { reason: "dev lift with its interval above 0" });
  * ```
  * @module
  */
@@ -27,3 +36,54 @@ export {
   type JobStatus,
   type TrainingFiles,
 } from "./jobs.ts";
+export {
+  type CreateJobParams,
+  FINETUNE_ENDPOINTS,
+  type FineTuneApiShape,
+  type FineTuneClient,
+  fineTuneClient,
+  type FineTuneClientOptions,
+  type FineTuneEndpoint,
+  FineTuneHttpError,
+  type FineTuneProvider,
+  isLostJob,
+  REFERENCE_LR,
+  type RemoteEvent,
+  type RemoteJob,
+} from "./client.ts";
+export {
+  type AuditEntry,
+  baseShortName,
+  categorySlug,
+  type ChangeOptions,
+  DEFAULT_REGISTRY_PATH,
+  type LifecycleEvent,
+  type LifecycleEventType,
+  modelHashOf,
+  type ModelVersion,
+  type NewVersion,
+  Registry,
+  type StageJob,
+  VERSION_STATUSES,
+  versionName,
+  type VersionStatus,
+} from "./registry.ts";
+export {
+  type CategoryOutcome,
+  type CategoryStages,
+  type CategoryThresholds,
+  datasetHash,
+  defaultRunId,
+  followJob,
+  jobMetrics,
+  runCategoryStages,
+  runStages,
+  type RunStagesOptions,
+  SEED_000_STAGES,
+  SEED_001_THRESHOLDS,
+  seed000Stages,
+  type Stage,
+  type StageProgress,
+  type StageSpec,
+  type StagesResult,
+} from "./stages.ts";

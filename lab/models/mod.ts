@@ -7,7 +7,7 @@
  * Also the local side: the ports the local server and the fine-tuning jobs drive — `ChatBackend` (a model that
  * completes chat locally; its request and result are prefixed `Backend` to tell them from the client's) and
  * `Trainer` —, the local models (the placeholder, `lab-mini`, the embedding model `lab-embed-256`) and their
- * catalog (`defaultBackends`, `defaultTrainers`, `LAB_MINI_BASE_WEIGHTS`).
+ * catalog (`defaultBackends`, `defaultTrainers`, `fineTunedLoader`, `LAB_MINI_BASE_WEIGHTS`).
  *
  * @example
  * ```ts
@@ -45,8 +45,10 @@ export * from "./trainer.ts";
 export * from "./placeholder.ts";
 export * from "./injection.ts";
 export { LAB_EMBED_MODEL, labEmbed } from "./lab_embed.ts";
-export { defaultBackends, defaultTrainers, LAB_MINI_BASE_WEIGHTS, LAB_MINI_FT_DIR } from "./catalog.ts";
+export { defaultBackends, defaultTrainers, fineTunedLoader, LAB_MINI_BASE_WEIGHTS, LAB_MINI_FT_DIR, type ModelLoader } from "./catalog.ts";
 export {
+  isTunedId,
+  LAB_MINI_LR,
   labMiniBackend,
   type LabMiniModel,
   labMiniTrainer,
@@ -55,6 +57,8 @@ export {
   pretrain,
   type PretrainOptions,
   readStrategy,
+  readTuned,
   saveModel,
   tunedBackend,
+  type TunedModel,
 } from "./lab_mini/mod.ts";

@@ -1,7 +1,8 @@
 /**
  * The `Trainer` port: base model + dataset file → a new model version. `lab-mini` implements it
  * (`labMiniTrainer`); the fine-tuning jobs of `lab/finetune/` drive it. A job for a model without a trainer fails
- * with "no trainer for this model: <model>" — nothing pretends to train.
+ * with "no trainer for this model: <model>" — nothing pretends to train. A fine-tuned version `ft:<base>:…` is
+ * trained by its base's trainer ({@linkcode trainerFor}), which continues from that version.
  *
  * @example A fake trainer for tests
  * ```ts
@@ -53,3 +54,20 @@ export interface TrainerResult {
  * validated) and returns the new model. `base` is unchanged (learners return new values).
  */
 export type Trainer = (base: string, datasetPath: string, options: TrainerOptions) => Promise<TrainerResult>;
+
+/**
+ * The trainer of `model` among `trainers` (by base model id): its own, or for a fine-tuned version
+ * `ft:<base>:<suffix>:<id>` (OpenAI's naming, which the lab follows) its base's — which then continues from the
+ * version. Undefined when there is none.
+ *
+ * @example
+ * ```ts
+ * trainerFor(defaultTrainers(), "ft:lab-mini:core:0123456789ab"); // lab-mini's trainer
+ * trainerFor(defaultTrainers(), "gpt-4o-mini");                   // undefined
+ * ```
+ */
+export function trainerFor(trainers: Readonly<Record<string, Trainer>>, model: string): Trainer | undefined {
+  if (Object.hasOwn(trainers, model)) return trainers[model];
+  const root = /^ft:([^:]+):/.exec(model)?.[1];
+  return root !== undefined && Object.hasOwn(trainers, root) ? trainers[root] : undefined;
+}

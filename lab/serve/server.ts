@@ -1,11 +1,14 @@
 /**
  * The lab's local OpenAI-compatible server (see `mod.ts` for the public door). One `Deno.serve` handler with
  * a small route table; every body is parsed with zod at the boundary and every error is OpenAI-shaped. The
- * models come from `lab/models/`, the fine-tuning jobs from `lab/finetune/`.
+ * models come from `lab/models/`, the fine-tuning jobs and the registry from `lab/finetune/`. At start the server
+ * serves again the models its succeeded jobs trained and the registry's versions (under their provider ids and
+ * their version names), loaded by `loadModel`.
  */
 import { z } from "zod";
-import { type ChatBackend, LAB_EMBED_MODEL, placeholderBackend, type Trainer } from "../models/mod.ts";
-import { JobError, JobRunner } from "../finetune/mod.ts";
+import { existsSync } from "node:fs";
+import { type ChatBackend, LAB_EMBED_MODEL, type ModelLoader, placeholderBackend, type Trainer } from "../models/mod.ts";
+import { JobError, JobRunner, Registry } from "../finetune/mod.ts";
 import { errorResponse, HttpError, json, parseJson, readBody, sleep } from "./_http.ts";
 import { type FaultDraw, faultDrawer } from "./_faults.ts";
 import { chatResponse, ChatBody, checkContext, toChatRequest } from "./_chat.ts";
@@ -56,6 +59,10 @@ export interface ServeOptions {
   backends?: Record<string, ChatBackend>;
   /** Trainers by base model id; a job for a model without one fails. @default none */
   trainers?: Record<string, Trainer>;
+  /** Loads models trained earlier (the succeeded jobs' and the registry's), served again at start. @default none */
+  loadModel?: ModelLoader;
+  /** A model registry (DuckDB file) whose versions are served at start, under their provider ids and names. */
+  registry?: string;
   /** Closes the server when aborted. */
   signal?: AbortSignal;
 }
@@ -117,6 +124,7 @@ function query(url: URL) {
 }
 
 const Hyper = z.union([z.literal("auto"), z.number().positive()]);
+const Hypers = z.looseObject({ batch_size: Hyper.optional(), learning_rate_multiplier: Hyper.optional(), n_epochs: Hyper.optional() });
 
 /** The body of `POST /v1/fine_tuning/jobs`. */
 const JobBody = z.looseObject({
@@ -125,7 +133,9 @@ const JobBody = z.looseObject({
   validation_file: z.string().nullish(),
   suffix: z.string().max(64).nullish(),
   seed: z.number().int().nullish(),
-  hyperparameters: z.looseObject({ batch_size: Hyper.optional(), learning_rate_multiplier: Hyper.optional(), n_epochs: Hyper.optional() }).nullish(),
+  hyperparameters: Hypers.nullish(),
+  /** OpenAI's current form of the hyperparameters (`hyperparameters` is its deprecated one); supervised only. */
+  method: z.looseObject({ type: z.literal("supervised"), supervised: z.looseObject({ hyperparameters: Hypers.nullish() }).nullish() }).nullish(),
   metadata: z.record(z.string(), z.string()).nullish(),
 });
 
@@ -134,6 +144,39 @@ const jobHttpError = (e: JobError) => new HttpError(e.reason === "not_found" ? 4
 
 const modelNotFound = (id: string) =>
   new HttpError(404, `The model '${id}' does not exist or you do not have access to it. GET /v1/models lists the models served here.`, "invalid_request_error", "model", "model_not_found");
+
+/**
+ * Serves again what was trained before: the models of the runner's succeeded jobs and the registry's versions (a
+ * version also under its name, `lab-mini-all-v2`). A model `load` does not know is left out; one it fails to load
+ * is reported on stderr and left out (the server still starts).
+ */
+async function restoreModels(
+  load: ModelLoader,
+  jobs: JobRunner,
+  registryPath: string | undefined,
+  served: (id: string) => ChatBackend | undefined,
+  register: (b: ChatBackend) => void,
+): Promise<void> {
+  const wanted = new Map<string, string[]>(); // provider model id → aliases
+  for (const j of jobs.list(undefined, Number.MAX_SAFE_INTEGER).data) if (j.status === "succeeded" && j.fine_tuned_model) wanted.set(j.fine_tuned_model, []);
+  if (registryPath && existsSync(registryPath)) {
+    for (const v of await (await Registry.open(registryPath)).list()) wanted.set(v.providerModel, [...wanted.get(v.providerModel) ?? [], v.name]);
+  }
+  for (const [id, aliases] of wanted) {
+    let backend = served(id);
+    if (!backend) {
+      try {
+        backend = await load(id);
+      } catch (e) {
+        console.error(`lab serve: ${id} is not served: ${(e as Error).message.split("\n")[0]}`);
+        continue;
+      }
+      if (!backend) continue;
+      register(backend);
+    }
+    for (const alias of aliases) if (!served(alias)) register({ ...backend, id: alias });
+  }
+}
 
 /**
  * Starts the local OpenAI-compatible server.
@@ -155,6 +198,7 @@ export async function startServer(options: ServeOptions = {}): Promise<LocalServ
   for (const b of Object.values(options.backends ?? { placeholder: placeholderBackend() })) register(b);
   const files = await FileStore.open(`${dataDir}/files`);
   const jobs = await JobRunner.open(`${dataDir}/jobs`, { files, trainers: options.trainers ?? {}, register });
+  if (options.loadModel) await restoreModels(options.loadModel, jobs, options.registry, (id) => backends.get(id)?.backend, register);
   const startedAt = Math.floor(Date.now() / 1000);
 
   // Not req.signal: in Deno it also aborts after every successful response (legacy behaviour, with a warning).
@@ -244,7 +288,14 @@ export async function startServer(options: ServeOptions = {}): Promise<LocalServ
         return json({ object: "list", ...jobs.list(q.after, q.limit) });
       },
     },
-    { method: "POST", pattern: /^\/v1\/fine_tuning\/jobs$/, handle: async ({ body }) => json(jobs.create(parseJson(await body(), JobBody))) },
+    {
+      method: "POST",
+      pattern: /^\/v1\/fine_tuning\/jobs$/,
+      async handle({ body }) {
+        const { method, ...request } = parseJson(await body(), JobBody);
+        return json(jobs.create({ ...request, hyperparameters: request.hyperparameters ?? method?.supervised?.hyperparameters }));
+      },
+    },
     { method: "GET", pattern: /^\/v1\/fine_tuning\/jobs\/([^/]+)$/, handle: ({ params }) => json(jobs.get(params[0])) },
     { method: "POST", pattern: /^\/v1\/fine_tuning\/jobs\/([^/]+)\/cancel$/, handle: ({ params }) => json(jobs.cancel(params[0])) },
     {

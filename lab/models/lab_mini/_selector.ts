@@ -212,6 +212,8 @@ export interface FitOptions {
   batchSize: number;
   lr: number;
   bits: number;
+  /** Weights to start from (a parent version's head, continued); zeros when absent. */
+  init?: ArrayLike<number>;
   signal?: AbortSignal;
   reportEvery?: number;
   onStep?: (step: number, steps: number, epoch: number, meanLoss: number) => void;
@@ -221,6 +223,10 @@ export interface FitOptions {
 /** Mini-batch gradient descent on the selector's cross-entropy (batch-summed gradient, seeded shuffling). */
 export function fitSelector(items: readonly Item[], o: FitOptions): Float64Array {
   const w = new Float64Array(1 << o.bits);
+  if (o.init) {
+    if (o.init.length !== w.length) throw new RangeError(`initial weights have ${o.init.length} entries, expected 2^${o.bits}`);
+    w.set(o.init);
+  }
   const rand = prng(o.seed ^ 0xf17e);
   const order = items.map((_, i) => i);
   const steps = o.epochs * Math.ceil(items.length / o.batchSize);

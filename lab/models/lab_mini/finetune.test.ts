@@ -3,7 +3,7 @@ import type { DuckDBInstance } from "@duckdb/node-api";
 import type { ChatBackend } from "../backend.ts";
 import type { TrainerEvent } from "../trainer.ts";
 import { labMiniBackend, tunedBackend } from "./backend.ts";
-import { fineTune, readChatJsonl } from "./finetune.ts";
+import { fineTune, parseTuned, readChatJsonl, serializeTuned } from "./finetune.ts";
 import { generateCorpus } from "./corpus.ts";
 import { renderSql } from "./parser.ts";
 import { normalise, prng } from "./_text.ts";
@@ -74,5 +74,32 @@ describe("lab-mini fine-tuning", () => {
     const sh = await accuracy(tunedBackend(shuffled), held);
     console.log(`shuffled-answers control: base ${(base * 100).toFixed(1)} %, fine-tuned on shuffled SQL ${(sh * 100).toFixed(1)} %`);
     expect(sh - base).toBeLessThanOrEqual(0.1);
+  }, 60_000);
+
+  it("continues from a fine-tuned version: keeps its families, learns new ones, names its parent and leaves it unchanged", async () => {
+    const asExamples = (ts: { task: string; sql: string }[]) => ts.map((t) => ({ task: t.task, calls: [{ tool: "dbRead" as const, sql: t.sql }] }));
+    const first = ["multi", "joinsum", "joincount"];
+    const stage1 = fineTune(model, asExamples(train.filter((t) => first.includes(t.family))), { seed: 1, epochs: 5, suffix: "core" });
+    const frozen = serializeTuned(stage1);
+    const later = asExamples(train.filter((t) => !first.includes(t.family)));
+    const stage2 = fineTune(stage1, later, { seed: 1, epochs: 3, lr: 0.05, suffix: "extended" });
+    const fromBase = fineTune(model, later, { seed: 1, epochs: 3, lr: 0.05, suffix: "extended" });
+    expect(serializeTuned(stage1)).toBe(frozen);
+    expect(stage2.parent).toEqual({ id: stage1.id, hash: stage1.hash });
+    expect(stage2.recipe.parent).toBe(stage1.hash);
+    expect(stage2.base).toBe(model);
+    expect(stage2.head.templates.slice(0, stage1.head.templates.length).map((t) => t.calls)).toEqual(stage1.head.templates.map((t) => t.calls));
+    // the parent is part of the content hash, and survives a round trip through the file format
+    expect(parseTuned(serializeTuned(stage2))).toMatchObject({ id: stage2.id, hash: stage2.hash, parent: stage2.parent });
+    const tasksOf = (fams: string[]) => held.filter((t) => fams.includes(t.family));
+    const [kept, gained, forgot] = [
+      await accuracy(tunedBackend(stage2), tasksOf(first)),
+      await accuracy(tunedBackend(stage2), held.filter((t) => !first.includes(t.family))),
+      await accuracy(tunedBackend(fromBase), tasksOf(first)),
+    ];
+    console.log(`stage 2 from stage 1: first families ${(kept * 100).toFixed(1)} %, new families ${(gained * 100).toFixed(1)} %; stage 2 from base: first families ${(forgot * 100).toFixed(1)} %`);
+    expect(kept).toBeGreaterThanOrEqual(await accuracy(tunedBackend(stage1), tasksOf(first)) - 0.05);
+    expect(gained).toBeGreaterThan(0.3);
+    expect(forgot).toBe(0);
   }, 60_000);
 });

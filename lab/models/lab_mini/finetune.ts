@@ -3,7 +3,8 @@
  * dbRead/dbWrite SQL abstracted into new templates with typed literal slots (periods, numbers, strings) aligned
  * with the task → a log-linear template selector (task n-grams × template, plus a "none" class meaning "use the
  * base parser", trained on the base corpus as negatives) fitted by mini-batch gradient descent → a new weights
- * version `ft:lab-mini:<suffix>:<hash12>` written under `outDir` and served at once.
+ * version `ft:lab-mini:<suffix>:<hash12>` written under `outDir` and served at once. A fine-tuned version can be
+ * fine-tuned again: the new head starts from its parent's templates and weights (progressive stages).
  * @module
  */
 import { createHash } from "node:crypto";
@@ -53,13 +54,30 @@ export interface TunedHead {
   minProb?: number;
 }
 
-/** A fine-tuned model: the base it started from and the head. */
+/** A fine-tuned model: the pretrained base, the head, and the fine-tuned version it continued from, if any. */
 export interface TunedModel {
   format: "lab-mini-ft/v1";
   id: string;
+  /** The pretrained parser (a continued version keeps its parent's). */
   base: LabMiniModel;
+  /** The fine-tuned version whose head this one started from; absent when it started from the base. */
+  parent?: { id: string; hash: string };
   head: TunedHead;
-  recipe: { seed: number; epochs: number; batchSize: number; lr: number; abstain?: number; folds?: number; precision?: number; examples: number; used: number; dropped: Record<string, number>; negatives: number };
+  /** How it was made; `parent` is the parent version's content hash (part of this version's hash). */
+  recipe: {
+    seed: number;
+    epochs: number;
+    batchSize: number;
+    lr: number;
+    abstain?: number;
+    folds?: number;
+    precision?: number;
+    examples: number;
+    used: number;
+    dropped: Record<string, number>;
+    negatives: number;
+    parent?: string;
+  };
   hash: string;
   /** Mean training loss per step (as reported). */
   losses: number[];
@@ -213,7 +231,7 @@ export interface FineTuneOptions {
    * to let it answer (tuned on `dev` of the lab's catalog). @default 0.8
    */
   precision?: number;
-  /** log2 of the selector's feature space. @default 18 */
+  /** log2 of the selector's feature space (a continued version keeps its parent's). @default 18 */
   bits?: number;
   /** @default "lab" */
   suffix?: string;
@@ -226,21 +244,36 @@ export interface FineTuneOptions {
   onEvent?: (e: TrainerEvent) => void;
 }
 
-/** Fine-tunes a base model on chat examples; `base` is unchanged. Deterministic for a seed. */
-export function fineTune(base: LabMiniModel, examples: ChatExample[], options: FineTuneOptions = {}): TunedModel {
+/** True when `m` is a fine-tuned version (not a pretrained base). */
+export const isTuned = (m: LabMiniModel | TunedModel): m is TunedModel => m.format === "lab-mini-ft/v1";
+
+/**
+ * Fine-tunes `from` on chat examples; `from` is unchanged. Deterministic for a seed.
+ *
+ * From a pretrained base, the head starts empty. From a fine-tuned version (a progressive stage), it continues:
+ * the parent's templates come first (a new example whose plan abstracts to one of them adds to its support and
+ * phrasings), new templates follow, and gradient descent starts from the parent's weights — so what the parent
+ * learned stays unless the new examples argue against it, the more so the smaller the step size. The confidence
+ * threshold is calibrated again on the new examples.
+ */
+export function fineTune(from: LabMiniModel | TunedModel, examples: ChatExample[], options: FineTuneOptions = {}): TunedModel {
+  const parent = isTuned(from) ? from : undefined;
+  const base = isTuned(from) ? from.base : from;
   const hp: Hyper = {
     seed: options.seed ?? 0,
     epochs: options.epochs ?? 3,
     batchSize: options.batchSize ?? 16,
     lr: options.lr ?? 0.1,
-    bits: options.bits ?? 18,
+    bits: parent?.head.bits ?? options.bits ?? 18,
     abstain: options.abstain ?? 1,
     folds: options.folds ?? 4,
     precision: options.precision ?? 0.8,
+    init: parent?.head.w,
   };
   const emit = options.onEvent ?? (() => {});
   const meta = base.meta;
-  const learned = learnTemplates(examples, meta);
+  const learned = learnTemplates(examples, meta, parent?.head.templates);
+  if (parent) emit({ level: "info", message: `continuing from ${parent.id}: ${parent.head.templates.length} templates and its weights` });
   const negatives = negativeTasks(meta, hp.seed, options.negatives ?? Math.min(2000, Math.max(500, examples.length)));
   // One stream thins the examples' words for every set of decisions built, calibration's and the final one's.
   const decide: DecisionSource = { templates: learned.templates, negatives, abstain: hp.abstain, thin: prng(hp.seed ^ 0xa11) };
@@ -261,10 +294,11 @@ export function fineTune(base: LabMiniModel, examples: ChatExample[], options: F
     used: examples.length,
     dropped,
     negatives: fitted.negatives,
+    ...(parent ? { parent: parent.hash } : {}),
   };
   const hash = tunedHash(base.hash, head, recipe);
   const id = `ft:lab-mini:${options.suffix ?? "lab"}:${hash.slice(0, 12)}`;
-  return { format: "lab-mini-ft/v1", id, base, head, recipe, hash, losses: fitted.losses };
+  return { format: "lab-mini-ft/v1", id, base, ...(parent ? { parent: { id: parent.id, hash: parent.hash } } : {}), head, recipe, hash, losses: fitted.losses };
 }
 
 /** The settings of a fine-tuning run, defaults filled in (see {@linkcode FineTuneOptions}). */
@@ -277,6 +311,8 @@ interface Hyper {
   abstain: number;
   folds: number;
   precision: number;
+  /** Weights the selector starts from (the parent version's). */
+  init?: ArrayLike<number>;
 }
 
 /** A training task: its example, its literals and its plan's group (the calls' tools and SQL, literals abstracted). */
@@ -310,34 +346,35 @@ function prepare(ex: ChatExample, meta: SchemaMeta): Prepared {
 /**
  * The templates of the examples: examples of the same plan abstracted together (so only literals that vary with
  * the task become slots), each with its answer program (induced from the examples that carried results) and its
- * training phrasings.
+ * training phrasings. `prior` (a parent version's templates, copied) come first and keep their answer programs.
  */
-function learnTemplates(examples: readonly ChatExample[], meta: SchemaMeta): LearnedTemplates {
+function learnTemplates(examples: readonly ChatExample[], meta: SchemaMeta, prior: readonly TunedTemplate[] = []): LearnedTemplates {
   const prepared = examples.map((ex) => prepare(ex, meta));
-  const { templates, demos, byGroup } = abstractTemplates(prepared);
+  const { templates, demos, byGroup } = abstractTemplates(prepared, prior);
   const train = labelTasks(prepared, byGroup).labelled;
   const phrasings = phrasingsFrom(templates.length, train);
-  let programs = 0;
   templates.forEach((t, i) => {
-    const p = induceProgram(demos[i]);
-    if (p) {
-      t.answer = p;
-      programs++;
-    }
-    t.phrasings = phrasings[i];
+    const p = t.answer ? undefined : induceProgram(demos[i]);
+    if (p) t.answer = p;
+    const seen = new Map((t.phrasings ?? []).map((ph) => [ph.join(" "), ph]));
+    for (const ph of phrasings[i]) if (seen.size < 16 && !seen.has(ph.join(" "))) seen.set(ph.join(" "), ph);
+    t.phrasings = [...seen.values()];
   });
-  return { templates, byGroup, train, programs };
+  return { templates, byGroup, train, programs: templates.filter((t) => t.answer).length };
 }
+
+/** The identity of a template: its calls' tools, SQL and slots. */
+const templateKey = (calls: TunedTemplate["calls"]) => JSON.stringify(calls.map((c) => [c.tool, c.template.sql, c.template.slots]));
 
 /**
  * One template per distinct abstraction of a plan group (groups that abstract alike share it), with its support,
  * and up to 12 demonstrations per template of how its answer is made from its calls' results.
  */
-function abstractTemplates(prepared: readonly Prepared[]): { templates: TunedTemplate[]; demos: Demo[][]; byGroup: Map<string, number> } {
-  const templates: TunedTemplate[] = [];
-  const demos: Demo[][] = [];
+function abstractTemplates(prepared: readonly Prepared[], prior: readonly TunedTemplate[] = []): { templates: TunedTemplate[]; demos: Demo[][]; byGroup: Map<string, number> } {
+  const templates: TunedTemplate[] = prior.map((t) => ({ ...t, ...(t.phrasings ? { phrasings: t.phrasings.map((p) => [...p]) } : {}) }));
+  const demos: Demo[][] = prior.map(() => []);
   const byGroup = new Map<string, number>();
-  const byTemplate = new Map<string, number>();
+  const byTemplate = new Map<string, number>(prior.map((t, i) => [templateKey(t.calls), i]));
   const groups = new Map<string, Prepared[]>();
   for (const p of prepared) groups.set(p.group, [...groups.get(p.group) ?? [], p]);
   for (const [g, members] of groups) {
@@ -349,7 +386,7 @@ function abstractTemplates(prepared: readonly Prepared[]): { templates: TunedTem
       tool: c.tool,
       template: abstractGroup(members.map((m) => ({ sql: m.ex.calls[k].sql, lits: m.lits, prior: withResults(m, k) })))!,
     }));
-    const key = JSON.stringify(calls.map((c) => [c.tool, c.template.sql, c.template.slots]));
+    const key = templateKey(calls);
     let t = byTemplate.get(key);
     if (t === undefined) {
       byTemplate.set(key, t = templates.length);
@@ -452,7 +489,7 @@ function decisionItems(src: DecisionSource, xs: readonly Labelled[], ix: HeadInd
  * above 1) and the model stays the base parser. 0 with fewer than 2 folds or no training task.
  */
 function calibrateThreshold(src: DecisionSource, train: readonly Labelled[], hp: Hyper, signal: AbortSignal | undefined, emit: (e: TrainerEvent) => void): number {
-  const { folds, precision, seed, epochs, batchSize, lr, bits } = hp;
+  const { folds, precision, seed, epochs, batchSize, lr, bits, init } = hp;
   if (folds <= 1 || !train.length) return 0;
   const { templates } = src;
   const cost = precision / (1 - precision);
@@ -469,7 +506,7 @@ function calibrateThreshold(src: DecisionSource, train: readonly Labelled[], hp:
       if (!fit.length || !held.length) continue;
       const avail = new Set(templates.map((_, t) => t).filter((t) => unseenFold(t) !== k));
       const ixK = indexTemplates(templates, phrasingsFrom(templates.length, fit));
-      const wK = fitSelector(decisionItems(src, fit, ixK, avail).items, { seed: fseed + k + 1, epochs, batchSize, lr, bits, signal });
+      const wK = fitSelector(decisionItems(src, fit, ixK, avail).items, { seed: fseed + k + 1, epochs, batchSize, lr, bits, init, signal });
       for (const x of held) {
         const pick = choose({ templates, bits, w: wK }, ixK, x.lits, avail);
         if (pick) records.push({ p: pick.p, ok: pick.t === x.t });
@@ -506,7 +543,7 @@ function fitHead(
   options: FineTuneOptions,
   emit: (e: TrainerEvent) => void,
 ): { w: Float64Array; losses: number[]; negatives: number } {
-  const { seed, epochs, batchSize, lr, bits } = hp;
+  const { seed, epochs, batchSize, lr, bits, init } = hp;
   const ix = indexTemplates(learned.templates);
   const { items, negatives } = decisionItems(src, learned.train, ix);
   const valid = options.validation ? labelTasks(options.validation.map((ex) => prepare(ex, meta)), learned.byGroup) : undefined;
@@ -520,6 +557,7 @@ function fitHead(
     batchSize,
     lr,
     bits,
+    init,
     signal: options.signal,
     reportEvery: options.reportEvery,
     onStep: (step, steps, epoch, loss) => {

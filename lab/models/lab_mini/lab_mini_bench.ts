@@ -3,12 +3,15 @@
  * 1. Completions per second in process for a typical three-message request (system, user, the assistant's
  *    first dbRead and its result → the next turn), base / with 3 injected examples / fine-tuned: target ≥ 2,000/s.
  * 2. Fine-tuning time for 20K examples × 1 epoch, 5K × 3 and 1K × 5 (reading the JSONL included): target < 60 s
- *    in total.
+ *    in total — each from the base, and as seed 000's progressive stages (core 1K × 5 at lr 1e-5 → extended 5K × 3
+ *    at 5e-6 from the core model → comprehensive 20K × 1 at 1e-6 from the extended model; learning rates mapped to
+ *    lab-mini's step size × 10⁴, as `labMiniTrainer` does with the multiplier lr / 1e-5).
  */
 import type { BackendChatRequest, ChatBackend } from "../backend.ts";
 import { formatInjection } from "../injection.ts";
 import { labMiniBackend, tunedBackend } from "./backend.ts";
-import { fineTune, readChatJsonl } from "./finetune.ts";
+import { fineTune, readChatJsonl, serializeTuned, type TunedModel } from "./finetune.ts";
+import { LAB_MINI_LR } from "./trainer.ts";
 import { chatLine, familyTasks, fleet } from "./testdata/fleet.ts";
 
 const dir = await Deno.makeTempDir({ prefix: "lab-mini-bench-" });
@@ -69,6 +72,23 @@ for (const [n, epochs] of [[20_000, 1], [5_000, 3], [1_000, 5]] as const) {
   console.log(`fine-tune ${n} × ${epochs}: ${s.toFixed(2)} s (${m.head.templates.length} templates, final loss ${m.losses.at(-1)!.toFixed(4)})`);
 }
 console.log(`fine-tuning 20K×1 + 5K×3 + 1K×5: ${total.toFixed(1)} s measured vs < 60 s target ${total < 60 ? "✓" : "✗"}`);
+
+// Seed 000's progressive stages, each continuing from the previous stage's model (reading, training and
+// serialising each version included).
+let progressive = 0;
+let from: typeof model | TunedModel = model;
+for (const [name, n, epochs, lr] of [["core", 1_000, 5, 1e-5], ["extended", 5_000, 3, 5e-6], ["comprehensive", 20_000, 1, 1e-6]] as const) {
+  const jsonl = familyTasks(200 + n, Math.ceil(n / 5)).slice(0, n).map((t, i) => chatLine(t, i)).join("\n");
+  const t0 = performance.now();
+  const read = readChatJsonl(jsonl);
+  const m: TunedModel = fineTune(from, read.examples, { seed: 1, epochs, lr: LAB_MINI_LR * lr / 1e-5, suffix: name, read });
+  const bytes = serializeTuned(m).length;
+  const s = (performance.now() - t0) / 1000;
+  progressive += s;
+  console.log(`stage ${name} ${n} × ${epochs} at lr ${lr} (step ${m.recipe.lr.toFixed(3)}): ${s.toFixed(2)} s (${m.head.templates.length} templates, parent ${m.parent?.id ?? "base"}, ${(bytes / 1e6).toFixed(1)} MB)`);
+  from = m;
+}
+console.log(`progressive stages 1K×5 → 5K×3 → 20K×1: ${progressive.toFixed(1)} s measured vs < 60 s target ${progressive < 60 ? "✓" : "✗"}`);
 
 Deno.bench("lab-mini completion (base, three messages)", async () => {
   await labMiniBackend(model).complete(request(1, "You answer questions with SQL."));

@@ -17,5 +17,5 @@ export { type ColumnMeta, readSchemaMeta, type RelationMeta, SchemaMeta } from "
 export { type LabMiniModel, parseModel, planAccuracy, pretrain, type PretrainOptions, readModel, saveModel, schemaHash, serializeModel } from "./weights.ts";
 export { tunedBackend } from "./backend.ts";
 export { type CopyOptions, copyFromExamples, type CopyPlan } from "./icl.ts";
-export { type ChatExample, fineTune, type FineTuneOptions, parseTuned, readChatJsonl, serializeTuned, type TunedHead, type TunedModel } from "./finetune.ts";
-export { labMiniTrainer, type LabMiniTrainerOptions } from "./trainer.ts";
+export { type ChatExample, fineTune, type FineTuneOptions, isTuned, parseTuned, readChatJsonl, serializeTuned, type TunedHead, type TunedModel } from "./finetune.ts";
+export { isTunedId, LAB_MINI_LR, labMiniTrainer, type LabMiniTrainerOptions, readTuned, tunedFile } from "./trainer.ts";
