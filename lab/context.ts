@@ -2,8 +2,8 @@
  * The composition root: the one place the lab wires itself. {@linkcode LabContext.open} reads every config once
  * (tournament, strategies, models, patterns, roles) and checks them before anything is built or written;
  * {@linkcode LabContext.model} resolves a model by name (the one function that does); the sandbox pool and the
- * pattern store are opened once, on first use, and closed with the context. The CLI, the demo and the notebooks
- * build a context; library functions take the ready objects it hands out.
+ * pattern store are opened once, on first use, and closed with the context; the datasets config is read on first
+ * use. The CLI, the demo and the notebooks build a context; library functions take the ready objects it hands out.
  *
  * @example
  * ```ts
@@ -35,6 +35,7 @@ import {
 } from "./tournament/mod.ts";
 import { DEFAULT_PATTERNS_PATH, loadPatternsConfig, PatternStore, type PatternsConfig } from "./patterns/mod.ts";
 import type { RolesConfig } from "./tools/mod.ts";
+import { DATASETS_CONFIG_FILE, type DatasetsConfig, loadDatasetsConfig } from "./datasets/mod.ts";
 import type { EvalEnv } from "./evals/mod.ts";
 import { type LocalServer, startServer } from "./serve/mod.ts";
 
@@ -50,6 +51,8 @@ export interface LabContextOptions {
   sandboxDir?: string;
   /** Reach every chat model at this OpenAI-compatible URL instead of resolving it from configs/models.yaml. */
   baseUrl?: string;
+  /** The datasets config. @default configs/datasets.yaml */
+  datasetsConfig?: string;
 }
 
 /** The lab, wired once. Dispose it (`await using`) to close what it opened. */
@@ -62,6 +65,7 @@ export class LabContext implements AsyncDisposable {
   #catalogPool?: Promise<SandboxPool>;
   #store?: Promise<PatternStore>;
   #server?: Promise<LocalServer>;
+  #datasets?: Promise<DatasetsConfig>;
   readonly #models = new Map<string, Promise<ChatModel>>();
 
   private constructor(
@@ -130,6 +134,11 @@ export class LabContext implements AsyncDisposable {
   /** The pattern store, opened once. */
   patternStore(): Promise<PatternStore> {
     return this.#store ??= PatternStore.open(this.patternsDb);
+  }
+
+  /** The datasets config (curation rules, tiers, stages, validation), read and checked once, on first use. */
+  datasets(): Promise<DatasetsConfig> {
+    return this.#datasets ??= loadDatasetsConfig(this.options.datasetsConfig ?? DATASETS_CONFIG_FILE);
   }
 
   /** The ready objects a suite runs with; checks that the roles the config's challenges act as exist. */

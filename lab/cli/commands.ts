@@ -17,6 +17,7 @@ import { EXPORT_COMMANDS } from "./export.ts";
 import { EXPERIMENT_COMMANDS } from "./experiment.ts";
 import { COMPETE_COMMANDS } from "./compete.ts";
 import { PATTERN_COMMANDS } from "./patterns.ts";
+import { DATASET_COMMANDS } from "./dataset.ts";
 import { FINETUNE_COMMANDS } from "./finetune.ts";
 
 const SCALES = ["tiny", "small", "large"] as const;
@@ -163,4 +164,5 @@ export const COMMANDS: CommandSpec[] = [
   ...COMPETE_COMMANDS,
   ...PATTERN_COMMANDS,
   ...FINETUNE_COMMANDS,
+  ...DATASET_COMMANDS,
 ];
