@@ -1,7 +1,8 @@
 /**
- * `lab dataset build | stats | validate | export`: curated training sets from the command line — build a folder
- * from the tournament store and the pattern store, look at a set's manifest, validate a file (line-numbered
- * problems, tokens, epochs, cost), and convert a built set into another format.
+ * `lab dataset build | stats | validate | export | export-trainer`: curated training sets from the command line —
+ * build a folder from the tournament store and the pattern store, look at a set's manifest, validate a file
+ * (line-numbered problems, tokens, epochs, cost), convert a built set into another format, and export it for an
+ * external trainer (Together, Fireworks, Axolotl, Unsloth, Ollama).
  */
 import { existsSync } from "node:fs";
 import type { CommandSpec, ParsedArgs } from "./_args.ts";
@@ -13,16 +14,23 @@ import { DEFAULT_DB_PATH } from "../tournament/mod.ts";
 import { getModelConfig, loadModelsConfig } from "../models/mod.ts";
 import {
   buildDataset,
+  DEFAULT_BASE,
+  DEFAULT_LORA,
   type DatasetFormat,
   DATASETS_CONFIG_FILE,
   type DatasetManifest,
   type ExampleFilter,
   exportDataset,
+  exportForTrainer,
   FORMATS,
   LeakageGuard,
   loadDatasetsConfig,
   parseRows,
   readManifest,
+  STAGES,
+  type StageName,
+  type Trainer,
+  TRAINERS,
   type SourceKind,
   TIERS,
   type Tier,
@@ -294,6 +302,58 @@ export const DATASET_COMMANDS: CommandSpec[] = [
       const r = await exportDataset(path, format, args.values.out ? { out: String(args.values.out) } : {});
       if (args.values.json) console.log(JSON.stringify({ path: r.path, rows: r.manifest.rows, sha256: r.manifest.sha256 }, null, 2));
       else console.log(`wrote ${displayPath(r.path)}: ${r.manifest.rows} rows (${format}), converted from ${displayPath(path)}`);
+    },
+  },
+  {
+    name: "dataset export-trainer",
+    summary: "Export a built (openai) dataset for an external trainer: together, fireworks, axolotl, unsloth or ollama (not trainable offline here)",
+    positionals: ["file"],
+    options: {
+      trainer: { type: "string", description: "The trainer (required)", choices: TRAINERS },
+      out: { type: "string", description: "Folder to write (default: <set>.trainers/ beside the dataset)" },
+      base: { type: "string", description: "Base model, Hugging Face id (axolotl, unsloth)", default: DEFAULT_BASE.hf },
+      "ollama-base": { type: "string", description: "Base model, Ollama name (the Modelfile's FROM)", default: DEFAULT_BASE.ollama },
+      stage: { type: "string", description: "Seed 000 stage whose epochs and learning rate apply (default: the dataset's, else core)", choices: STAGES },
+      data: { type: "string", description: "Data written beside the axolotl/unsloth config", choices: ["sharegpt", "alpaca"], default: "sharegpt" },
+      "lora-r": { type: "string", description: "LoRA rank", default: String(DEFAULT_LORA.r) },
+      "lora-alpha": { type: "string", description: "LoRA alpha", default: String(DEFAULT_LORA.alpha) },
+      "lora-dropout": { type: "string", description: "LoRA dropout", default: String(DEFAULT_LORA.dropout) },
+      "target-modules": { type: "string", description: "LoRA target modules, comma-separated", default: DEFAULT_LORA.targetModules.join(",") },
+      ...JSON_OUT,
+    },
+    examples: [
+      "deno task lab dataset export-trainer data/datasets/curated/core.jsonl --trainer axolotl",
+      "deno task lab dataset export-trainer data/datasets/curated/core.jsonl --trainer ollama --ollama-base llama3.2:3b --base unsloth/Llama-3.2-3B-Instruct",
+    ],
+    async run(args) {
+      const path = oneFile(args);
+      const trainer = args.values.trainer as Trainer | undefined;
+      if (!trainer) throw new UsageError(`--trainer is required (${TRAINERS.join(", ")})`);
+      const num = (name: string) => {
+        const v = Number(args.values[name]);
+        if (!Number.isFinite(v)) throw new UsageError(`--${name} must be a number, found '${args.values[name]}'`);
+        return v;
+      };
+      const r = await exportForTrainer(path, trainer, {
+        ...(args.values.out ? { out: String(args.values.out) } : {}),
+        base: { hf: String(args.values.base), ollama: String(args.values["ollama-base"]) },
+        ...(args.values.stage ? { stage: args.values.stage as StageName } : {}),
+        data: args.values.data as "sharegpt" | "alpaca",
+        lora: {
+          r: num("lora-r"),
+          alpha: num("lora-alpha"),
+          dropout: num("lora-dropout"),
+          targetModules: listOption(args, "target-modules") ?? [],
+        },
+      });
+      if (args.values.json) console.log(JSON.stringify({ trainer, dir: r.dir, paths: r.paths, entry: r.entry }, null, 2));
+      else {
+        console.log([
+          ...r.paths.map((p) => `wrote ${displayPath(p)}`),
+          `stage ${r.entry.stage} (${r.entry.stageFrom}): ${r.entry.epochs} epoch${r.entry.epochs === 1 ? "" : "s"} at lr ${r.entry.learningRate}; base ${trainer === "ollama" ? r.entry.base.ollama : r.entry.base.hf}`,
+          "not trained here: the lab runs offline, with no GPU and no internet",
+        ].join("\n"));
+      }
     },
   },
 ];

@@ -1,13 +1,20 @@
 /**
- * `lab finetune run | status | promote | rollback | list`: progressive fine-tuning (seed 000's stages) through an
- * OpenAI-shaped fine-tuning API — the lab's own server by default, started in this process — and the model
- * registry (`data/registry.duckdb`) with its promotion and rollback.
+ * `lab finetune run | status | promote | rollback | list | orchestrate`: progressive fine-tuning (seed 000's stages)
+ * through an OpenAI-shaped fine-tuning API — the lab's own server by default, started in this process — the model
+ * registry (`data/registry.duckdb`) with its promotion and rollback, and seed 001's orchestrator (one call per cron
+ * tick, its candidates evaluated by the `lab/evals` stand-in on `dev`).
  */
 import type { CommandSpec, ParsedArgs } from "./_args.ts";
 import { intOption, UsageError } from "./_args.ts";
 import { existsSync } from "node:fs";
 import {
+  CycleStore,
+  datasetFolderCollector,
   DEFAULT_REGISTRY_PATH,
+  type Evaluate,
+  FINETUNE_CONFIG_FILE,
+  loadFinetuneConfig,
+  orchestrateOnce,
   FINETUNE_ENDPOINTS,
   type FineTuneClient,
   fineTuneClient,
@@ -20,7 +27,11 @@ import {
   VERSION_STATUSES,
   type VersionStatus,
 } from "../finetune/mod.ts";
-import { defaultBackends, defaultTrainers, fineTunedLoader } from "../models/mod.ts";
+import { createChatModel, defaultBackends, defaultTrainers, fineTunedLoader, getModelConfig } from "../models/mod.ts";
+import { getStrategy } from "../agents/mod.ts";
+import { loadCatalog } from "../challenges/mod.ts";
+import { pickInstances, suiteEvaluator } from "../evals/mod.ts";
+import { LabContext } from "../context.ts";
 import { type LocalServer, startServer } from "../serve/mod.ts";
 import { displayPath, LabError, repoPath } from "../util/mod.ts";
 import { interruptOnCtrlC } from "./_endpoint.ts";
@@ -201,6 +212,96 @@ export const FINETUNE_COMMANDS: CommandSpec[] = [
       const name = versionArg(args, "roll back");
       const { rolledBack, restored } = await (await registryOf(args)).rollback(name, change(args));
       console.log(`rolled back ${rolledBack.name}; ${restored ? `${restored.name} is promoted again` : `no earlier version: ${rolledBack.base}/${rolledBack.category} has none promoted`}`);
+    },
+  },
+  {
+    name: "finetune orchestrate",
+    summary: "Seed 001's orchestrator: advance the fine-tuning cycle (collecting → ready → training → evaluating → awaiting_promotion → deployed | failed) once",
+    options: {
+      once: { type: "boolean", description: "Advance the open cycle as far as it goes now and exit (for an hourly cron)" },
+      status: { type: "boolean", description: "Show the cycles and their states instead" },
+      config: { type: "string", description: "The fine-tuning config (thresholds and flags)", default: displayPath(FINETUNE_CONFIG_FILE) },
+      dataset: { type: "string", description: "The folder 'lab dataset build' writes (train.jsonl with its manifest, the staged sets)", default: "data/datasets/curated" },
+      demo: { type: "boolean", description: "Use the config's demo_thresholds (scaled for tiny tournaments)" },
+      "fine-tune": { type: "boolean", description: "Train a ready cycle even with auto_fine_tune off" },
+      endpoint: { type: "string", description: "Fine-tuning provider", choices: Object.keys(FINETUNE_ENDPOINTS), default: "lab" },
+      "base-url": { type: "string", description: "The provider's base URL (default for lab: a server started in this process, files and jobs in data/serve)" },
+      ...REGISTRY_OPTION,
+      "eval-model": { type: "string", description: "The configs/models.yaml entry whose provider serves the candidate and the baseline in the evaluation", default: "lab-mini" },
+      "eval-strategy": { type: "string", description: "The strategy both evaluated arms play", default: "alpha" },
+      "eval-per-level": { type: "string", description: "dev instances per level (levels 1–5) in the evaluation", default: "6" },
+      "eval-seeds": { type: "string", description: "Episode seeds of the evaluation, comma-separated", default: "1" },
+      json: { type: "boolean", description: "Print the result as JSON" },
+    },
+    examples: [
+      "deno task lab dataset build && deno task lab finetune orchestrate --once",
+      "0 * * * * cd /path/to/lab && npx deno task lab dataset build && npx deno task lab finetune orchestrate --once   # crontab",
+      "deno task lab finetune orchestrate --status",
+    ],
+    async run(args) {
+      const registryPath = String(args.values.registry);
+      if (args.values.status) {
+        const store = new CycleStore((await registryOf(args)).path);
+        const cycles = await store.cycles();
+        if (args.values.json) console.log(JSON.stringify({ cycles, transitions: await store.transitions() }, null, 2));
+        else if (!cycles.length) console.log("(no orchestration cycles)");
+        else for (const c of cycles) console.log([c.id, c.state, c.version ?? "-", c.reason].join("  "));
+        return;
+      }
+      if (!args.values.once) throw new UsageError("give --once: each call advances the open cycle and exits (run it from cron, e.g. hourly), or --status");
+      const config = (await loadFinetuneConfig(String(args.values.config))).orchestrator;
+      const endpoint = String(args.values.endpoint) as FineTuneProvider;
+      const baseUrl = args.values["base-url"] as string | undefined;
+      const perLevel = intOption(args, "eval-per-level", 1);
+      const seeds = String(args.values["eval-seeds"]).split(",").map((x) => {
+        const n = Number(x.trim());
+        if (!Number.isInteger(n)) throw new UsageError(`--eval-seeds must be a comma-separated list of integers, found '${args.values["eval-seeds"]}'`);
+        return n;
+      });
+      const registry = await registryOf(args, false);
+      let server: LocalServer | undefined;
+      let ctx: LabContext | undefined;
+      const localServer = async () => server ??= await startServer({ backends: await defaultBackends(), trainers: defaultTrainers(), dataDir: LOCAL_SERVE_DIR, loadModel: fineTunedLoader(), registry: registryPath });
+      const client = async (): Promise<FineTuneClient> =>
+        endpoint === "lab" && !baseUrl ? fineTuneClient((await localServer()).url) : fineTuneClient(baseUrl ? { ...FINETUNE_ENDPOINTS[endpoint], baseUrl } : endpoint, { provider: endpoint });
+      // The stand-in of the eval issue: a base-vs-candidate suite on dev instances.
+      const evaluate: Evaluate = async (req) => {
+        ctx ??= await LabContext.open();
+        const entry = getModelConfig(ctx.models, String(args.values["eval-model"]));
+        const url = entry.provider === "local" ? (await localServer()).url : undefined;
+        const dev = (await loadCatalog()).filter((c) => c.split === "dev");
+        return await suiteEvaluator({
+          challenges: pickInstances(dev, [1, 2, 3, 4, 5], perLevel, seeds[0]),
+          seeds,
+          strategy: getStrategy(ctx.strategies, String(args.values["eval-strategy"])),
+          deps: { models: (ref) => createChatModel({ ...entry, model: ref }, url ? { baseUrl: url } : {}), pool: await ctx.catalogPool(4) },
+        })(req);
+      };
+      try {
+        using ctrlC = interruptOnCtrlC();
+        const json = Boolean(args.values.json);
+        const r = await orchestrateOnce({ registry, collect: datasetFolderCollector(String(args.values.dataset)), client, evaluate }, {
+          config,
+          demo: Boolean(args.values.demo),
+          fineTune: Boolean(args.values["fine-tune"]),
+          signal: ctrlC.signal,
+          onTransition: (c, from) => {
+            if (!json) console.error(`${c.id}: ${from === c.state ? "" : `${from} → `}${c.state} (${c.reason})`);
+          },
+          onProgress: (e) => {
+            const line = json ? undefined : progressLine(e);
+            if (line) console.error(line);
+          },
+        }).catch((e) => {
+          if (!ctrlC.signal.aborted) throw e;
+          throw new LabError("interrupted: the same command resumes the cycle");
+        });
+        console.log(json ? JSON.stringify(r, null, 2) : [...r.settled.map((c) => `cycle ${c.id} ${c.state}: ${c.reason}`), r.message].join("\n"));
+        return r.cycle?.state === "failed" && !r.message.startsWith("no new data") ? 1 : 0;
+      } finally {
+        await ctx?.close();
+        await server?.close();
+      }
     },
   },
   {

@@ -15,6 +15,8 @@
  * - Files: {@linkcode renderExamples}, {@linkcode renderPairs}, {@linkcode formatRows} (openai, seed001,
  *   sharegpt, alpaca, dpo), {@linkcode parseRows}; {@linkcode prepareDataset}, {@linkcode writeDatasets},
  *   {@linkcode readManifest}; {@linkcode buildDataset} and {@linkcode exportDataset} (folders and conversions).
+ * - External trainers: {@linkcode exportForTrainer} (Together and Fireworks JSONL, Axolotl and Unsloth configs with
+ *   ShareGPT/Alpaca data, an Ollama Modelfile; not trainable offline here), {@linkcode STAGE_SCHEDULE}.
  * - Validation: {@linkcode validateChatJsonl} (the OpenAI cookbook's checks extended to tool calls; tokens,
  *   epochs, cost).
  *
@@ -141,3 +143,27 @@ export {
   exportDataset,
   type ExportOptions,
 } from "./build.ts";
+export {
+  type BaseModel,
+  DEFAULT_BASE,
+  DEFAULT_LORA,
+  exportForTrainer,
+  fireworksRow,
+  type LoraSettings,
+  readTrainersManifest,
+  type RenderedTrainerExport,
+  renderTrainerExport,
+  STAGE_SCHEDULE,
+  type StageSchedule,
+  togetherRow,
+  type Trainer,
+  type TrainerData,
+  type TrainerExport,
+  type TrainerExportEntry,
+  type TrainerExportOptions,
+  type TrainerFile,
+  TRAINERS,
+  TRAINERS_MANIFEST_FILE,
+  TRAINERS_MANIFEST_SCHEMA,
+  type TrainersManifest,
+} from "./trainers.ts";

@@ -3,8 +3,9 @@
  * selection, seeds and arms; {@linkcode runSuite} runs it on the one agent runner and {@linkcode compare} gives rates
  * and paired lifts clustered by family, with a family-level sign-flip permutation test. The lab's comparisons are
  * suites: lab-mini's honesty experiment ({@linkcode runLabMiniHonesty}), the context-injection lift
- * ({@linkcode patternLift}), competition vs a single strategy ({@linkcode competitionVsSingle}) and the
- * re-evaluation of a tournament's winners ({@linkcode reevaluateWinners}).
+ * ({@linkcode patternLift}), competition vs a single strategy ({@linkcode competitionVsSingle}), the
+ * re-evaluation of a tournament's winners ({@linkcode reevaluateWinners}), and the fine-tuning orchestrator's
+ * candidate check ({@linkcode suiteEvaluator}).
  * @module
  */
 export * from "./suite.ts";
@@ -33,3 +34,4 @@ export {
   type ServeBackends,
   summarise,
 } from "./honesty.ts";
+export * from "./candidate.ts";

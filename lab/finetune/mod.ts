@@ -12,6 +12,9 @@
  * - **Registry** (`Registry`, DuckDB, `data/registry.duckdb`): versions `lab-{base}-{category}-v{n}` with provider
  *   ids, dataset hash, job, stage, parent, metrics, status and an audit trail; lifecycle events as rows; one
  *   promoted version per (base, category); rollback restores the previous one.
+ * - **Orchestrator** (`orchestrateOnce`, seed 001): cycles collecting → ready → training → evaluating →
+ *   awaiting_promotion → deployed | failed on thresholds of the curated dataset, with autoFineTune, autoPromote and
+ *   autoRollback; the evaluating state calls the `Evaluate` port; cycles and transitions are registry rows.
  *
  * @example
  * ```ts
@@ -87,3 +90,29 @@ export {
   type StageSpec,
   type StagesResult,
 } from "./stages.ts";
+export {
+  type CollectedDataset,
+  type Collect,
+  curationStats,
+  type Cycle,
+  CycleStore,
+  datasetFolderCollector,
+  type DatasetStats,
+  type Evaluate,
+  type EvaluationRequest,
+  type EvaluationResult,
+  FINETUNE_CONFIG_FILE,
+  FinetuneConfig,
+  finetuneConfig,
+  formatLift,
+  liftSign,
+  loadFinetuneConfig,
+  type OrchestrateOptions,
+  type OrchestrateResult,
+  orchestrateOnce,
+  OrchestratorConfig,
+  type OrchestratorDeps,
+  type OrchestratorState,
+  ORCHESTRATOR_STATES,
+  type Transition,
+} from "./orchestrator.ts";

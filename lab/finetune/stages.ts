@@ -12,6 +12,7 @@
  * failed on its merits or was cancelled ends the run. An aborted run leaves its provider jobs running.
  * @module
  */
+import { STAGE_SCHEDULE } from "../datasets/mod.ts";
 import { createHash } from "node:crypto";
 import { LabError } from "../util/mod.ts";
 import { type FineTuneClient, isLostJob, type RemoteEvent, type RemoteJob } from "./client.ts";
@@ -32,12 +33,11 @@ export interface Stage extends StageSpec {
   validationFile?: string;
 }
 
-/** Seed 000's progressive schedule. */
-export const SEED_000_STAGES: readonly StageSpec[] = [
-  { name: "core", epochs: 5, learningRate: 1e-5 },
-  { name: "extended", epochs: 3, learningRate: 5e-6 },
-  { name: "comprehensive", epochs: 1, learningRate: 1e-6 },
-];
+/** Seed 000's progressive schedule (the datasets' `STAGE_SCHEDULE`, in order). */
+export const SEED_000_STAGES: readonly StageSpec[] = (["core", "extended", "comprehensive"] as const).map((name) => ({
+  name,
+  ...STAGE_SCHEDULE[name],
+}));
 
 /**
  * Seed 000's stages on the given training files, in order; a stage without a file is left out.
