@@ -4,6 +4,9 @@
  * rates and paired lifts over base, clustered by family (lab-mini results on the oracle distillation of `train`,
  * labelled as such). With `--splits`/`--seeds` it runs each split × seed in turn; `--markdown` writes them all as
  * one report with the issue's checks pooled over seeds.
+ *
+ * `lab experiment self-improve`: expert iteration on lab-mini's own train tournaments (never the oracle's data),
+ * round by round, with its controls, greedy self-distillation and the oracle-distilled upper bound.
  */
 import type { CommandSpec } from "./_args.ts";
 import { UsageError } from "./_args.ts";
@@ -13,7 +16,11 @@ import {
   formatLabMiniMarkdown,
   type LabMiniHonestyResult,
   ORACLE_DISTILL_DATASET,
+  formatSelfImprove,
+  labMiniSelfImproveDeps,
   runLabMiniHonesty,
+  runSelfImprove,
+  type SelfImproveSplit,
 } from "../evals/mod.ts";
 import type { Level } from "../challenges/mod.ts";
 import { startServer } from "../serve/mod.ts";
@@ -109,6 +116,84 @@ export const EXPERIMENT_COMMANDS: CommandSpec[] = [
           `${perLevel ? ` --per-level ${perLevel}` : ""} --temperature ${temperature}${copyThreshold === undefined ? "" : ` --copy-threshold ${copyThreshold}`}`;
         await writeTextAtomic(path, formatLabMiniMarkdown(results, { command, date: new Date().toISOString().slice(0, 10) }));
         console.error(`wrote ${path}`);
+      }
+    },
+  },
+  {
+    name: "experiment self-improve",
+    summary: "expert iteration: lab-mini's own train tournament successes → curated set → fine-tune, round after round, with controls",
+    options: {
+      rounds: { type: "string", description: "Rounds, each from the previous round's model (1–3)", default: "2" },
+      levels: { type: "string", description: "Comma-separated levels", default: "1,2" },
+      "train-per-level": { type: "string", description: "Train tournament instances per level", default: "12" },
+      "eval-per-level": { type: "string", description: "Evaluated instances per level and split (default: all of the split)" },
+      splits: { type: "string", description: "Evaluated splits: dev, or dev,test_id", default: "dev" },
+      strategies: { type: "string", description: "Train tournament strategies", default: "beta,epsilon" },
+      attempts: { type: "string", description: "Episode seeds per strategy and instance (k = strategies × attempts)", default: "4" },
+      temperature: { type: "string", description: "Train tournament sampling temperature (> 0)", default: "0.8" },
+      epochs: { type: "string", description: "Epochs of every fine-tune", default: "3" },
+      seed: { type: "string", description: "Seed of every selection, shuffle, fine-tune and evaluation episode", default: "1" },
+      "no-controls": { type: "boolean", description: "Leave out the shuffled and unrelated-family controls and greedy self-distillation" },
+      "no-oracle": { type: "boolean", description: "Leave out the oracle-distilled upper bound" },
+      json: { type: "boolean", description: "Print the full result as JSON" },
+    },
+    examples: [
+      "deno task lab experiment self-improve --levels 1,2 --rounds 2",
+      "deno task lab experiment self-improve --splits dev,test_id --attempts 8 --json",
+    ],
+    async run(args) {
+      const int = (name: string, min: number, max = Infinity) =>
+        numberOption(args.values[name], name, (n) => Number.isInteger(n) && n >= min && n <= max, max === Infinity ? `an integer ≥ ${min}` : `an integer in ${min}..${max}`);
+      const levels = String(args.values.levels).split(",").map((s) => s.trim()).filter(Boolean).map((s) => {
+        const n = Number(s);
+        if (![1, 2, 3, 4, 5].includes(n)) throw new UsageError(`--levels must be a comma-separated list of 1..5, found '${s}'`);
+        return n as Level;
+      });
+      const splits = String(args.values.splits).split(",").map((x) => x.trim()).filter(Boolean);
+      for (const s of splits) if (s !== "dev" && s !== "test_id") throw new UsageError(`--splits must list dev or test_id, found '${s}'`);
+      const temperature = numberOption(args.values.temperature, "temperature", (n) => n > 0 && n <= 2, "a number in (0, 2]")!;
+      const tty = Deno.stderr.isTerminal() && !args.values.json;
+      await using ctx = await LabContext.open();
+      const pool = await ctx.catalogPool(4);
+      const workDir = await Deno.makeTempDir({ prefix: "lab-self-improve-" });
+      try {
+        const deps = await labMiniSelfImproveDeps({
+          baseWeights: LAB_MINI_BASE_WEIGHTS,
+          modelEntry: getModelConfig(ctx.models, "lab-mini"),
+          workDir,
+          pool,
+          strategies: ctx.strategies,
+        });
+        let bar: ReturnType<typeof progressBar> | undefined;
+        let phase = "";
+        const r = await runSelfImprove(deps, {
+          rounds: int("rounds", 1, 3),
+          levels,
+          trainPerLevel: int("train-per-level", 1),
+          evalPerLevel: int("eval-per-level", 1),
+          splits: splits as SelfImproveSplit[],
+          tournamentStrategies: String(args.values.strategies).split(",").map((x) => x.trim()).filter(Boolean),
+          attempts: int("attempts", 1),
+          temperature,
+          epochs: int("epochs", 1),
+          seed: numberOption(args.values.seed, "seed", Number.isInteger, "an integer"),
+          noControls: Boolean(args.values["no-controls"]),
+          ...(args.values["no-oracle"] ? { oracleDataset: null } : {}),
+          workDir,
+          onProgress: (p, d, n) => {
+            if (!tty) return;
+            if (p !== phase) {
+              bar?.done(phase);
+              bar = progressBar(p);
+              phase = p;
+            }
+            bar?.update(n ? d / n : 0, `${d}/${n}`);
+          },
+        });
+        bar?.done(phase);
+        console.log(args.values.json ? JSON.stringify(r, null, 2) : formatSelfImprove(r));
+      } finally {
+        await Deno.remove(workDir, { recursive: true }).catch(() => {});
       }
     },
   },

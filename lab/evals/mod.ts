@@ -3,7 +3,8 @@
  * selection, seeds and arms; {@linkcode runSuite} runs it on the one agent runner and {@linkcode compare} gives rates
  * and paired lifts clustered by family, with a family-level sign-flip permutation test. The lab's comparisons are
  * suites: lab-mini's honesty experiment ({@linkcode runLabMiniHonesty}), the context-injection lift
- * ({@linkcode patternLift}), competition vs a single strategy ({@linkcode competitionVsSingle}), the
+ * ({@linkcode patternLift}), expert iteration on lab-mini's own tournaments
+ * ({@linkcode runSelfImprove}), competition vs a single strategy ({@linkcode competitionVsSingle}), the
  * re-evaluation of a tournament's winners ({@linkcode reevaluateWinners}), and the fine-tuning orchestrator's
  * candidate check ({@linkcode suiteEvaluator}).
  * @module
@@ -35,3 +36,4 @@ export {
   summarise,
 } from "./honesty.ts";
 export * from "./candidate.ts";
+export * from "./self_improve.ts";
