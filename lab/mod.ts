@@ -1,6 +1,7 @@
 /**
  * The lab's public surface: notebooks and external scripts import from here only. It names what a notebook
- * needs — sandboxes and tools, challenges, agents and models, tournaments, patterns, evals, reports — and
+ * needs — sandboxes and tools, challenges, agents and models, tournaments, patterns, datasets, fine-tuning and the
+ * model registry, evals, reports — and
  * nothing else; library code and tests import a folder through its own `mod.ts`.
  *
  * Every name here is documented and `deno doc --lint lab/mod.ts` is clean (`lab/mod.test.ts` holds it). A type
@@ -55,8 +56,8 @@ export {
   type Verdict,
 } from "./challenges/mod.ts";
 
-// Models: configured chat models.
-export { createChatModel, getModelConfig, loadModelsConfig } from "./models/mod.ts";
+// Models: configured chat models, and the trainers the lab's server fine-tunes lab-mini with.
+export { createChatModel, defaultTrainers, getModelConfig, loadModelsConfig } from "./models/mod.ts";
 
 // Agents: strategies and the one episode runner.
 export { getStrategy, openingMessages, runEpisode, type Strategy } from "./agents/mod.ts";
@@ -87,6 +88,24 @@ export {
   PatternStore,
   toArrow,
 } from "./patterns/mod.ts";
+
+// Datasets: curated training sets from what the lab learned — tiers, leakage control, staged sets, validation.
+export {
+  balanceRows,
+  buildDataset,
+  buildSummary,
+  formatBuildSummary,
+  LeakageGuard,
+  readManifest,
+  redactionRows,
+  stageRows,
+  TIERS,
+  tierRows,
+  validateChatJsonl,
+} from "./datasets/mod.ts";
+
+// Fine-tuning: progressive stages through an OpenAI-shaped fine-tuning API, and the model registry.
+export { fineTuneClient, Registry, runStages, seed000Stages } from "./finetune/mod.ts";
 
 // Evals: suites of arms over episodes, paired comparisons, and the lab's standing experiments.
 export {

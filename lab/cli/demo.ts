@@ -3,7 +3,11 @@
  * through the tools (schemaInfo → dbRead → submitAnswer), judged by the challenge's verifier; then lab-mini
  * attempts the same task; a small lab-mini tournament on train (3 strategies × 24 level-1/2 challenges × k=1 ×
  * 2 generations) runs into temporary stores, its episodes become patterns, and dev instances run with
- * injection off and on (same instances and seeds): the lift with its paired 95% CI.
+ * injection off and on (same instances and seeds): the lift with its paired 95% CI. Then what the tournament taught
+ * is curated (`buildDataset` from the demo's temporary stores, configs/datasets.yaml's weights unchanged); when the
+ * core set has examples, lab-mini fine-tunes on it (core stage only) through an in-process server, the new version
+ * is registered in a temporary registry, and its dev lift over the base model is printed with its interval
+ * clustered by family. When nothing reaches bronze the demo says so and does not fine-tune.
  */
 import { ensureSandbox, type SandboxSpec, SandboxPool } from "../sandbox/mod.ts";
 import { LabContext } from "../context.ts";
@@ -13,7 +17,12 @@ import { progressBar, LabError } from "../util/mod.ts";
 import { formatManifest } from "./_format.ts";
 import { getStrategy, runEpisode } from "../agents/mod.ts";
 import { formatGenerations, formatLeaderboard, parseTournamentConfig } from "../tournament/mod.ts";
-import { formatPatternLift, LAB_MINI_LABEL, patternLift } from "../evals/mod.ts";
+import { type CandidateEvaluation, formatPatternLift, LAB_MINI_LABEL, patternLift, splitChallenges, suiteEvaluator } from "../evals/mod.ts";
+import { buildDataset, type BuildSummary, buildSummary, datasetFileName, formatBuildSummary, LeakageGuard } from "../datasets/mod.ts";
+import { fineTuneClient, formatLift, Registry, runStages, seed000Stages } from "../finetune/mod.ts";
+import { createChatModel, defaultBackends, defaultTrainers, fineTunedLoader, getModelConfig } from "../models/mod.ts";
+import { startServer } from "../serve/mod.ts";
+import type { TournamentConfig } from "../tournament/mod.ts";
 
 /** Options of {@linkcode runDemo}. */
 export interface DemoOptions {
@@ -130,6 +139,9 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   log(`(${run.episodes.stored} episodes in ${(run.elapsedMs / 1000).toFixed(1)} s on ${run.challenges.length} train challenges: ${shown}${run.challenges.length > 3 ? ", …" : ""})`);
   log(`\n== Does injecting what was learned help on ${heldOut}? (same instances and seeds, injection off vs on) ==`);
   log(formatPatternLift(lift));
+
+  log(`\n== Curating what it learned, then fine-tuning on it (configs/datasets.yaml's weights) ==`);
+  const curated = await curateAndFineTune(lab, { tmp, config, pool, seed: options.spec.seed, log });
   if (options.json) {
     console.log(JSON.stringify({
       sandbox: { path, ...manifest },
@@ -167,7 +179,88 @@ export async function runDemo(options: DemoOptions): Promise<number> {
           reuseRate: sp.injection.reuseRate,
         })),
       },
+      dataset: curated.dataset,
+      fineTune: curated.fineTune,
     }, null, 2));
   }
   return verdict.pass ? 0 : 1;
+}
+
+/** What the demo's curation and fine-tuning step reports (`--json`). */
+interface CuratedStep {
+  dataset: BuildSummary;
+  /** `skipped` says why when the core set is empty; otherwise the version, its stage and its dev lift over the base. */
+  fineTune:
+    | { skipped: string }
+    | {
+      version: string;
+      model: string;
+      stage: string;
+      examples: number;
+      status: string;
+      lift: { estimate: number; lo: number | null; hi: number | null; base: number; fineTuned: number; pairs: number; clusters: number } | null;
+    };
+}
+
+/**
+ * Curates the demo's temporary stores into `<tmp>/dataset` and, when the core set has examples, fine-tunes lab-mini's
+ * core stage through an in-process server (trained models and the registry in `tmp`), registers the version and
+ * measures its dev lift over the base on the lift's dev instances (same strategy and seed, clustered by family).
+ */
+async function curateAndFineTune(
+  lab: LabContext,
+  o: { tmp: string; config: TournamentConfig; pool: SandboxPool; seed: number; log: (s?: string) => void },
+): Promise<CuratedStep> {
+  const t0 = performance.now();
+  const built = await buildDataset({ db: lab.db, patterns: await lab.patternStore() }, {
+    out: `${o.tmp}/dataset`,
+    config: await lab.datasets(),
+    guard: LeakageGuard.fromCatalog(await loadCatalog()),
+  });
+  const dataset = buildSummary(built);
+  o.log(formatBuildSummary(dataset));
+  const core = dataset.stages.core ?? 0;
+  if (!core) {
+    const skipped = `no example reaches bronze and the core set is empty (a verified episode nobody marked right scores ≤ 0.65 below level 4: ` +
+      `configs/datasets.yaml), so the demo does not fine-tune; marking answers right ('lab patterns mark <id> right') raises their quality`;
+    o.log(skipped);
+    return { dataset, fineTune: { skipped } };
+  }
+  const registry = await Registry.open(`${o.tmp}/registry.duckdb`);
+  await using server = await startServer({
+    backends: await defaultBackends(),
+    trainers: defaultTrainers(`${o.tmp}/ft`),
+    dataDir: `${o.tmp}/serve`,
+    loadModel: fineTunedLoader(`${o.tmp}/ft`),
+  });
+  const stages = seed000Stages({ core: `${o.tmp}/dataset/${datasetFileName("core", "openai")}` });
+  const run = await runStages(fineTuneClient(server.url), stages, { base: "lab-mini", registry, seed: o.seed, pollMs: 20 });
+  const version = run.final ?? run.versions.at(-1);
+  if (run.status !== "succeeded" || !version) {
+    o.log(`core stage (${core} examples): ${run.status}; no version to evaluate`);
+    return { dataset, fineTune: { skipped: `the core stage's job ${run.status}` } };
+  }
+  o.log(`core stage: ${core} examples, ${stages[0].epochs} epochs at lr ${stages[0].learningRate} → ${version.name} (${version.providerModel}), ${version.status} in a temporary registry`);
+  const entry = getModelConfig(lab.models, "lab-mini");
+  const evaluate = suiteEvaluator({
+    challenges: await splitChallenges(o.config, "dev", 24),
+    seeds: [o.seed],
+    strategy: getStrategy(lab.strategies, "gamma"),
+    deps: { models: (ref) => createChatModel({ ...entry, model: ref }, { baseUrl: server.url }), pool: o.pool },
+    name: "demo fine-tuned vs base",
+  });
+  const r = await evaluate({ model: version.providerModel, version: version.name, baseline: "lab-mini" }) as CandidateEvaluation;
+  o.log(`dev lift of ${version.name} over lab-mini (pass, ${r.pairs} pairs, 95% CI clustered by ${r.clusters} families): ${formatLift(r)}` +
+    `${r.note ? ` — ${r.note}` : ""} [${((performance.now() - t0) / 1000).toFixed(1)} s]`);
+  return {
+    dataset,
+    fineTune: {
+      version: version.name,
+      model: version.providerModel,
+      stage: "core",
+      examples: core,
+      status: version.status,
+      lift: { estimate: r.lift, lo: r.lo, hi: r.hi, base: r.baselineRate, fineTuned: r.candidateRate, pairs: r.pairs, clusters: r.clusters },
+    },
+  };
 }

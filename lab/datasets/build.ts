@@ -44,7 +44,10 @@ import {
 import { createRedactor, type RedactionCounts } from "./redact.ts";
 import { episodeBatches, patternBatches, storedRuns } from "./sources.ts";
 
-/** Where a build reads. */
+/**
+ * Where a build reads.
+ * @internal
+ */
 export interface DatasetSources {
   /** A tournament store: its episodes (of `runs`, default all). */
   db?: StoreRef;
@@ -55,7 +58,10 @@ export interface DatasetSources {
   kinds?: readonly SourceKind[];
 }
 
-/** Options for {@linkcode buildDataset}. */
+/**
+ * Options for {@linkcode buildDataset}.
+ * @internal
+ */
 export interface BuildOptions {
   /** The folder to write. */
   out: string;
@@ -70,7 +76,10 @@ export interface BuildOptions {
   dpo?: boolean;
 }
 
-/** What a build wrote. */
+/**
+ * What a build wrote.
+ * @internal
+ */
 export interface BuildResult {
   curation: Curation;
   stages: Record<StageName, StageSet> | null;

@@ -23,7 +23,10 @@ export interface ExampleCall {
   summary?: string;
 }
 
-/** One candidate training example, whatever its source. */
+/**
+ * One candidate training example, whatever its source.
+ * @internal
+ */
 export interface Example {
   /** `episode:<run>/<episode id>`, `pattern:<id>` or `ask:<id>`. */
   id: string;

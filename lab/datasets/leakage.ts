@@ -19,10 +19,16 @@ export const LEAK_REASONS = [
   "held_out_intent",
   "held_out_injected",
 ] as const;
-/** Why an example was held out. */
+/**
+ * Why an example was held out.
+ * @internal
+ */
 export type LeakReason = (typeof LEAK_REASONS)[number];
 
-/** What a {@linkcode LeakageGuard} holds out. */
+/**
+ * What a {@linkcode LeakageGuard} holds out.
+ * @internal
+ */
 export interface HeldOutSummary {
   instances: number;
   templates: number;

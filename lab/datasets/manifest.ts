@@ -43,7 +43,10 @@ export interface StageInfo {
   note: string;
 }
 
-/** A dataset file's manifest. */
+/**
+ * A dataset file's manifest.
+ * @internal
+ */
 export interface DatasetManifest {
   schema: typeof MANIFEST_SCHEMA;
   format: DatasetFormat;

@@ -17,6 +17,8 @@
  *   {@linkcode readManifest}; {@linkcode buildDataset} and {@linkcode exportDataset} (folders and conversions).
  * - External trainers: {@linkcode exportForTrainer} (Together and Fireworks JSONL, Axolotl and Unsloth configs with
  *   ShareGPT/Alpaca data, an Ollama Modelfile; not trainable offline here), {@linkcode STAGE_SCHEDULE}.
+ * - Summaries: {@linkcode buildSummary}, {@linkcode formatBuildSummary}; rows for tables and charts
+ *   ({@linkcode tierRows}, {@linkcode balanceRows}, {@linkcode redactionRows}, {@linkcode stageRows}).
  * - Validation: {@linkcode validateChatJsonl} (the OpenAI cookbook's checks extended to tool calls; tokens,
  *   epochs, cost).
  *
@@ -143,6 +145,7 @@ export {
   exportDataset,
   type ExportOptions,
 } from "./build.ts";
+export { balanceRows, type BuildSummary, buildSummary, formatBuildSummary, redactionRows, stageRows, tierRows } from "./summary.ts";
 export {
   type BaseModel,
   DEFAULT_BASE,

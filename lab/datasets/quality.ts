@@ -8,7 +8,10 @@ import type { Example } from "./example.ts";
 
 /** Tiers, best first. */
 export const TIERS = ["gold", "silver", "bronze"] as const;
-/** A quality tier; below bronze an example is rejected. */
+/**
+ * A quality tier; below bronze an example is rejected.
+ * @internal
+ */
 export type Tier = (typeof TIERS)[number];
 
 /** What the score of one example is made of (each term as added). */

@@ -39,7 +39,10 @@ export const PROBLEM_CODES = [
 /** A problem code. */
 export type ProblemCode = (typeof PROBLEM_CODES)[number];
 
-/** Options for {@linkcode validateChatJsonl}. */
+/**
+ * Options for {@linkcode validateChatJsonl}.
+ * @internal
+ */
 export interface ValidateOptions {
   /** Tokens an example may have. @default config.validation.context_window */
   contextWindow?: number;
@@ -65,7 +68,10 @@ export interface TokenStats {
   overLimit: number;
 }
 
-/** What {@linkcode validateChatJsonl} finds. */
+/**
+ * What {@linkcode validateChatJsonl} finds.
+ * @internal
+ */
 export interface ValidationReport {
   ok: boolean;
   /** Non-empty lines. */

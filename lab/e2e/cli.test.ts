@@ -55,6 +55,13 @@ describe("lab demo (end to end, tiny scale)", () => {
     expect(dev).toMatchObject({ split: "dev", pairs: 24 });
     expect(dev.lift.estimate).toBeCloseTo(dev.on - dev.off, 10);
     expect(out.patternLift.patterns.stored).toBeGreaterThan(0);
+    // Then it curates the temporary stores (configs/datasets.yaml's weights unchanged); with an empty core set it says
+    // why and does not fine-tune; otherwise the core stage's version and its dev lift over the base.
+    expect(out.dataset.read).toBeGreaterThanOrEqual(144);
+    expect(out.dataset.accepted).toBe(out.dataset.byTier.gold + out.dataset.byTier.silver + out.dataset.byTier.bronze);
+    expect(Object.keys(out.dataset.stages)).toEqual(["core", "extended", "comprehensive"]);
+    if (out.dataset.stages.core === 0) expect(out.fineTune.skipped).toMatch(/does not fine-tune/);
+    else expect(out.fineTune).toMatchObject({ version: "lab-mini-all-v1", stage: "core", lift: { pairs: 24 } });
     // A second run reuses the built sandbox and gives the same verdict.
     const again = JSON.parse((await lab("demo", "--scale", "tiny", "--dir", dir, "--json")).stdout);
     expect(again.verdict).toEqual(out.verdict);
@@ -64,13 +71,14 @@ describe("lab demo (end to end, tiny scale)", () => {
     // The tournament's store is temporary: the second demo runs it afresh, to the same leaderboard.
     expect(again.tournament).toEqual(out.tournament);
     expect(again.patternLift).toEqual(out.patternLift);
+    expect(again.dataset).toEqual(out.dataset);
   });
 
   it("prints the sandbox shape and the tools as text", async () => {
     const dir = await Deno.makeTempDir({ prefix: "lab-demo-" });
     const r = await lab("demo", "--scale", "tiny", "--dir", dir);
     expect(r.code).toBe(0);
-    for (const s of ["== The ERP sandbox ==", "sales_invoices", "== Agent tools ==", "dbWrite", "verdict", "PASS", "== lab-mini attempts it", "== Learning from a tournament", "rating [95% CI]", "Pattern-injection lift", "dev: 24 instances"]) {
+    for (const s of ["== The ERP sandbox ==", "sales_invoices", "== Agent tools ==", "dbWrite", "verdict", "PASS", "== lab-mini attempts it", "== Learning from a tournament", "rating [95% CI]", "Pattern-injection lift", "dev: 24 instances", "== Curating what it learned", " accepted (gold "]) {
       expect(r.stdout).toContain(s);
     }
   });

@@ -28,7 +28,10 @@ export const REFERENCE_LR = 1e-5;
 /** The API shapes a client speaks. */
 export type FineTuneApiShape = "openai" | "together" | "fireworks";
 
-/** A fine-tuning endpoint: where it is, which API shape it speaks, where its key comes from. */
+/**
+ * A fine-tuning endpoint: where it is, which API shape it speaks, where its key comes from.
+ * @internal
+ */
 export interface FineTuneEndpoint {
   api: FineTuneApiShape;
   baseUrl: string;
@@ -68,7 +71,10 @@ export const FINETUNE_ENDPOINTS = {
   },
 } as const satisfies Record<string, FineTuneEndpoint>;
 
-/** A provider the lab knows. */
+/**
+ * A provider the lab knows.
+ * @internal
+ */
 export type FineTuneProvider = keyof typeof FINETUNE_ENDPOINTS;
 
 /** A job as the client reports it, whatever the provider's shape. */
@@ -118,7 +124,10 @@ export interface CreateJobParams {
   batchSize?: number;
 }
 
-/** The fine-tuning steps of one endpoint. */
+/**
+ * The fine-tuning steps of one endpoint.
+ * @internal
+ */
 export interface FineTuneClient {
   /** The provider's name (`lab`, `openai`, …). */
   readonly provider: string;
@@ -138,7 +147,10 @@ export interface FineTuneClient {
   cancelJob(id: string): Promise<RemoteJob>;
 }
 
-/** Options for {@linkcode fineTuneClient}. */
+/**
+ * Options for {@linkcode fineTuneClient}.
+ * @internal
+ */
 export interface FineTuneClientOptions {
   /** The API key; default: the endpoint's `apiKeyEnv` (none needed for the lab's server). */
   apiKey?: string;

@@ -17,12 +17,18 @@ import { LabError, repoPath, withDuckDB, withTransaction } from "../util/mod.ts"
 /** The registry's default file. */
 export const DEFAULT_REGISTRY_PATH: string = repoPath("data/registry.duckdb");
 
-/** Where a version is in its life. */
+/**
+ * Where a version is in its life.
+ * @internal
+ */
 export type VersionStatus = "candidate" | "shadow" | "awaiting_promotion" | "promoted" | "retired" | "rolled_back";
 /** Every status, in lifecycle order. */
 export const VERSION_STATUSES: readonly VersionStatus[] = ["candidate", "shadow", "awaiting_promotion", "promoted", "retired", "rolled_back"];
 
-/** The kinds of lifecycle events (seed 001's, plus `cancelled`). */
+/**
+ * The kinds of lifecycle events (seed 001's, plus `cancelled`).
+ * @internal
+ */
 export type LifecycleEventType =
   | "fine_tuning.completed"
   | "fine_tuning.failed"
@@ -31,7 +37,10 @@ export type LifecycleEventType =
   | "fine_tuning.promoted"
   | "fine_tuning.rolled_back";
 
-/** A registered model version. */
+/**
+ * A registered model version.
+ * @internal
+ */
 export interface ModelVersion {
   /** `lab-{base}-{category}-v{n}`. */
   name: string;
@@ -59,13 +68,19 @@ export interface ModelVersion {
   updatedAt: string;
 }
 
-/** What registering a version needs; the name and number are given by the registry. */
+/**
+ * What registering a version needs; the name and number are given by the registry.
+ * @internal
+ */
 export type NewVersion = Omit<ModelVersion, "name" | "n" | "modelHash" | "status" | "createdAt" | "updatedAt" | "parentHash"> & {
   /** @default "candidate" */
   status?: VersionStatus;
 };
 
-/** A lifecycle event row. */
+/**
+ * A lifecycle event row.
+ * @internal
+ */
 export interface LifecycleEvent {
   seq: number;
   at: string;
@@ -75,7 +90,10 @@ export interface LifecycleEvent {
   data: Record<string, unknown>;
 }
 
-/** One status change of a version. */
+/**
+ * One status change of a version.
+ * @internal
+ */
 export interface AuditEntry {
   seq: number;
   at: string;
@@ -86,7 +104,10 @@ export interface AuditEntry {
   reason: string;
 }
 
-/** A fine-tuning job the lab started for one stage of a run (what an orchestrator resumes from). */
+/**
+ * A fine-tuning job the lab started for one stage of a run (what an orchestrator resumes from).
+ * @internal
+ */
 export interface StageJob {
   runId: string;
   category: string;
@@ -106,7 +127,10 @@ export interface StageJob {
   error: string | null;
 }
 
-/** Who changed a status, and why. */
+/**
+ * Who changed a status, and why.
+ * @internal
+ */
 export interface ChangeOptions {
   /** @default $USER, else "lab" */
   actor?: string;

@@ -27,7 +27,10 @@ export interface StageSpec {
   batchSize?: number;
 }
 
-/** A stage to run: its schedule and its training file (chat JSONL). */
+/**
+ * A stage to run: its schedule and its training file (chat JSONL).
+ * @internal
+ */
 export interface Stage extends StageSpec {
   file: string;
   validationFile?: string;
@@ -62,7 +65,10 @@ export type StageProgress =
   | { kind: "event"; stage: string; jobId: string; event: RemoteEvent }
   | { kind: "finished"; stage: string; jobId: string; status: "succeeded" | "failed" | "cancelled"; version: string | null };
 
-/** Options for {@linkcode runStages}. */
+/**
+ * Options for {@linkcode runStages}.
+ * @internal
+ */
 export interface RunStagesOptions {
   /** The root base model (`lab-mini`, `gpt-4o-mini-2024-07-18`, …). */
   base: string;
@@ -86,7 +92,10 @@ export interface RunStagesOptions {
   onProgress?: (e: StageProgress) => void;
 }
 
-/** How a run ended. */
+/**
+ * How a run ended.
+ * @internal
+ */
 export interface StagesResult {
   runId: string;
   category: string;

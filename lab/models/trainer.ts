@@ -52,6 +52,7 @@ export interface TrainerResult {
 /**
  * Trains `base` on the chat examples in `datasetPath` (a JSONL file of `{messages:[…]}` lines, already
  * validated) and returns the new model. `base` is unchanged (learners return new values).
+ * @internal
  */
 export type Trainer = (base: string, datasetPath: string, options: TrainerOptions) => Promise<TrainerResult>;
 
