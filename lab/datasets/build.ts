@@ -33,7 +33,7 @@ import {
 import type { LeakageGuard } from "./leakage.ts";
 import {
   type DatasetManifest,
-  type ManifestInput,
+  derivedInput,
   type PreparedDataset,
   prepareDataset,
   readManifest,
@@ -185,20 +185,12 @@ export interface ExportOptions {
 }
 
 /**
- * Converts a built `openai` dataset file into another format, with a manifest carried over from the source's
- * (counts, sources, exclusions, redactions, lineage) and `derivedFrom` naming the source and its hash. Refuses a
- * file whose hash no longer matches its manifest, or that has a problem (named by line).
- *
- * @example
- * ```ts
- * const { path } = await exportDataset("data/datasets/curated/train.jsonl", "sharegpt");
- * ```
+ * A built `openai` set with its manifest, checked before it is converted: the manifest's format, the file's hash
+ * against it, and every line. A problem is a one-line ConfigError.
  */
-export async function exportDataset(
+export async function readExportable(
   source: string,
-  format: Exclude<DatasetFormat, "dpo">,
-  options: ExportOptions = {},
-): Promise<{ path: string; manifest: DatasetManifest }> {
+): Promise<{ manifest: DatasetManifest; rows: Record<string, unknown>[] }> {
   const manifest = await readManifest(source);
   if (manifest.format !== "openai") {
     throw new ConfigError(`${displayPath(source)}: only openai-format sets can be exported, this one is ${manifest.format}`);
@@ -216,20 +208,29 @@ export async function exportDataset(
   if (problems.length) {
     throw new ConfigError(`${displayPath(source)}: line ${problems[0].line}: ${problems[0].message}`);
   }
+  return { manifest, rows };
+}
+
+/**
+ * Converts a built `openai` dataset file into another format, with a manifest carried over from the source's
+ * (counts, sources, exclusions, redactions, lineage) and `derivedFrom` naming the source and its hash. Refuses a
+ * file whose hash no longer matches its manifest, or that has a problem (named by line).
+ *
+ * @example
+ * ```ts
+ * const { path } = await exportDataset("data/datasets/curated/train.jsonl", "sharegpt");
+ * ```
+ */
+export async function exportDataset(
+  source: string,
+  format: Exclude<DatasetFormat, "dpo">,
+  options: ExportOptions = {},
+): Promise<{ path: string; manifest: DatasetManifest }> {
+  const { manifest, rows } = await readExportable(source);
   const records = recordsFromChatRows(rows, manifest.lineage);
   const set = basename(source).replace(/\.jsonl$/, "");
   const out = options.out ?? join(dirname(source), datasetFileName(set, format));
-  const input: ManifestInput = {
-    sources: manifest.sources,
-    excluded: manifest.excluded,
-    heldOut: manifest.heldOut,
-    redactions: manifest.redactions,
-    stage: manifest.stage,
-    rules: manifest.rules,
-    derivedFrom: { file: manifest.file, sha256: manifest.sha256 },
-    lineage: manifest.lineage,
-  };
-  const prepared = prepareDataset(out, format, formatRows(format, records), input);
+  const prepared = prepareDataset(out, format, formatRows(format, records), derivedInput(manifest));
   await writeDatasets([prepared]);
   return { path: out, manifest: prepared.manifest };
 }

@@ -23,11 +23,22 @@ export interface ExampleCall {
   summary?: string;
 }
 
+/** Where an example was made: the run, episode, pattern, strategy and model behind it (null where none). */
+export interface ExampleProvenance {
+  runId: string | null;
+  episodeId: string | null;
+  patternId: string | null;
+  strategyId: string | null;
+  model: string | null;
+  /** False for a person's own question (seed 000 ranks these first within a tier). */
+  synthetic: boolean;
+}
+
 /**
  * One candidate training example, whatever its source.
  * @internal
  */
-export interface Example {
+export interface Example extends ExampleProvenance {
   /** `episode:<run>/<episode id>`, `pattern:<id>` or `ask:<id>`. */
   id: string;
   source: SourceKind;
@@ -44,14 +55,6 @@ export interface Example {
   split: string | null;
   challengeId: string | null;
   contaminated: boolean;
-  /** Lineage. */
-  runId: string | null;
-  episodeId: string | null;
-  patternId: string | null;
-  strategyId: string | null;
-  model: string | null;
-  /** False for a person's own question (seed 000 ranks these first within a tier). */
-  synthetic: boolean;
   /** The turn passed (a verified pass, or a person's mark "right"). */
   pass: boolean;
   /** A person's judgement: true right, false wrong, null none. */

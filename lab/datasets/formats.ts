@@ -18,7 +18,7 @@
  */
 import { z } from "zod";
 import { openAiToolSchemas, type OpenAiToolSchema } from "../tools/mod.ts";
-import { type Example, exampleMessages, type SourceKind, type WireMessage } from "./example.ts";
+import { type Example, exampleMessages, type ExampleProvenance, type SourceKind, type WireMessage } from "./example.ts";
 import type { Tier } from "./quality.ts";
 import type { CuratedExample, PreferencePair } from "./curate.ts";
 import type { Redactor } from "./redact.ts";
@@ -29,7 +29,7 @@ export const FORMATS = ["openai", "seed001", "sharegpt", "alpaca", "dpo"] as con
 export type DatasetFormat = (typeof FORMATS)[number];
 
 /** Where one exported example came from, in the manifest's `lineage` (one entry per line, in order). */
-export interface LineageEntry {
+export interface LineageEntry extends ExampleProvenance {
   id: string;
   source: SourceKind;
   tier: Tier | null;
@@ -40,12 +40,6 @@ export interface LineageEntry {
   outcome: string | null;
   family: string | null;
   challengeId: string | null;
-  runId: string | null;
-  episodeId: string | null;
-  patternId: string | null;
-  strategyId: string | null;
-  model: string | null;
-  synthetic: boolean;
   support: number;
   /** Examples merged into this one (exact and near-duplicates). */
   merged?: { exact: number; near: number };

@@ -78,6 +78,23 @@ export type ManifestInput = Omit<
   "schema" | "format" | "file" | "sha256" | "bytes" | "rows" | "createdAt" | "counts"
 >;
 
+/**
+ * The manifest input of a file converted from the set `manifest` describes: that set's sources, exclusions,
+ * redactions, stage, rules and lineage, with the set itself as `derivedFrom`.
+ */
+export function derivedInput(manifest: DatasetManifest): ManifestInput {
+  return {
+    sources: manifest.sources,
+    excluded: manifest.excluded,
+    heldOut: manifest.heldOut,
+    redactions: manifest.redactions,
+    stage: manifest.stage,
+    rules: manifest.rules,
+    derivedFrom: { file: manifest.file, sha256: manifest.sha256 },
+    lineage: manifest.lineage,
+  };
+}
+
 /** The manifest beside a data file: `x.jsonl` → `x.manifest.json`. */
 export function manifestPath(dataPath: string): string {
   return `${dataPath.replace(/\.jsonl$/, "")}.manifest.json`;

@@ -48,6 +48,7 @@ export {
   type Example,
   type ExampleCall,
   exampleMessages,
+  type ExampleProvenance,
   patternExample,
   type SourceKind,
   type WireMessage,

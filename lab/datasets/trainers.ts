@@ -17,20 +17,12 @@
  */
 import { basename, dirname, join } from "node:path";
 import { stringify } from "yaml";
-import { ConfigError, displayPath, writeTextAtomic } from "../util/mod.ts";
+import { ConfigError, writeTextAtomic } from "../util/mod.ts";
 import { STAGES, type StageName } from "./curate.ts";
 import type { WireMessage } from "./example.ts";
-import { formatRows, type LineageEntry, parseRows, recordsFromChatRows, type TrainingRecord } from "./formats.ts";
-import {
-  type DatasetManifest,
-  type ManifestInput,
-  manifestPath,
-  prepareDataset,
-  readManifest,
-  sha256,
-  verifyHash,
-} from "./manifest.ts";
-import { datasetFileName } from "./build.ts";
+import { formatRows, recordsFromChatRows, type TrainingRecord } from "./formats.ts";
+import { type DatasetManifest, derivedInput, manifestPath, prepareDataset, sha256 } from "./manifest.ts";
+import { datasetFileName, readExportable } from "./build.ts";
 
 /** The external trainers. */
 export const TRAINERS = ["together", "fireworks", "axolotl", "unsloth", "ollama"] as const;
@@ -465,18 +457,8 @@ export function renderTrainerExport(
     case "axolotl":
     case "unsloth": {
       const dataFile = datasetFileName(set, s.data);
-      const input: ManifestInput = {
-        sources: manifest.sources,
-        excluded: manifest.excluded,
-        heldOut: manifest.heldOut,
-        redactions: manifest.redactions,
-        stage: manifest.stage,
-        rules: manifest.rules,
-        derivedFrom: { file: manifest.file, sha256: manifest.sha256 },
-        lineage: manifest.lineage as LineageEntry[],
-      };
       const tools = rows[0].tools as Parameters<typeof formatRows>[2] | undefined;
-      const data = prepareDataset(dataFile, s.data, formatRows(s.data, records, ...(tools ? [tools] : [])), input);
+      const data = prepareDataset(dataFile, s.data, formatRows(s.data, records, ...(tools ? [tools] : [])), derivedInput(manifest));
       const config = trainer === "axolotl"
         ? { name: "axolotl.yaml", text: axolotlYaml(s, dataFile), rows: null }
         : { name: "train_unsloth.py", text: unslothPy(s, dataFile), rows: null };
@@ -519,21 +501,7 @@ export async function exportForTrainer(
   options: TrainerExportOptions = {},
 ): Promise<TrainerExport> {
   if (!TRAINERS.includes(trainer)) throw new ConfigError(`trainer '${trainer}' is not one of ${TRAINERS.join(", ")}`);
-  const manifest = await readManifest(source);
-  if (manifest.format !== "openai") {
-    throw new ConfigError(`${displayPath(source)}: only openai-format sets can be exported, this one is ${manifest.format}`);
-  }
-  let text: string;
-  try {
-    text = await Deno.readTextFile(source);
-  } catch (e) {
-    throw new ConfigError(`${displayPath(source)}: cannot read the dataset (${(e as Error).message.split("\n")[0]})`);
-  }
-  if (!verifyHash(text, manifest)) {
-    throw new ConfigError(`${displayPath(source)}: the file no longer has the sha256 its manifest records; rebuild it`);
-  }
-  const { rows, problems } = parseRows(text, "openai");
-  if (problems.length) throw new ConfigError(`${displayPath(source)}: line ${problems[0].line}: ${problems[0].message}`);
+  const { manifest, rows } = await readExportable(source);
   const rendered = renderTrainerExport(trainer, rows, manifest, options);
   const dir = options.out ?? join(dirname(source), `${basename(source).replace(/\.jsonl$/, "")}.trainers`);
   const previous = await readTrainersManifest(dir);

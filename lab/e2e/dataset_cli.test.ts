@@ -2,28 +2,14 @@
  * `lab dataset build | stats | validate | export` in process, on planted stores: what they write and print, and
  * one-line errors with a non-zero exit (and nothing written) for bad input.
  */
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { main } from "../cli/mod.ts";
 import { loadCatalog } from "../challenges/mod.ts";
 import { PatternStore } from "../patterns/mod.ts";
 import { insertEpisodes } from "../tournament/testing.ts";
 import { record } from "../datasets/testing.ts";
-
-/** Runs `lab <argv>` in process; what it printed and its exit code. */
-async function lab(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [], err: string[] = [];
-  const log = vi.spyOn(console, "log").mockImplementation((...a) => void out.push(a.join(" ")));
-  const error = vi.spyOn(console, "error").mockImplementation((...a) => void err.push(a.join(" ")));
-  try {
-    const code = await main(argv);
-    return { code, out: out.join("\n"), err: err.join("\n") };
-  } finally {
-    log.mockRestore();
-    error.mockRestore();
-  }
-}
+import { lab } from "./testing.ts";
 
 describe("lab dataset", () => {
   let dir: string, db: string, patterns: string, config: string;

@@ -2,10 +2,9 @@
  * `lab dataset export-trainer` in process on a small built dataset: what it writes and prints, `--help`, and
  * one-line errors with a non-zero exit (and nothing written) for bad input.
  */
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { main } from "../cli/mod.ts";
 import {
   createRedactor,
   datasetsConfig,
@@ -16,19 +15,7 @@ import {
   writeDatasets,
 } from "../datasets/mod.ts";
 import { example } from "../datasets/testing.ts";
-
-async function lab(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [], err: string[] = [];
-  const log = vi.spyOn(console, "log").mockImplementation((...a) => void out.push(a.join(" ")));
-  const error = vi.spyOn(console, "error").mockImplementation((...a) => void err.push(a.join(" ")));
-  try {
-    const code = await main(argv);
-    return { code, out: out.join("\n"), err: err.join("\n") };
-  } finally {
-    log.mockRestore();
-    error.mockRestore();
-  }
-}
+import { lab } from "./testing.ts";
 
 describe("lab dataset export-trainer", () => {
   let dir: string, source: string;

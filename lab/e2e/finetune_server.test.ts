@@ -4,7 +4,7 @@
  * and a cancelled job; an orchestrator killed with SIGKILL and resumed, ending in the same registry state as an
  * uninterrupted run; a restarted server serving the registered versions again; and the `lab finetune` commands.
  */
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import OpenAI from "openai";
 import type { DuckDBInstance } from "@duckdb/node-api";
 import { join } from "node:path";
@@ -12,7 +12,8 @@ import { fineTunedLoader, labMiniBackend, type LabMiniModel, labMiniTrainer, rea
 import { chatLine, familyTasks, SQL_TOOLS, sqlAccuracy, tempFleet, UNUSABLE_CHAT_LINES } from "../models/testing.ts";
 import { fineTuneClient, Registry, runCategoryStages, runStages, seed000Stages } from "../finetune/mod.ts";
 import { type LocalServer, startServer } from "../serve/mod.ts";
-import { main } from "../cli/mod.ts";
+import { runChild } from "../util/testing.ts";
+import { lab } from "./testing.ts";
 
 const CHILD = new URL("../finetune/_stages_child.ts", import.meta.url).pathname;
 let dir: string;
@@ -186,35 +187,11 @@ describe("progressive fine-tuning against the lab's server", () => {
   it("resumes an orchestrator killed with SIGKILL to the registry state of an uninterrupted run, without duplicate jobs", async () => {
     await using refServer = await serve("reference");
     await using killServer = await serve("killed");
-    const child = async (url: string, registry: string, killAt?: RegExp, delayMs = 0) => {
-      const proc = new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", CHILD, url, registry, files.core, files.extended, files.comprehensive],
-        env: { NO_COLOR: "1" },
-        stdout: "piped",
-        stderr: "piped",
-      }).spawn();
-      const stderr = new Response(proc.stderr).text();
-      let stdout = "", buf = "", sent = false;
-      const dec = new TextDecoder();
-      for await (const chunk of proc.stdout) {
-        buf += dec.decode(chunk, { stream: true });
-        const lines = buf.split("\n");
-        buf = lines.pop()!;
-        for (const line of lines) {
-          stdout += line + "\n";
-          if (!sent && killAt?.test(line)) {
-            sent = true;
-            setTimeout(() => {
-              try {
-                proc.kill("SIGKILL");
-              } catch { /* already gone */ }
-            }, delayMs);
-          }
-        }
-      }
-      const status = await proc.status;
-      return { killed: status.signal === "SIGKILL", code: status.code, stdout, stderr: await stderr };
-    };
+    const child = (url: string, registry: string, killAt?: RegExp, delayMs = 0) =>
+      runChild(CHILD, [url, registry, files.core, files.extended, files.comprehensive], {
+        killAt: (line) => !!killAt?.test(line),
+        delayMs,
+      });
     const refRegistry = join(dir, "reference.duckdb"), killRegistry = join(dir, "killed.duckdb");
     const ref = await child(refServer.url, refRegistry);
     expect(ref.stdout, ref.stderr).toMatch(/^done succeeded lab-mini-all-v3$/m);
@@ -236,19 +213,6 @@ describe("progressive fine-tuning against the lab's server", () => {
 });
 
 describe("lab finetune", () => {
-  /** Runs the CLI in this process; its exit code and what it printed. */
-  async function lab(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-    const out: string[] = [], err: string[] = [];
-    const log = vi.spyOn(console, "log").mockImplementation((...a) => void out.push(a.join(" ")));
-    const error = vi.spyOn(console, "error").mockImplementation((...a) => void err.push(a.join(" ")));
-    try {
-      return { code: await main(argv), out: out.join("\n"), err: err.join("\n") };
-    } finally {
-      log.mockRestore();
-      error.mockRestore();
-    }
-  }
-
   it("runs stages, lists, promotes, rolls back and shows the status, with one-line errors and non-zero exits on bad input", async () => {
     await using server = await serve("cli");
     const registry = join(dir, "cli.duckdb");

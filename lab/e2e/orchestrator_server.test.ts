@@ -3,7 +3,7 @@
  * thresholds, states and transitions, autoFineTune / autoPromote / autoRollback, a person's promotion, idempotent
  * calls, a SIGKILLed call resumed to the state of an uninterrupted one, its config and `lab finetune orchestrate`.
  */
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { placeholderBackend, type Trainer } from "../models/mod.ts";
@@ -20,7 +20,8 @@ import {
 } from "../finetune/mod.ts";
 import { MANIFEST_SCHEMA } from "../datasets/mod.ts";
 import { type LocalServer, startServer } from "../serve/mod.ts";
-import { main } from "../cli/mod.ts";
+import { runChild } from "../util/testing.ts";
+import { lab } from "./testing.ts";
 
 const CHILD = new URL("../finetune/_orchestrator_child.ts", import.meta.url).pathname;
 let dir: string;
@@ -168,28 +169,8 @@ describe("the fine-tuning orchestrator", () => {
     await using refServer = await serve("reference");
     await using killServer = await serve("killed");
     const folder = await dataset("killing", { gold: 3, rows: 6, quality: 0.9 });
-    const child = async (url: string, registry: string, work: string, killAt?: RegExp) => {
-      const proc = new Deno.Command(Deno.execPath(), { args: ["run", "-A", CHILD, url, registry, folder, work], env: { NO_COLOR: "1" }, stdout: "piped", stderr: "piped" }).spawn();
-      const stderr = new Response(proc.stderr).text();
-      let stdout = "", buf = "", sent = false;
-      const dec = new TextDecoder();
-      for await (const chunk of proc.stdout) {
-        buf += dec.decode(chunk, { stream: true });
-        const lines = buf.split("\n");
-        buf = lines.pop()!;
-        for (const line of lines) {
-          stdout += line + "\n";
-          if (!sent && killAt?.test(line)) {
-            sent = true;
-            try {
-              proc.kill("SIGKILL");
-            } catch { /* already gone */ }
-          }
-        }
-      }
-      const status = await proc.status;
-      return { killed: status.signal === "SIGKILL", code: status.code, stdout, stderr: await stderr };
-    };
+    const child = (url: string, registry: string, work: string, killAt?: RegExp) =>
+      runChild(CHILD, [url, registry, folder, work], { killAt: (line) => !!killAt?.test(line) });
     const ref = await child(refServer.url, join(dir, "ref.duckdb"), join(dir, "ref-work"));
     expect(ref.stdout, ref.stderr).toMatch(/^done deployed lab-fake-all-v2$/m);
     const killRegistry = join(dir, "kill.duckdb");
@@ -228,19 +209,6 @@ describe("configs/finetune.yaml and lab finetune orchestrate", () => {
     await Deno.writeTextFile(bad, "orchestrator:\n  auto_promte: true\n");
     await expect(loadFinetuneConfig(bad)).rejects.toThrow(/bad\.yaml: orchestrator: .*auto_promte/);
   });
-
-  /** Runs the CLI in this process; its exit code and what it printed. */
-  async function lab(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-    const out: string[] = [], err: string[] = [];
-    const log = vi.spyOn(console, "log").mockImplementation((...a) => void out.push(a.join(" ")));
-    const error = vi.spyOn(console, "error").mockImplementation((...a) => void err.push(a.join(" ")));
-    try {
-      return { code: await main(argv), out: out.join("\n"), err: err.join("\n") };
-    } finally {
-      log.mockRestore();
-      error.mockRestore();
-    }
-  }
 
   it("runs one call from a cron line, prints its state, and fails in one line on bad input", async () => {
     const folder = await dataset("cli", { gold: 0, rows: 2, quality: 0.5 });

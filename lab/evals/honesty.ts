@@ -193,7 +193,8 @@ export function lineToExample(line: Line, role: string): InjectedExample {
   return { task: String(msgs.find((m) => m.role === "user")?.content ?? ""), role, calls, answerShape: shape };
 }
 
-function shuffled<T>(items: readonly T[], rand: () => number): T[] {
+/** A copy of `items` in a random order drawn from `rand` (Fisher–Yates, from the end). */
+export function shuffled<T>(items: readonly T[], rand: () => number): T[] {
   const a = [...items];
   for (let i = a.length - 1; i > 0; i--) {
     const j = Math.floor(rand() * (i + 1));

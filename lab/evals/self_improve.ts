@@ -43,7 +43,7 @@ import {
 import { seededRandom } from "../stats/mod.ts";
 import { type Arm, runSuite, type SuiteEpisode } from "./suite.ts";
 import { compare, type Comparison, formatEstimate, type LiftCell, liftCell, rateCell } from "./compare.ts";
-import { ORACLE_DISTILL_DATASET, pickInstances, readHonestyDataset } from "./honesty.ts";
+import { ORACLE_DISTILL_DATASET, pickInstances, readHonestyDataset, shuffled } from "./honesty.ts";
 import { LAB_MINI_LABEL } from "./label.ts";
 
 /**
@@ -188,15 +188,6 @@ export interface SelfImproveResult {
   episodes: SuiteEpisode[];
   notes: string[];
   seconds: number;
-}
-
-function shuffled<T>(items: readonly T[], rand: () => number): T[] {
-  const a = [...items];
-  for (let i = a.length - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    [a[i], a[j]] = [a[j], a[i]];
-  }
-  return a;
 }
 
 const toJsonl = (lines: readonly unknown[]) => lines.map((l) => JSON.stringify(l)).join("\n") + "\n";

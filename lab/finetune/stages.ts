@@ -14,7 +14,7 @@
  */
 import { STAGE_SCHEDULE } from "../datasets/mod.ts";
 import { createHash } from "node:crypto";
-import { LabError } from "../util/mod.ts";
+import { LabError, sleep } from "../util/mod.ts";
 import { type FineTuneClient, isLostJob, type RemoteEvent, type RemoteJob } from "./client.ts";
 import { categorySlug, type ModelVersion, type Registry, type StageJob } from "./registry.ts";
 
@@ -120,21 +120,6 @@ export async function datasetHash(path: string): Promise<string> {
     if (e instanceof Deno.errors.NotFound) throw new LabError(`training file ${path} does not exist: build it first ('lab dataset build')`);
     throw e;
   }
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const t = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(signal!.reason);
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }
 
 /**

@@ -7,7 +7,7 @@
  * so other requests use it — that is what lets a client under 429s still saturate the allowed concurrency.
  * @module
  */
-import { LabError, mulberry32 } from "../util/mod.ts";
+import { LabError, mulberry32, sleep } from "../util/mod.ts";
 
 /** A seeded PRNG in [0, 1) (mulberry32): jitter is reproducible in tests. */
 export const seededRandom: (seed: number) => () => number = mulberry32;
@@ -147,20 +147,6 @@ class TokenBucket {
     this.#tokens = Math.min(this.capacity, this.#tokens + delta);
   }
 }
-
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const t = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(signal!.reason);
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 
 /**
  * A concurrency limit plus request and token buckets. Share one limiter between every client of the same

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { existsSync } from "node:fs";
 import { buildSandbox } from "../sandbox/mod.ts";
 import { seededRandom } from "../stats/mod.ts";
+import { type ChildRun, runChild } from "../util/testing.ts";
 import { queryStore } from "./store.ts";
 import { AS_OF } from "./_test_model.ts";
 import { KILL_RUN_ID } from "./_kill_child.ts";
@@ -20,49 +21,24 @@ const TOTAL = 48;
 let dir: string;
 let sandbox: string;
 
-interface ChildRun {
+interface KillRun extends ChildRun {
   /** The last `stored <n>` line seen. */
   stored: number;
-  killed: boolean;
-  code: number;
-  stdout: string;
-  stderr: string;
 }
 
 /**
  * Runs the child on `db`; with `killAfter`, sends SIGKILL once it reports that many stored episodes (in the
  * whole run) and then `delayMs` more.
  */
-async function child(db: string, killAfter?: number, delayMs = 0): Promise<ChildRun> {
-  const proc = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", CHILD, db, sandbox],
-    env: { NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const stderr = new Response(proc.stderr).text();
-  let stdout = "", stored = 0, killed = false, buf = "";
-  const dec = new TextDecoder();
-  for await (const chunk of proc.stdout) {
-    buf += dec.decode(chunk, { stream: true });
-    const lines = buf.split("\n");
-    buf = lines.pop()!;
-    for (const line of lines) {
-      stdout += line + "\n";
-      const m = /^stored (\d+)\//.exec(line);
-      if (m) stored = Number(m[1]);
-      if (!killed && killAfter !== undefined && stored >= killAfter) {
-        killed = true;
-        setTimeout(() => {
-          try {
-            proc.kill("SIGKILL");
-          } catch { /* already exited */ }
-        }, delayMs);
-      }
-    }
-  }
-  const status = await proc.status;
-  return { stored, killed: status.signal === "SIGKILL", code: status.code, stdout, stderr: await stderr };
+async function child(db: string, killAfter?: number, delayMs = 0): Promise<KillRun> {
+  let stored = 0;
+  const killAt = (line: string) => {
+    const m = /^stored (\d+)\//.exec(line);
+    if (m) stored = Number(m[1]);
+    return killAfter !== undefined && stored >= killAfter;
+  };
+  const run = await runChild(CHILD, [db, sandbox], { killAt, delayMs });
+  return { stored, ...run };
 }
 
 /** The run's stored state without timings. */
@@ -121,7 +97,7 @@ describe("a tournament killed with SIGKILL", () => {
     const [ref, kills] = await Promise.all([
       child(reference),
       (async () => {
-        const out: (ChildRun & { wal: boolean })[] = [];
+        const out: (KillRun & { wal: boolean })[] = [];
         for (const [i, n] of points.entries()) {
           const run = await child(killed, n, delays[i]);
           // A killed run leaves its write-ahead log behind; the next open must replay it.

@@ -1,7 +1,8 @@
 /**
  * Utilities every folder of the lab may use (the bottom layer): atomic file writes, config files with one-line
- * errors, the lab's error types, repository paths, progress bars, seeded randomness, the one scheduler, canonical
- * SQL text and the one way of opening DuckDB files (lock retry, per-call or held, transactions).
+ * errors, the lab's error types, repository paths, progress bars, seeded randomness, the one scheduler and an
+ * abortable sleep, canonical SQL text and the one way of opening DuckDB files (lock retry, per-call or held,
+ * transactions).
  * @module
  */
 export * from "./atomic.ts";

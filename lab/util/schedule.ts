@@ -1,6 +1,6 @@
 /**
  * The lab's one scheduler: a fixed number of lanes take the next item until none is left. Results keep the items'
- * order whatever order they finish in.
+ * order whatever order they finish in. Also the one wait that an abort cuts short ({@linkcode sleep}).
  * @module
  */
 
@@ -54,4 +54,27 @@ export async function mapConcurrent<T, R>(
   const rejected = lanes.find((l): l is PromiseRejectedResult => l.status === "rejected");
   if (rejected) throw rejected.reason;
   return out;
+}
+
+/**
+ * Waits `ms`; rejects with the signal's reason as soon as `signal` aborts (at once if it already has).
+ *
+ * @example
+ * ```ts
+ * await sleep(1000, AbortSignal.timeout(5000));
+ * ```
+ */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const t = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(signal!.reason);
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
 }
