@@ -15,6 +15,7 @@
  * @module
  */
 import {
+  type ChatBackend,
   type ChatModel,
   createChatModel,
   defaultBackends,
@@ -25,7 +26,6 @@ import {
 import type { StrategiesConfig } from "./agents/mod.ts";
 import { ensureSandbox, SandboxPool } from "./sandbox/mod.ts";
 import {
-  checkChallengeRoles,
   DEFAULT_DB_PATH,
   loadRunConfigs,
   loadTournamentConfig,
@@ -65,6 +65,7 @@ export class LabContext implements AsyncDisposable {
   #catalogPool?: Promise<SandboxPool>;
   #store?: Promise<PatternStore>;
   #server?: Promise<LocalServer>;
+  #backends?: Promise<Record<string, ChatBackend>>;
   #datasets?: Promise<DatasetsConfig>;
   readonly #models = new Map<string, Promise<ChatModel>>();
 
@@ -110,7 +111,8 @@ export class LabContext implements AsyncDisposable {
     const entry = getModelConfig(this.models, name);
     if (this.options.baseUrl !== undefined) return createChatModel(entry, { baseUrl: this.options.baseUrl });
     if (entry.provider !== "local") return createChatModel(entry);
-    const backends = await defaultBackends();
+    // The local backends (lab-mini's weights read from disk) are loaded once for every local model of the context.
+    const backends = await (this.#backends ??= defaultBackends());
     const backend = Object.values(backends).find((b) => b.id === entry.model);
     if (backend && entry.kind === "chat" && !http) return createChatModel(entry, { backend });
     this.#server ??= startServer({ port: 0, backends });
@@ -141,7 +143,7 @@ export class LabContext implements AsyncDisposable {
     return this.#datasets ??= loadDatasetsConfig(this.options.datasetsConfig ?? DATASETS_CONFIG_FILE);
   }
 
-  /** The ready objects a suite runs with; checks that the roles the config's challenges act as exist. */
+  /** The ready objects a suite runs with: the store, the model (the config's unless named), the strategies and the pool. */
   async env(options: { signal?: AbortSignal; model?: string } = {}): Promise<EvalEnv> {
     return {
       db: this.db,
@@ -150,11 +152,6 @@ export class LabContext implements AsyncDisposable {
       pool: await this.pool(),
       ...(options.signal ? { signal: options.signal } : {}),
     };
-  }
-
-  /** Throws when a challenge acts as a role configs/roles.yaml does not define. */
-  checkRoles(challenges: Parameters<typeof checkChallengeRoles>[0]): void {
-    checkChallengeRoles(challenges, this.roles);
   }
 
   /** Closes what the context opened (the same as disposing it; for notebooks, where `await using` ends with the cell). */

@@ -1,4 +1,9 @@
-/** What the commands that run a tournament config share: their options, and Ctrl-C as an abort signal. */
+/**
+ * What the commands that run a tournament config share: their options, the lab context they open from them, and
+ * Ctrl-C as an abort signal.
+ */
+import type { ParsedArgs } from "./_args.ts";
+import { LabContext } from "../context.ts";
 import { DEFAULT_DB_PATH } from "../tournament/mod.ts";
 import { displayPath } from "../util/mod.ts";
 
@@ -18,4 +23,18 @@ export function interruptOnCtrlC(): { signal: AbortSignal } & Disposable {
   const onSignal = () => ac.abort();
   Deno.addSignalListener("SIGINT", onSignal);
   return { signal: ac.signal, [Symbol.dispose]: () => Deno.removeSignalListener("SIGINT", onSignal) };
+}
+
+/**
+ * The lab context of a command from the options it has among `--config`, `--db`, `--patterns` and `--base-url`
+ * (every config is read and checked here, before a model server starts or a store is written).
+ */
+export async function runContext(args: ParsedArgs): Promise<LabContext> {
+  const option = (name: string) => (args.values[name] === undefined ? undefined : String(args.values[name]));
+  return await LabContext.open({
+    config: option("config"),
+    db: option("db"),
+    patternsDb: option("patterns"),
+    baseUrl: option("base-url"),
+  });
 }

@@ -8,8 +8,7 @@ import type { CommandSpec } from "./_args.ts";
 import { intOption } from "./_args.ts";
 import { selectChallenges } from "../tournament/mod.ts";
 import { type CompetitionProgress, competitionVsSingle, formatCompetition } from "../evals/mod.ts";
-import { LabContext } from "../context.ts";
-import { interruptOnCtrlC, TOURNAMENT_RUN_OPTIONS } from "./_endpoint.ts";
+import { interruptOnCtrlC, runContext, TOURNAMENT_RUN_OPTIONS } from "./_endpoint.ts";
 import { progressBar, displayPath } from "../util/mod.ts";
 
 export const COMPETE_COMMANDS: CommandSpec[] = [
@@ -39,11 +38,7 @@ export const COMPETE_COMMANDS: CommandSpec[] = [
       const devInstances = args.values["dev-instances"] === undefined ? undefined : intOption(args, "dev-instances", 1);
       const devSeeds = intOption(args, "dev-seeds", 1);
       // Every config is read and checked before a model server starts or a run is registered in the store.
-      await using ctx = await LabContext.open({
-        config: configPath,
-        db: String(args.values.db),
-        baseUrl: args.values["base-url"] as string | undefined,
-      });
+      await using ctx = await runContext(args);
       const config = ctx.tournament;
       const external = args.values.challenges as string | undefined;
       // A bad external file stops the command before a model server starts or a run is registered.

@@ -5,7 +5,7 @@
  */
 import type { CommandSpec, ParsedArgs } from "./_args.ts";
 import { intOption, UsageError } from "./_args.ts";
-import { interruptOnCtrlC, TOURNAMENT_RUN_OPTIONS } from "./_endpoint.ts";
+import { interruptOnCtrlC, runContext, TOURNAMENT_RUN_OPTIONS } from "./_endpoint.ts";
 import { getStrategy } from "../agents/mod.ts";
 import { loadTournamentConfig } from "../tournament/mod.ts";
 import {
@@ -22,7 +22,6 @@ import {
 } from "../patterns/mod.ts";
 import { SPLITS, type Split } from "../challenges/mod.ts";
 import { formatPatternLift, patternLift } from "../evals/mod.ts";
-import { LabContext } from "../context.ts";
 import { displayPath, progressBar } from "../util/mod.ts";
 
 const STORE = { patterns: { type: "string", description: "Pattern store (DuckDB file)", default: displayPath(DEFAULT_PATTERNS_PATH) } } as const;
@@ -151,7 +150,7 @@ export const PATTERN_COMMANDS: CommandSpec[] = [
       ...JSON_OUT,
     },
     async run(args) {
-      await using ctx = await LabContext.open({ config: String(args.values.config), patternsDb: String(args.values.patterns) });
+      await using ctx = await runContext(args);
       const store = await ctx.patternStore();
       const bar = Deno.stderr.isTerminal() && !args.values.json ? progressBar("revalidate") : undefined;
       const r = await revalidatePatterns(store, {
@@ -241,12 +240,7 @@ export const PATTERN_COMMANDS: CommandSpec[] = [
         }
       }
       // Every config is read and checked before a model server starts or a run is registered in the store.
-      await using ctx = await LabContext.open({
-        config: String(args.values.config),
-        db: String(args.values.db),
-        patternsDb: String(args.values.patterns),
-        baseUrl: args.values["base-url"] as string | undefined,
-      });
+      await using ctx = await runContext(args);
       using ctrlC = interruptOnCtrlC();
       const bar = Deno.stderr.isTerminal() && !args.values.json ? progressBar("pattern lift") : undefined;
       const r = await patternLift(await ctx.env({ signal: ctrlC.signal }), {
@@ -288,11 +282,7 @@ export const PATTERN_COMMANDS: CommandSpec[] = [
     ],
     async run(args) {
       const question = one(args, "question (quote it)");
-      await using ctx = await LabContext.open({
-        config: String(args.values.config),
-        patternsDb: String(args.values.patterns),
-        baseUrl: args.values["base-url"] as string | undefined,
-      });
+      await using ctx = await runContext(args);
       const model = await ctx.model(args.values.model === undefined ? undefined : String(args.values.model));
       const strategy = getStrategy(ctx.strategies, String(args.values.strategy));
       const pool = await ctx.pool();

@@ -13,8 +13,7 @@ import {
   selectChallenges,
   type TournamentProgress,
 } from "../tournament/mod.ts";
-import { interruptOnCtrlC, TOURNAMENT_RUN_OPTIONS } from "./_endpoint.ts";
-import { LabContext } from "../context.ts";
+import { interruptOnCtrlC, runContext, TOURNAMENT_RUN_OPTIONS } from "./_endpoint.ts";
 import { progressBar, displayPath } from "../util/mod.ts";
 
 function fmtMs(ms: number): string {
@@ -43,11 +42,7 @@ export const TOURNAMENT_COMMANDS: CommandSpec[] = [
     async run(args) {
       const configPath = String(args.values.config);
       // Every config is read and checked before a model server starts or the run is registered in the store.
-      await using ctx = await LabContext.open({
-        config: configPath,
-        db: String(args.values.db),
-        baseUrl: args.values["base-url"] as string | undefined,
-      });
+      await using ctx = await runContext(args);
       const config = ctx.tournament;
       const external = args.values.challenges as string | undefined;
       const challenges = external ? await selectChallenges(config, displayPath(configPath), { external: [external] }) : undefined;

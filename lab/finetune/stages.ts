@@ -12,7 +12,7 @@
  * failed on its merits or was cancelled ends the run. An aborted run leaves its provider jobs running.
  * @module
  */
-import { STAGE_SCHEDULE } from "../datasets/mod.ts";
+import { STAGE_SCHEDULE, STAGES } from "../datasets/mod.ts";
 import { createHash } from "node:crypto";
 import { LabError, sleep } from "../util/mod.ts";
 import { type FineTuneClient, isLostJob, type RemoteEvent, type RemoteJob } from "./client.ts";
@@ -37,7 +37,7 @@ export interface Stage extends StageSpec {
 }
 
 /** Seed 000's progressive schedule (the datasets' `STAGE_SCHEDULE`, in order). */
-export const SEED_000_STAGES: readonly StageSpec[] = (["core", "extended", "comprehensive"] as const).map((name) => ({
+export const SEED_000_STAGES: readonly StageSpec[] = STAGES.map((name) => ({
   name,
   ...STAGE_SCHEDULE[name],
 }));
