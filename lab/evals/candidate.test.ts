@@ -7,6 +7,7 @@ import type { Challenge } from "../challenges/mod.ts";
 import type { Strategy } from "../agents/mod.ts";
 import type { SandboxPool } from "../sandbox/mod.ts";
 import { type Suite, type SuiteEpisode, suiteEvaluator } from "./mod.ts";
+import { plantedEpisode } from "./testing.ts";
 
 const challenges = Array.from({ length: 24 }, (_, i) => ({ id: `fam${i % 12}/t0/v${i}`, family: `fam${i % 12}`, level: 1 + (i % 2), split: "dev", templateIndex: 0 })) as unknown as Challenge[];
 const strategy = { id: "alpha" } as Strategy;
@@ -19,10 +20,9 @@ function scripted(better: string, suites: Suite[]) {
       suite.challenges.flatMap((c) =>
         suite.seeds.map((seed, attempt) => {
           const pass = arm.model === better || Number(c.family.slice(3)) % 2 === 0;
-          return {
-            arm: arm.id, challengeId: c.id, family: c.family, template: `${c.family}/t0`, level: c.level, split: c.split, seed, attempt, model: String(arm.model),
-            strategyId: arm.strategy.id, pass, score: pass ? 1 : 0, composite: pass ? 1 : 0, tokens: 1, costUsd: 0, stopReason: "submitted", examples: 0, rendered: 0, injected: [], used: [],
-          };
+          return plantedEpisode(arm.id, c.id, pass, {
+            template: `${c.family}/t0`, level: c.level, split: c.split, seed, attempt, model: String(arm.model), strategyId: arm.strategy.id, composite: pass ? 1 : 0, tokens: 1,
+          });
         })
       )
     );

@@ -10,31 +10,10 @@
 import { describe, expect, it } from "vitest";
 import { type ClusterBy, compare, formatEstimate, liftCell, rateCell, type SuiteEpisode } from "./mod.ts";
 import { seededRandom } from "../stats/mod.ts";
+import { plantedEpisode } from "./testing.ts";
 
 function episode(arm: string, family: string, t: number, i: number, seed: number, pass: boolean, level = 1): SuiteEpisode {
-  const challengeId = `${family}/t${t}/v${i}/o1`;
-  return {
-    arm,
-    challengeId,
-    family,
-    template: `${family}/t${t}`,
-    level,
-    split: "dev",
-    seed,
-    attempt: seed - 1,
-    model: arm,
-    strategyId: "s",
-    pass,
-    score: pass ? 1 : 0,
-    composite: pass ? 0.8 : 0.1,
-    tokens: 10,
-    costUsd: 0,
-    stopReason: "submitted",
-    examples: 0,
-    rendered: 0,
-    injected: [],
-    used: [],
-  };
+  return plantedEpisode(arm, `${family}/t${t}/v${i}/o1`, pass, { level, seed, attempt: seed - 1 });
 }
 
 describe("compare", () => {

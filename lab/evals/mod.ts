@@ -37,3 +37,4 @@ export {
 } from "./honesty.ts";
 export * from "./candidate.ts";
 export * from "./self_improve.ts";
+export * from "./eval_run.ts";

@@ -82,6 +82,18 @@ export interface SuiteEpisode {
   tokens: number;
   /** What the episode cost, in US dollars. */
   costUsd: number;
+  /** Wall time of the episode, in milliseconds. */
+  latencyMs: number;
+  /** Queries the episode ran. */
+  queries: number;
+  /** Queries that ran without an error (query success rate = queriesOk / queries). */
+  queriesOk: number;
+  /** Agent steps taken. */
+  steps: number;
+  /** The challenge's optimal step count, when known. */
+  optimalSteps: number | null;
+  /** The submitted answer as JSON, or null when nothing was submitted. */
+  answer: string | null;
   /** Why the episode stopped. */
   stopReason: string;
   /** Examples handed to the prompt builder. */
@@ -170,6 +182,12 @@ function toEpisode(arm: Arm, c: Challenge, model: string, attempt: number, rec: 
     composite: rec.fitness.composite,
     tokens: rec.tokens.total,
     costUsd: rec.costUsd,
+    latencyMs: rec.latencyMs,
+    queries: rec.queries.length,
+    queriesOk: rec.queries.filter((q) => q.ok).length,
+    steps: rec.steps.length,
+    optimalSteps: rec.challenge.optimalSteps,
+    answer: rec.answer ? JSON.stringify(rec.answer.answer) : null,
     stopReason: rec.stopReason,
     examples: rec.examples,
     rendered: (String(rec.messages[0]?.content ?? "").match(RENDERED_EXAMPLE) ?? []).length,
