@@ -1,7 +1,8 @@
 /**
  * The composition root: the one place the lab wires itself. {@linkcode LabContext.open} reads every config once
  * (tournament, strategies, models, patterns, roles) and checks them before anything is built or written;
- * {@linkcode LabContext.model} resolves a model by name (the one function that does); the sandbox pool and the
+ * {@linkcode LabContext.model} resolves a model by name (the one function that does), {@linkcode LabContext.servedModels}
+ * the model ids served under a name (fine-tuned versions) through the context's in-process server; the sandbox pool and the
  * pattern store are opened once, on first use, and closed with the context; the datasets config is read on first
  * use. The CLI, the demo and the notebooks build a context; library functions take the ready objects it hands out.
  *
@@ -19,9 +20,13 @@ import {
   type ChatModel,
   createChatModel,
   defaultBackends,
+  defaultTrainers,
+  fineTunedLoader,
   getModelConfig,
+  LAB_MINI_FT_DIR,
   loadModelsConfig,
   type ModelsConfig,
+  servedChatModel,
 } from "./models/mod.ts";
 import type { StrategiesConfig } from "./agents/mod.ts";
 import { ensureSandbox, SandboxPool } from "./sandbox/mod.ts";
@@ -53,6 +58,15 @@ export interface LabContextOptions {
   baseUrl?: string;
   /** The datasets config. @default configs/datasets.yaml */
   datasetsConfig?: string;
+  /** The fine-tuning side of the context's in-process server ({@linkcode LabContext.server}). */
+  serving?: {
+    /** Where lab-mini's trainer writes fine-tuned versions and the server loads them from. @default data/models/ft */
+    modelsDir?: string;
+    /** Where the server keeps its files and jobs (a later server there serves its succeeded jobs' models again). @default a temp dir */
+    dataDir?: string;
+    /** A model registry (DuckDB file) whose versions the server serves from its start, under provider ids and names. */
+    registry?: string;
+  };
 }
 
 /** The lab, wired once. Dispose it (`await using`) to close what it opened. */
@@ -115,8 +129,45 @@ export class LabContext implements AsyncDisposable {
     const backends = await (this.#backends ??= defaultBackends());
     const backend = Object.values(backends).find((b) => b.id === entry.model);
     if (backend && entry.kind === "chat" && !http) return createChatModel(entry, { backend });
-    this.#server ??= startServer({ port: 0, backends });
-    return createChatModel(entry, { baseUrl: (await this.#server).url });
+    return createChatModel(entry, { baseUrl: (await this.server()).url });
+  }
+
+  /**
+   * The context's in-process OpenAI-compatible server, started on first use and closed with the context: the local
+   * backends, lab-mini's trainer (fine-tuning jobs write to `serving.modelsDir`), and the fine-tuned versions trained
+   * earlier — its data dir's succeeded jobs and the `serving.registry`'s versions — loaded at start.
+   */
+  server(): Promise<LocalServer> {
+    return this.#server ??= (async () => {
+      const s = this.options.serving ?? {};
+      const modelsDir = s.modelsDir ?? LAB_MINI_FT_DIR;
+      return await startServer({
+        port: 0,
+        backends: await (this.#backends ??= defaultBackends()),
+        trainers: defaultTrainers(modelsDir),
+        loadModel: fineTunedLoader(modelsDir),
+        ...(s.dataDir !== undefined ? { dataDir: s.dataDir } : {}),
+        ...(s.registry !== undefined ? { registry: s.registry } : {}),
+      });
+    })();
+  }
+
+  /**
+   * The models served under entry `name` of configs/models.yaml, by model id (a fine-tuned version, or the entry's
+   * own base): the entry and its URL are resolved once — `options.baseUrl` when given, else the context's `baseUrl`,
+   * else for a `local` entry the context's {@linkcode LabContext.server} (started now), else the provider's configured
+   * URL —, then each call gives a new client of that id (a suite asks once per model id, as `SuiteDeps.models`).
+   *
+   * @example
+   * ```ts
+   * const models = await ctx.servedModels("lab-mini");
+   * const tuned = models(version.providerModel); // named "lab-mini:ft:lab-mini:core:…"
+   * ```
+   */
+  async servedModels(name: string, options: { baseUrl?: string } = {}): Promise<(id: string) => ChatModel> {
+    const entry = getModelConfig(this.models, name);
+    const baseUrl = options.baseUrl ?? this.options.baseUrl ?? (entry.provider === "local" ? (await this.server()).url : undefined);
+    return (id) => servedChatModel(entry, id, baseUrl !== undefined ? { baseUrl } : {});
   }
 
   /** The sandbox pool of the tournament config's sandbox (built on first use), opened once. */

@@ -4,10 +4,12 @@
  * attempts the same task; a small lab-mini tournament on train (3 strategies × 24 level-1/2 challenges × k=1 ×
  * 2 generations) runs into temporary stores, its episodes become patterns, and dev instances run with
  * injection off and on (same instances and seeds): the lift with its paired 95% CI. Then what the tournament taught
- * is curated (`buildDataset` from the demo's temporary stores, configs/datasets.yaml's weights unchanged); when the
- * core set has examples, lab-mini fine-tunes on it (core stage only) through an in-process server, the new version
+ * is curated (`buildDataset` from the demo's temporary stores): under configs/datasets.yaml as committed (printed:
+ * an unmarked episode scores ≤ 0.65, so nothing reaches bronze), then with the self-improve experiment's lowered
+ * tiers (`SELF_IMPROVE_CURATION`: every verified, leakage-checked, deduplicated pass kept). When that core set has
+ * examples, lab-mini fine-tunes on it (core stage only) through the context's in-process server, the new version
  * is registered in a temporary registry, and its dev lift over the base model is printed with its interval
- * clustered by family. When nothing reaches bronze the demo says so and does not fine-tune.
+ * clustered by family. When there is still nothing to train on the demo says why and does not fine-tune.
  */
 import { ensureSandbox, type SandboxSpec, SandboxPool } from "../sandbox/mod.ts";
 import { LabContext } from "../context.ts";
@@ -17,11 +19,18 @@ import { progressBar, LabError } from "../util/mod.ts";
 import { formatManifest } from "./_format.ts";
 import { getStrategy, runEpisode } from "../agents/mod.ts";
 import { formatGenerations, formatLeaderboard, parseTournamentConfig } from "../tournament/mod.ts";
-import { type CandidateEvaluation, formatPatternLift, LAB_MINI_LABEL, patternLift, splitChallenges, suiteEvaluator } from "../evals/mod.ts";
-import { buildDataset, type BuildSummary, buildSummary, datasetFileName, formatBuildSummary, LeakageGuard } from "../datasets/mod.ts";
+import { formatPatternLift, LAB_MINI_LABEL, patternLift, SELF_IMPROVE_CURATION, splitChallenges, suiteEvaluator } from "../evals/mod.ts";
+import {
+  buildDataset,
+  type BuildSummary,
+  buildSummary,
+  datasetFileName,
+  datasetsConfig,
+  type DatasetsConfig,
+  formatBuildSummary,
+  LeakageGuard,
+} from "../datasets/mod.ts";
 import { fineTuneClient, formatLift, Registry, runStages, seed000Stages } from "../finetune/mod.ts";
-import { createChatModel, defaultBackends, defaultTrainers, fineTunedLoader, getModelConfig } from "../models/mod.ts";
-import { startServer } from "../serve/mod.ts";
 import type { TournamentConfig } from "../tournament/mod.ts";
 
 /** Options of {@linkcode runDemo}. */
@@ -68,7 +77,12 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   // Temporary stores, so repeated demos are independent of data/lab.duckdb and data/patterns.duckdb.
   const tmp = await Deno.makeTempDir({ prefix: "lab-demo-tournament-" });
   await using _tmp = { [Symbol.asyncDispose]: () => Deno.remove(tmp, { recursive: true }).catch(() => {}) };
-  await using lab = await LabContext.open({ db: `${tmp}/demo.duckdb`, patternsDb: `${tmp}/patterns.duckdb`, sandboxDir: options.dir });
+  await using lab = await LabContext.open({
+    db: `${tmp}/demo.duckdb`,
+    patternsDb: `${tmp}/patterns.duckdb`,
+    sandboxDir: options.dir,
+    serving: { modelsDir: `${tmp}/ft`, dataDir: `${tmp}/serve` },
+  });
   const strategies = lab.strategies;
   const strategy = getStrategy(strategies, "gamma");
   const revenueFamily = await loadCatalog({ family: "revenue_for_period" });
@@ -140,7 +154,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   log(`\n== Does injecting what was learned help on ${heldOut}? (same instances and seeds, injection off vs on) ==`);
   log(formatPatternLift(lift));
 
-  log(`\n== Curating what it learned, then fine-tuning on it (configs/datasets.yaml's weights) ==`);
+  log(`\n== Curating what it learned, then fine-tuning on it (configs/datasets.yaml's weights; the tiers as committed, then lowered) ==`);
   const curated = await curateAndFineTune(lab, { tmp, config, pool, seed: options.spec.seed, log });
   if (options.json) {
     console.log(JSON.stringify({
@@ -180,6 +194,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
         })),
       },
       dataset: curated.dataset,
+      fineTuneDataset: curated.fineTuneDataset,
       fineTune: curated.fineTune,
     }, null, 2));
   }
@@ -188,8 +203,11 @@ export async function runDemo(options: DemoOptions): Promise<number> {
 
 /** What the demo's curation and fine-tuning step reports (`--json`). */
 interface CuratedStep {
+  /** The curation under configs/datasets.yaml as committed. */
   dataset: BuildSummary;
-  /** `skipped` says why when the core set is empty; otherwise the version, its stage and its dev lift over the base. */
+  /** The curation the demo fine-tunes on: the committed config with {@linkcode SELF_IMPROVE_CURATION}'s lowered tiers. */
+  fineTuneDataset: { tiers: DatasetsConfig["tiers"]; summary: BuildSummary };
+  /** `skipped` says why when there is nothing to train on; otherwise the version, its stage and its dev lift over the base. */
   fineTune:
     | { skipped: string }
     | {
@@ -198,69 +216,85 @@ interface CuratedStep {
       stage: string;
       examples: number;
       status: string;
-      lift: { estimate: number; lo: number | null; hi: number | null; base: number; fineTuned: number; pairs: number; clusters: number } | null;
+      lift: { estimate: number; lo: number | null; hi: number | null; base: number; fineTuned: number; pairs: number; clusters: number; note: string | null };
     };
 }
 
+const tiersText = (t: DatasetsConfig["tiers"]) => `gold ${t.gold}, silver ${t.silver}, bronze ${t.bronze}`;
+
+/** Why a curation gave the core stage nothing to train on, from its counts and the stage's floor. */
+function whyNoCore(s: BuildSummary, config: DatasetsConfig): string {
+  if (!s.accepted) {
+    const passes = s.read - s.excluded.failedTurn - s.excluded.markedWrong;
+    return passes
+      ? `none of the ${passes} verified passes survives curation (${formatBuildSummary(s)})`
+      : `the tournament and the patterns hold no verified pass (${s.read} examples read, ${s.excluded.failedTurn} failed turns)`;
+  }
+  const core = config.stages.core;
+  return `${s.accepted} accepted passes, but none reaches the core stage (composite fitness ≥ ${core.min_fitness}` +
+    `${core.levels ? ` at levels ${core.levels.join(", ")}` : ""}: configs/datasets.yaml's stages)`;
+}
+
 /**
- * Curates the demo's temporary stores into `<tmp>/dataset` and, when the core set has examples, fine-tunes lab-mini's
- * core stage through an in-process server (trained models and the registry in `tmp`), registers the version and
- * measures its dev lift over the base on the lift's dev instances (same strategy and seed, clustered by family).
+ * Curates the demo's temporary stores twice — under configs/datasets.yaml as committed (printed for reference) and
+ * with the expert-iteration experiment's lowered tiers ({@linkcode SELF_IMPROVE_CURATION}: an unmarked episode scores
+ * ≤ 0.65, so nothing reaches the committed bronze) into `<tmp>/dataset` —, and when the second's core set has examples
+ * fine-tunes lab-mini's core stage through the context's in-process server (trained models in `tmp`), registers the
+ * version in a temporary registry and measures its dev lift over the base on the lift's dev instances (same strategy
+ * and seed, clustered by family).
  */
 async function curateAndFineTune(
   lab: LabContext,
   o: { tmp: string; config: TournamentConfig; pool: SandboxPool; seed: number; log: (s?: string) => void },
 ): Promise<CuratedStep> {
   const t0 = performance.now();
-  const built = await buildDataset({ db: lab.db, patterns: await lab.patternStore() }, {
-    out: `${o.tmp}/dataset`,
-    config: await lab.datasets(),
-    guard: LeakageGuard.fromCatalog(await loadCatalog()),
-  });
-  const dataset = buildSummary(built);
-  o.log(formatBuildSummary(dataset));
-  const core = dataset.stages.core ?? 0;
+  const committed = await lab.datasets();
+  const sources = { db: lab.db, patterns: await lab.patternStore() };
+  const guard = LeakageGuard.fromCatalog(await loadCatalog());
+  const dataset = buildSummary(await buildDataset(sources, { out: `${o.tmp}/dataset-committed`, config: committed, guard }));
+  o.log(`configs/datasets.yaml's tiers (${tiersText(committed.tiers)}): ${formatBuildSummary(dataset)}`);
+  const lowered = datasetsConfig({ ...committed, tiers: SELF_IMPROVE_CURATION.tiers }, "the demo's curation (configs/datasets.yaml, lowered tiers)");
+  const summary = buildSummary(await buildDataset(sources, { out: `${o.tmp}/dataset`, config: lowered, guard }));
+  o.log(`curated with lowered tiers: ${tiersText(lowered.tiers)} (the self-improve experiment's override: every verified, leakage-checked, ` +
+    `deduplicated pass is kept; configs/datasets.yaml keeps its tiers): ${formatBuildSummary(summary)}`);
+  const fineTuneDataset = { tiers: lowered.tiers, summary };
+  const core = summary.stages.core ?? 0;
   if (!core) {
-    const skipped = `no example reaches bronze and the core set is empty (a verified episode nobody marked right scores ≤ 0.65 below level 4: ` +
-      `configs/datasets.yaml), so the demo does not fine-tune; marking answers right ('lab patterns mark <id> right') raises their quality`;
+    const skipped = `nothing to fine-tune on: ${whyNoCore(summary, lowered)}, so the demo does not fine-tune`;
     o.log(skipped);
-    return { dataset, fineTune: { skipped } };
+    return { dataset, fineTuneDataset, fineTune: { skipped } };
   }
   const registry = await Registry.open(`${o.tmp}/registry.duckdb`);
-  await using server = await startServer({
-    backends: await defaultBackends(),
-    trainers: defaultTrainers(`${o.tmp}/ft`),
-    dataDir: `${o.tmp}/serve`,
-    loadModel: fineTunedLoader(`${o.tmp}/ft`),
-  });
+  const server = await lab.server();
   const stages = seed000Stages({ core: `${o.tmp}/dataset/${datasetFileName("core", "openai")}` });
   const run = await runStages(fineTuneClient(server.url), stages, { base: "lab-mini", registry, seed: o.seed, pollMs: 20 });
   const version = run.final ?? run.versions.at(-1);
   if (run.status !== "succeeded" || !version) {
-    o.log(`core stage (${core} examples): ${run.status}; no version to evaluate`);
-    return { dataset, fineTune: { skipped: `the core stage's job ${run.status}` } };
+    const skipped = `the core stage's job ${run.status} (${core} examples); no version to evaluate`;
+    o.log(skipped);
+    return { dataset, fineTuneDataset, fineTune: { skipped } };
   }
-  o.log(`core stage: ${core} examples, ${stages[0].epochs} epochs at lr ${stages[0].learningRate} → ${version.name} (${version.providerModel}), ${version.status} in a temporary registry`);
-  const entry = getModelConfig(lab.models, "lab-mini");
+  o.log(`core stage: ${core} example${core === 1 ? "" : "s"}, ${stages[0].epochs} epochs at lr ${stages[0].learningRate} → ${version.name} (${version.providerModel}), ${version.status} in a temporary registry`);
   const evaluate = suiteEvaluator({
     challenges: await splitChallenges(o.config, "dev", 24),
     seeds: [o.seed],
     strategy: getStrategy(lab.strategies, "gamma"),
-    deps: { models: (ref) => createChatModel({ ...entry, model: ref }, { baseUrl: server.url }), pool: o.pool },
+    deps: { models: await lab.servedModels("lab-mini"), pool: o.pool },
     name: "demo fine-tuned vs base",
   });
-  const r = await evaluate({ model: version.providerModel, version: version.name, baseline: "lab-mini" }) as CandidateEvaluation;
+  const r = await evaluate({ model: version.providerModel, version: version.name, baseline: "lab-mini" });
   o.log(`dev lift of ${version.name} over lab-mini (pass, ${r.pairs} pairs, 95% CI clustered by ${r.clusters} families): ${formatLift(r)}` +
     `${r.note ? ` — ${r.note}` : ""} [${((performance.now() - t0) / 1000).toFixed(1)} s]`);
   return {
     dataset,
+    fineTuneDataset,
     fineTune: {
       version: version.name,
       model: version.providerModel,
       stage: "core",
       examples: core,
       status: version.status,
-      lift: { estimate: r.lift, lo: r.lo, hi: r.hi, base: r.baselineRate, fineTuned: r.candidateRate, pairs: r.pairs, clusters: r.clusters },
+      lift: { estimate: r.lift, lo: r.lo, hi: r.hi, base: r.baselineRate, fineTuned: r.candidateRate, pairs: r.pairs, clusters: r.clusters, note: r.note },
     },
   };
 }

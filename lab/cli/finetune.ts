@@ -27,7 +27,7 @@ import {
   VERSION_STATUSES,
   type VersionStatus,
 } from "../finetune/mod.ts";
-import { createChatModel, defaultBackends, defaultTrainers, fineTunedLoader, getModelConfig } from "../models/mod.ts";
+import { defaultBackends, defaultTrainers, fineTunedLoader, getModelConfig } from "../models/mod.ts";
 import { getStrategy } from "../agents/mod.ts";
 import { loadCatalog } from "../challenges/mod.ts";
 import { pickInstances, suiteEvaluator } from "../evals/mod.ts";
@@ -227,7 +227,11 @@ export const FINETUNE_COMMANDS: CommandSpec[] = [
       endpoint: { type: "string", description: "Fine-tuning provider", choices: Object.keys(FINETUNE_ENDPOINTS), default: "lab" },
       "base-url": { type: "string", description: "The provider's base URL (default for lab: a server started in this process, files and jobs in data/serve)" },
       ...REGISTRY_OPTION,
-      "eval-model": { type: "string", description: "The configs/models.yaml entry whose provider serves the candidate and the baseline in the evaluation", default: "lab-mini" },
+      "eval-model": {
+        type: "string",
+        description: "The configs/models.yaml entry the candidate and the baseline are served under in the evaluation (at --base-url for endpoint lab, else by the entry's provider)",
+        default: "lab-mini",
+      },
       "eval-strategy": { type: "string", description: "The strategy both evaluated arms play", default: "alpha" },
       "eval-per-level": { type: "string", description: "dev instances per level (levels 1–5) in the evaluation", default: "6" },
       "eval-seeds": { type: "string", description: "Episode seeds of the evaluation, comma-separated", default: "1" },
@@ -258,50 +262,47 @@ export const FINETUNE_COMMANDS: CommandSpec[] = [
         if (!Number.isInteger(n)) throw new UsageError(`--eval-seeds must be a comma-separated list of integers, found '${args.values["eval-seeds"]}'`);
         return n;
       });
+      // The lab's in-process server (endpoint lab without --base-url) keeps its files and jobs in data/serve, writes
+      // fine-tuned lab-mini versions to data/models/ft and serves the registry's versions from its start.
+      await using ctx = await LabContext.open({ serving: { dataDir: LOCAL_SERVE_DIR, registry: registryPath } });
+      const evalModel = String(args.values["eval-model"]);
+      getModelConfig(ctx.models, evalModel); // a bad --eval-model fails before anything trains
+      const strategy = getStrategy(ctx.strategies, String(args.values["eval-strategy"]));
       const registry = await registryOf(args, false);
-      let server: LocalServer | undefined;
-      let ctx: LabContext | undefined;
-      const localServer = async () => server ??= await startServer({ backends: await defaultBackends(), trainers: defaultTrainers(), dataDir: LOCAL_SERVE_DIR, loadModel: fineTunedLoader(), registry: registryPath });
+      const remoteLab = endpoint === "lab" && baseUrl !== undefined;
       const client = async (): Promise<FineTuneClient> =>
-        endpoint === "lab" && !baseUrl ? fineTuneClient((await localServer()).url) : fineTuneClient(baseUrl ? { ...FINETUNE_ENDPOINTS[endpoint], baseUrl } : endpoint, { provider: endpoint });
-      // The stand-in of the eval issue: a base-vs-candidate suite on dev instances.
+        endpoint === "lab" && !baseUrl ? fineTuneClient((await ctx.server()).url) : fineTuneClient(baseUrl ? { ...FINETUNE_ENDPOINTS[endpoint], baseUrl } : endpoint, { provider: endpoint });
+      // The stand-in of the eval issue: a base-vs-candidate suite on dev instances, the models served where they were
+      // trained (a lab server at --base-url, else the eval model's provider: lab-mini the in-process server).
       const evaluate: Evaluate = async (req) => {
-        ctx ??= await LabContext.open();
-        const entry = getModelConfig(ctx.models, String(args.values["eval-model"]));
-        const url = entry.provider === "local" ? (await localServer()).url : undefined;
         const dev = (await loadCatalog()).filter((c) => c.split === "dev");
         return await suiteEvaluator({
           challenges: pickInstances(dev, [1, 2, 3, 4, 5], perLevel, seeds[0]),
           seeds,
-          strategy: getStrategy(ctx.strategies, String(args.values["eval-strategy"])),
-          deps: { models: (ref) => createChatModel({ ...entry, model: ref }, url ? { baseUrl: url } : {}), pool: await ctx.catalogPool(4) },
+          strategy,
+          deps: { models: await ctx.servedModels(evalModel, remoteLab ? { baseUrl } : {}), pool: await ctx.catalogPool(4) },
         })(req);
       };
-      try {
-        using ctrlC = interruptOnCtrlC();
-        const json = Boolean(args.values.json);
-        const r = await orchestrateOnce({ registry, collect: datasetFolderCollector(String(args.values.dataset)), client, evaluate }, {
-          config,
-          demo: Boolean(args.values.demo),
-          fineTune: Boolean(args.values["fine-tune"]),
-          signal: ctrlC.signal,
-          onTransition: (c, from) => {
-            if (!json) console.error(`${c.id}: ${from === c.state ? "" : `${from} → `}${c.state} (${c.reason})`);
-          },
-          onProgress: (e) => {
-            const line = json ? undefined : progressLine(e);
-            if (line) console.error(line);
-          },
-        }).catch((e) => {
-          if (!ctrlC.signal.aborted) throw e;
-          throw new LabError("interrupted: the same command resumes the cycle");
-        });
-        console.log(json ? JSON.stringify(r, null, 2) : [...r.settled.map((c) => `cycle ${c.id} ${c.state}: ${c.reason}`), r.message].join("\n"));
-        return r.cycle?.state === "failed" && !r.message.startsWith("no new data") ? 1 : 0;
-      } finally {
-        await ctx?.close();
-        await server?.close();
-      }
+      using ctrlC = interruptOnCtrlC();
+      const json = Boolean(args.values.json);
+      const r = await orchestrateOnce({ registry, collect: datasetFolderCollector(String(args.values.dataset)), client, evaluate }, {
+        config,
+        demo: Boolean(args.values.demo),
+        fineTune: Boolean(args.values["fine-tune"]),
+        signal: ctrlC.signal,
+        onTransition: (c, from) => {
+          if (!json) console.error(`${c.id}: ${from === c.state ? "" : `${from} → `}${c.state} (${c.reason})`);
+        },
+        onProgress: (e) => {
+          const line = json ? undefined : progressLine(e);
+          if (line) console.error(line);
+        },
+      }).catch((e) => {
+        if (!ctrlC.signal.aborted) throw e;
+        throw new LabError("interrupted: the same command resumes the cycle");
+      });
+      console.log(json ? JSON.stringify(r, null, 2) : [...r.settled.map((c) => `cycle ${c.id} ${c.state}: ${c.reason}`), r.message].join("\n"));
+      return r.cycle?.state === "failed" && !r.message.startsWith("no new data") ? 1 : 0;
     },
   },
   {

@@ -55,13 +55,40 @@ describe("lab demo (end to end, tiny scale)", () => {
     expect(dev).toMatchObject({ split: "dev", pairs: 24 });
     expect(dev.lift.estimate).toBeCloseTo(dev.on - dev.off, 10);
     expect(out.patternLift.patterns.stored).toBeGreaterThan(0);
-    // Then it curates the temporary stores (configs/datasets.yaml's weights unchanged); with an empty core set it says
-    // why and does not fine-tune; otherwise the core stage's version and its dev lift over the base.
+    // Then it curates the temporary stores: under configs/datasets.yaml as committed (an unmarked episode scores
+    // ≤ 0.65, below bronze), and with the self-improve experiment's lowered tiers, the set it fine-tunes on.
     expect(out.dataset.read).toBeGreaterThanOrEqual(144);
     expect(out.dataset.accepted).toBe(out.dataset.byTier.gold + out.dataset.byTier.silver + out.dataset.byTier.bronze);
     expect(Object.keys(out.dataset.stages)).toEqual(["core", "extended", "comprehensive"]);
-    if (out.dataset.stages.core === 0) expect(out.fineTune.skipped).toMatch(/does not fine-tune/);
-    else expect(out.fineTune).toMatchObject({ version: "lab-mini-all-v1", stage: "core", lift: { pairs: 24 } });
+    const lowered = out.fineTuneDataset;
+    expect(lowered.tiers).toEqual({ gold: 0.45, silver: 0.3, bronze: 0 });
+    expect(lowered.summary).toMatchObject({ read: out.dataset.read, excluded: { belowBronze: 0, failedTurn: out.dataset.excluded.failedTurn } });
+    expect(lowered.summary.accepted).toBe(out.dataset.accepted + out.dataset.excluded.belowBronze - (lowered.summary.excluded.duplicates - out.dataset.excluded.duplicates));
+    // The core stage trains on the lowered set's core examples; the version is registered; its dev lift over the base
+    // is the difference of the two arms' rates on the same 24 dev pairs, with an interval only from 10 families.
+    const { lift, ...version } = out.fineTune;
+    expect(version).toEqual({
+      version: "lab-mini-all-v1",
+      model: expect.stringMatching(/^ft:lab-mini:core:[0-9a-f]{12}$/),
+      stage: "core",
+      examples: lowered.summary.stages.core,
+      status: "awaiting_promotion",
+    });
+    expect(version.examples).toBeGreaterThan(0);
+    expect(lift).toEqual({
+      estimate: expect.any(Number),
+      lo: lift.clusters >= 10 ? expect.any(Number) : null,
+      hi: lift.clusters >= 10 ? expect.any(Number) : null,
+      base: expect.any(Number),
+      fineTuned: expect.any(Number),
+      pairs: 24,
+      clusters: expect.any(Number),
+      note: lift.clusters >= 10 ? null : `${lift.clusters} families: an interval needs ≥ 10`,
+    });
+    expect(lift.estimate).toBeCloseTo(lift.fineTuned - lift.base, 10);
+    expect([lift.base * 24, lift.fineTuned * 24].map((n) => Math.abs(n - Math.round(n)) < 1e-9)).toEqual([true, true]);
+    expect(lift.clusters).toBeGreaterThan(1);
+    if (lift.lo !== null) expect(lift.lo <= lift.estimate && lift.estimate <= lift.hi).toBe(true);
     // A second run reuses the built sandbox and gives the same verdict.
     const again = JSON.parse((await lab("demo", "--scale", "tiny", "--dir", dir, "--json")).stdout);
     expect(again.verdict).toEqual(out.verdict);
@@ -72,13 +99,15 @@ describe("lab demo (end to end, tiny scale)", () => {
     expect(again.tournament).toEqual(out.tournament);
     expect(again.patternLift).toEqual(out.patternLift);
     expect(again.dataset).toEqual(out.dataset);
+    expect(again.fineTuneDataset).toEqual(out.fineTuneDataset);
+    expect(again.fineTune).toEqual(out.fineTune);
   });
 
   it("prints the sandbox shape and the tools as text", async () => {
     const dir = await Deno.makeTempDir({ prefix: "lab-demo-" });
     const r = await lab("demo", "--scale", "tiny", "--dir", dir);
     expect(r.code).toBe(0);
-    for (const s of ["== The ERP sandbox ==", "sales_invoices", "== Agent tools ==", "dbWrite", "verdict", "PASS", "== lab-mini attempts it", "== Learning from a tournament", "rating [95% CI]", "Pattern-injection lift", "dev: 24 instances", "== Curating what it learned", " accepted (gold "]) {
+    for (const s of ["== The ERP sandbox ==", "sales_invoices", "== Agent tools ==", "dbWrite", "verdict", "PASS", "== lab-mini attempts it", "== Learning from a tournament", "rating [95% CI]", "Pattern-injection lift", "dev: 24 instances", "== Curating what it learned", "configs/datasets.yaml's tiers (gold 0.9, silver 0.75, bronze 0.6): read ", "curated with lowered tiers: gold 0.45, silver 0.3, bronze 0 ", "core stage: ", "→ lab-mini-all-v1 (ft:lab-mini:core:", "dev lift of lab-mini-all-v1 over lab-mini (pass, 24 pairs, 95% CI clustered by "]) {
       expect(r.stdout).toContain(s);
     }
   });

@@ -6,13 +6,15 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { placeholderBackend, type Trainer } from "../models/mod.ts";
+import { defaultBackends, defaultTrainers, fineTunedLoader, placeholderBackend, type Trainer } from "../models/mod.ts";
+import { ORACLE_DISTILL_DATASET } from "../evals/mod.ts";
 import {
   CycleStore,
   datasetFolderCollector,
   type Evaluate,
   finetuneConfig,
   fineTuneClient,
+  formatLift,
   loadFinetuneConfig,
   orchestrateOnce,
   type OrchestratorConfig,
@@ -40,11 +42,14 @@ async function serve(name: string): Promise<LocalServer> {
   return await startServer({ backends: { "lab-fake": placeholderBackend({ id: "lab-fake" }) }, trainers: { "lab-fake": fake }, dataDir: join(dir, name) });
 }
 
-/** A dataset folder as `lab dataset build` writes it: train.jsonl with its manifest, and the staged sets. */
-async function dataset(name: string, o: { gold: number; rows: number; quality: number; tag?: string }): Promise<string> {
+/**
+ * A dataset folder as `lab dataset build` writes it: train.jsonl with its manifest, and the staged sets; line `i` is
+ * `o.line(i)` when given, else a question and its answer.
+ */
+async function dataset(name: string, o: { gold: number; rows: number; quality: number; tag?: string; line?: (i: number) => string }): Promise<string> {
   const folder = join(dir, name);
   await Deno.mkdir(folder, { recursive: true });
-  const line = (i: number) => JSON.stringify({ messages: [{ role: "user", content: `question ${i} ${o.tag ?? ""}` }, { role: "assistant", content: `answer ${i}` }] });
+  const line = o.line ?? ((i: number) => JSON.stringify({ messages: [{ role: "user", content: `question ${i} ${o.tag ?? ""}` }, { role: "assistant", content: `answer ${i}` }] }));
   const lines = (n: number) => Array.from({ length: n }, (_, i) => line(i)).join("\n") + "\n";
   await Deno.writeTextFile(join(folder, "train.jsonl"), lines(o.rows));
   await Deno.writeTextFile(
@@ -232,4 +237,59 @@ describe("configs/finetune.yaml and lab finetune orchestrate", () => {
       expect(e.err).toMatch(message);
     }
   }, 15_000);
+
+  it("drives a cycle from collecting through lab-mini's training to its evaluation on dev (the command's own evaluate)", async () => {
+    // A lab server with lab-mini and its trainer (weights into the test's folder); the staged sets are lines of the
+    // oracle distillation of train, which lab-mini's trainer learns from.
+    const outDir = join(dir, "lab-ft");
+    await using labServer = await startServer({ backends: await defaultBackends(), trainers: defaultTrainers(outDir), dataDir: join(dir, "lab-serve"), loadModel: fineTunedLoader(outDir) });
+    const oracle = (await Deno.readTextFile(ORACLE_DISTILL_DATASET)).split("\n").slice(0, 5);
+    const folder = await dataset("lab", { gold: 0, rows: 20, quality: 0.7, line: (i) => oracle[i % oracle.length] });
+    const registryPath = join(dir, "lab.duckdb");
+    const cfg = join(dir, "lab-finetune.yaml");
+    await Deno.writeTextFile(cfg, `orchestrator:\n  work_dir: ${join(dir, "lab-work")}\n  poll_ms: 10\n`);
+    const argv = ["finetune", "orchestrate", "--once", "--dataset", folder, "--registry", registryPath, "--config", cfg, "--base-url", labServer.url, "--eval-per-level", "1"];
+    // The committed thresholds hold it in collecting; the demo's (0 gold, 20 examples, average quality 0.6) let it train.
+    const held = await lab(...argv, "--json");
+    expect([held.code, JSON.parse(held.out).cycle.state], held.err).toEqual([0, "collecting"]);
+    const r = await lab(...argv, "--demo", "--json");
+    expect(r.code, r.err).toBe(0);
+    const { cycle, settled, message } = JSON.parse(r.out);
+    // 5 dev instances (one per level) × 1 seed, both arms with strategy alpha: a paired lift clustered by family, whose
+    // 5 families are too few for an interval.
+    const ev = cycle.evaluation;
+    expect(ev).toEqual({
+      lift: expect.any(Number),
+      lo: null,
+      hi: null,
+      baselineRate: expect.any(Number),
+      candidateRate: expect.any(Number),
+      pairs: 5,
+      clusters: 5,
+      pValue: expect.any(Number),
+      note: "5 families: an interval needs ≥ 10",
+    });
+    expect(ev.lift).toBeCloseTo(ev.candidateRate - ev.baselineRate, 10);
+    expect([ev.baselineRate * 5, ev.candidateRate * 5].every((n) => Math.abs(n - Math.round(n)) < 1e-9)).toBe(true);
+    const lift = `lift over lab-mini ${formatLift(ev)}`;
+    expect(cycle).toMatchObject({ id: "lab-mini/all/1", state: "awaiting_promotion", version: "lab-mini-all-v2", baseline: null, reason: `${lift}; the interval does not lie above 0` });
+    expect([settled, message]).toEqual([[], `cycle lab-mini/all/1 awaits promotion: ${lift}; the interval does not lie above 0 ('lab finetune promote lab-mini-all-v2')`]);
+    // What the registry's file keeps: the cycle with its evaluation, every transition, the versions and their status.
+    const store = new CycleStore(registryPath);
+    expect((await store.cycles()).map((c) => [c.id, c.state, c.version, c.evaluation])).toEqual([["lab-mini/all/1", "awaiting_promotion", "lab-mini-all-v2", ev]]);
+    expect((await store.transitions()).map((t) => [t.from, t.to])).toEqual([
+      [null, "collecting"],
+      ["collecting", "ready"],
+      ["ready", "training"],
+      ["training", "evaluating"],
+      ["evaluating", "awaiting_promotion"],
+    ]);
+    const registry = await Registry.open(registryPath);
+    const versions = await registry.list();
+    expect(versions.map((v) => [v.name, v.stage, v.parent, v.status])).toEqual([
+      ["lab-mini-all-v2", "extended", "lab-mini-all-v1", "awaiting_promotion"],
+      ["lab-mini-all-v1", "core", null, "candidate"],
+    ]);
+    expect(versions.map((v) => v.providerModel)).toEqual([expect.stringMatching(/^ft:lab-mini:extended:[0-9a-f]{12}$/), expect.stringMatching(/^ft:lab-mini:core:[0-9a-f]{12}$/)]);
+  }, 30_000);
 });

@@ -48,7 +48,7 @@ export interface CandidateEvaluation extends EvaluationResult {
  * const r = await evaluate({ model: "ft:lab-mini:core:0123456789ab", version: "lab-mini-all-v1", baseline: "lab-mini" });
  * ```
  */
-export function suiteEvaluator(options: CandidateSuiteOptions): Evaluate & ((req: EvaluationRequest) => Promise<CandidateEvaluation>) {
+export function suiteEvaluator(options: CandidateSuiteOptions): ((req: EvaluationRequest) => Promise<CandidateEvaluation>) & Evaluate {
   const run = options.run ?? runSuite;
   return async (req) => {
     const suite: Suite = {

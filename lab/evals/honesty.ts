@@ -18,7 +18,7 @@
  * The dataset is a chat JSONL with a `lab: {id, family, level}` field per line (e.g. the oracle distillation of
  * `train`, `data/datasets/oracle_distill_train.jsonl`); every line must be a `train` instance, or the run stops.
  *
- * Path: the lab's runner (`runEpisode`) → `createChatModel` (LangChain over HTTP) → the local OpenAI-compatible
+ * Path: the lab's runner (`runEpisode`) → `servedChatModel` (LangChain over HTTP) → the local OpenAI-compatible
  * server, with the base and fine-tuned lab-mini versions registered as its backends. The server is a face the
  * library may not import, so the caller passes `serve` (the CLI and the test pass `startServer`).
  *
@@ -33,11 +33,11 @@ import { type Challenge, type Level, type Split, loadCatalog } from "../challeng
 import type { SandboxPool } from "../sandbox/mod.ts";
 import {
   type ChatBackend,
-  createChatModel,
   type InjectedExample,
   labMiniTrainer,
   loadLabMini,
   type ModelConfig,
+  servedChatModel,
 } from "../models/mod.ts";
 import type { EpisodeRecord, PatternSource, StrategiesConfig, Strategy } from "../agents/mod.ts";
 import { seededRandom } from "../stats/mod.ts";
@@ -354,7 +354,7 @@ export async function runLabMiniHonesty(options: LabMiniHonestyOptions): Promise
   let episodes: HonestyEpisode[];
   try {
     const r = await runSuite({ name: `lab-mini honesty ${options.split} seed ${seed}`, challenges: instances, seeds: [seed], arms: arms.map(armOf) }, {
-      models: (id) => createChatModel({ ...options.modelEntry, model: id, name: `lab-mini:${id}` }, { baseUrl: server.url }),
+      models: (id) => servedChatModel(options.modelEntry, id, { baseUrl: server.url }),
       pool: options.pool,
       fitness: options.strategies.fitness,
       concurrency: options.concurrency ?? 4,

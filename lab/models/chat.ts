@@ -216,6 +216,23 @@ export function createChatModel(config: ModelConfig, options: ChatModelOptions =
   return { name: config.name, config, limiter, invoke, stats: () => ({ ...stats }) };
 }
 
+/**
+ * The chat model of entry `config` at another model id its provider serves — a fine-tuned version
+ * (`ft:lab-mini:core:…`, `lab-mini-all-v2`) or another base of the same server: the entry's settings (provider,
+ * limits, retries, pricing) with `model` set to `id`, named `<entry>:<id>` so episodes and records tell the
+ * versions apart (the entry's own name for its own id).
+ *
+ * @example
+ * ```ts
+ * const entry = getModelConfig(await loadModelsConfig(), "lab-mini");
+ * const tuned = servedChatModel(entry, "ft:lab-mini:core:0123456789ab", { baseUrl: server.url });
+ * tuned.name; // "lab-mini:ft:lab-mini:core:0123456789ab"
+ * ```
+ */
+export function servedChatModel(config: ModelConfig, id: string, options: ChatModelOptions = {}): ChatModel {
+  return createChatModel({ ...config, model: id, name: id === config.model ? config.name : `${config.name}:${id}` }, options);
+}
+
 /** Validates a choice's tool calls: unparsable arguments and unknown tools become errors of the call. */
 function checkChoice(c: RawChoice, offered: Set<string>, prefix: string, errors: string[]): AssistantMessage {
   const out: AssistantMessage = {};
