@@ -38,3 +38,5 @@ export {
 export * from "./candidate.ts";
 export * from "./self_improve.ts";
 export * from "./eval_run.ts";
+export * from "./ab.ts";
+export * from "./monitor.ts";
