@@ -30,7 +30,7 @@ import {
 import { defaultBackends, defaultTrainers, fineTunedLoader, getModelConfig } from "../models/mod.ts";
 import { getStrategy } from "../agents/mod.ts";
 import { loadCatalog } from "../challenges/mod.ts";
-import { pickInstances, suiteEvaluator } from "../evals/mod.ts";
+import { abEvaluator, DEFAULT_SHADOW_RATE, DEFAULT_STREAM_LENGTH, pickInstances, reestimateOnTestId, suiteEvaluator, TEST_ID_METRIC } from "../evals/mod.ts";
 import { LabContext } from "../context.ts";
 import { type LocalServer, startServer } from "../serve/mod.ts";
 import { displayPath, LabError, repoPath } from "../util/mod.ts";
@@ -233,7 +233,15 @@ export const FINETUNE_COMMANDS: CommandSpec[] = [
         default: "lab-mini",
       },
       "eval-strategy": { type: "string", description: "The strategy both evaluated arms play", default: "alpha" },
-      "eval-per-level": { type: "string", description: "dev instances per level (levels 1–5) in the evaluation", default: "6" },
+      eval: {
+        type: "string",
+        description: "How a candidate is evaluated: ab = seed 001's A/B shadow test on a seeded dev stream (promote_B, keep_A or need_more_data; lab/evals/ab.ts); suite = a paired base-vs-candidate suite on --eval-per-level dev instances",
+        choices: ["ab", "suite"],
+        default: "ab",
+      },
+      "eval-rate": { type: "string", description: "A/B: the share of stream tasks the candidate shadows", default: String(DEFAULT_SHADOW_RATE) },
+      "eval-stream": { type: "string", description: "A/B: stream tasks at most (a stream that ends before 100 non-tied comparisons says need_more_data)", default: String(DEFAULT_STREAM_LENGTH) },
+      "eval-per-level": { type: "string", description: "suite: dev instances per level (levels 1–5); also test_id instances per level of a deployed version's re-estimate", default: "6" },
       "eval-seeds": { type: "string", description: "Episode seeds of the evaluation, comma-separated", default: "1" },
       json: { type: "boolean", description: "Print the result as JSON" },
     },
@@ -274,14 +282,16 @@ export const FINETUNE_COMMANDS: CommandSpec[] = [
         endpoint === "lab" && !baseUrl ? fineTuneClient((await ctx.server()).url) : fineTuneClient(baseUrl ? { ...FINETUNE_ENDPOINTS[endpoint], baseUrl } : endpoint, { provider: endpoint });
       // The stand-in of the eval issue: a base-vs-candidate suite on dev instances, the models served where they were
       // trained (a lab server at --base-url, else the eval model's provider: lab-mini the in-process server).
+      const rate = Number(args.values["eval-rate"]);
+      if (!(rate > 0 && rate <= 1)) throw new UsageError(`--eval-rate must be a share in (0, 1], found '${args.values["eval-rate"]}'`);
+      const streamLength = intOption(args, "eval-stream", 1);
+      const evalDeps = async () => ({ models: await ctx.servedModels(evalModel, remoteLab ? { baseUrl } : {}), pool: await ctx.catalogPool(4) });
+      const split = async (name: string) => (await loadCatalog()).filter((c) => c.split === name);
       const evaluate: Evaluate = async (req) => {
-        const dev = (await loadCatalog()).filter((c) => c.split === "dev");
-        return await suiteEvaluator({
-          challenges: pickInstances(dev, [1, 2, 3, 4, 5], perLevel, seeds[0]),
-          seeds,
-          strategy,
-          deps: { models: await ctx.servedModels(evalModel, remoteLab ? { baseUrl } : {}), pool: await ctx.catalogPool(4) },
-        })(req);
+        if (args.values.eval === "ab") {
+          return await abEvaluator({ challenges: await split("dev"), strategy, stream: { seed: seeds[0], rate, length: streamLength }, deps: await evalDeps() })(req);
+        }
+        return await suiteEvaluator({ challenges: pickInstances(await split("dev"), [1, 2, 3, 4, 5], perLevel, seeds[0]), seeds, strategy, deps: await evalDeps() })(req);
       };
       using ctrlC = interruptOnCtrlC();
       const json = Boolean(args.values.json);
@@ -301,7 +311,25 @@ export const FINETUNE_COMMANDS: CommandSpec[] = [
         if (!ctrlC.signal.aborted) throw e;
         throw new LabError("interrupted: the same command resumes the cycle");
       });
-      console.log(json ? JSON.stringify(r, null, 2) : [...r.settled.map((c) => `cycle ${c.id} ${c.state}: ${c.reason}`), r.message].join("\n"));
+      // A deployed version (promoted by a person or by autoPromote) was selected on dev: its success is re-estimated
+      // once on test_id and recorded on the version (the rollback monitor's reference).
+      const reestimated = [];
+      for (const c of [...r.settled, ...(r.cycle ? [r.cycle] : [])]) {
+        if (c.state !== "deployed" || !c.version) continue;
+        const v = await registry.get(c.version);
+        if (v.metrics[TEST_ID_METRIC]) continue;
+        const est = await reestimateOnTestId(v, {
+          challenges: pickInstances(await split("test_id"), [1, 2, 3, 4, 5], perLevel, seeds[0]),
+          seeds,
+          strategy,
+          baseline: config.base,
+          record: (name, metrics) => registry.recordMetrics(name, metrics, { reason: "test_id re-estimate after promotion" }),
+          deps: await evalDeps(),
+        });
+        reestimated.push({ version: v.name, ...est });
+        if (!json) console.error(`${v.name}: test_id success ${(est.rate * 100).toFixed(1)}% over ${est.episodes} episodes (${est.families} families), recorded as ${TEST_ID_METRIC}`);
+      }
+      console.log(json ? JSON.stringify({ ...r, reestimated }, null, 2) : [...r.settled.map((c) => `cycle ${c.id} ${c.state}: ${c.reason}`), r.message].join("\n"));
       return r.cycle?.state === "failed" && !r.message.startsWith("no new data") ? 1 : 0;
     },
   },

@@ -248,7 +248,7 @@ describe("configs/finetune.yaml and lab finetune orchestrate", () => {
     const registryPath = join(dir, "lab.duckdb");
     const cfg = join(dir, "lab-finetune.yaml");
     await Deno.writeTextFile(cfg, `orchestrator:\n  work_dir: ${join(dir, "lab-work")}\n  poll_ms: 10\n`);
-    const argv = ["finetune", "orchestrate", "--once", "--dataset", folder, "--registry", registryPath, "--config", cfg, "--base-url", labServer.url, "--eval-per-level", "1"];
+    const argv = ["finetune", "orchestrate", "--once", "--dataset", folder, "--registry", registryPath, "--config", cfg, "--base-url", labServer.url, "--eval", "suite", "--eval-per-level", "1"];
     // The committed thresholds hold it in collecting; the demo's (0 gold, 20 examples, average quality 0.6) let it train.
     const held = await lab(...argv, "--json");
     expect([held.code, JSON.parse(held.out).cycle.state], held.err).toEqual([0, "collecting"]);
@@ -291,5 +291,26 @@ describe("configs/finetune.yaml and lab finetune orchestrate", () => {
       ["lab-mini-all-v1", "core", null, "candidate"],
     ]);
     expect(versions.map((v) => v.providerModel)).toEqual([expect.stringMatching(/^ft:lab-mini:extended:[0-9a-f]{12}$/), expect.stringMatching(/^ft:lab-mini:core:[0-9a-f]{12}$/)]);
+  }, 30_000);
+
+  it("evaluates by seed 001's A/B shadow test by default: a stream too short for 100 non-tied comparisons fails the cycle as need_more_data", async () => {
+    const outDir = join(dir, "ab-ft");
+    await using labServer = await startServer({ backends: await defaultBackends(), trainers: defaultTrainers(outDir), dataDir: join(dir, "ab-serve"), loadModel: fineTunedLoader(outDir) });
+    const oracle = (await Deno.readTextFile(ORACLE_DISTILL_DATASET)).split("\n").slice(0, 5);
+    const folder = await dataset("ab", { gold: 0, rows: 20, quality: 0.7, line: (i) => oracle[i % oracle.length] });
+    const registryPath = join(dir, "ab.duckdb");
+    const cfg = join(dir, "ab-finetune.yaml");
+    await Deno.writeTextFile(cfg, `orchestrator:\n  work_dir: ${join(dir, "ab-work")}\n  poll_ms: 10\n`);
+    const r = await lab("finetune", "orchestrate", "--once", "--demo", "--json", "--dataset", folder, "--registry", registryPath, "--config", cfg, "--base-url", labServer.url, "--eval-rate", "1", "--eval-stream", "12");
+    expect(r.code, r.err).toBe(1);
+    const { cycle } = JSON.parse(r.out);
+    const ev = cycle.evaluation;
+    // Every one of the 12 stream tasks is shadowed (rate 1): champion and candidate each answer them once.
+    expect([ev.recommendation, ev.streamTasks, ev.shadowed, ev.comparisons.length, ev.pairs]).toEqual(["need_more_data", 12, 12, 12, 12]);
+    expect(ev.ab.wins + ev.ab.ties + ev.ab.losses).toBe(12);
+    expect(ev.lift).toBeCloseTo(ev.candidateRate - ev.baselineRate, 10);
+    expect(cycle).toMatchObject({ state: "failed", version: "lab-mini-all-v2", reason: expect.stringMatching(/; A\/B need_more_data: /) });
+    const versions = await (await Registry.open(registryPath)).list();
+    expect(versions.map((v) => [v.name, v.status])).toEqual([["lab-mini-all-v2", "shadow"], ["lab-mini-all-v1", "candidate"]]);
   }, 30_000);
 });

@@ -482,6 +482,14 @@ async function evaluateCycle(
   }
   const r = cycle.evaluation!;
   const lift = `lift over ${current?.name ?? config.base} ${formatLift(r)}`;
+  // An A/B evaluator (lab/evals/ab.ts) decides: keep_A or need_more_data ends the cycle without a promotion.
+  const decision = typeof r.recommendation === "string" ? r.recommendation : null;
+  if (decision !== null && decision !== "promote_B") {
+    const reasons = Array.isArray(r.reasons) ? `: ${r.reasons.join("; ")}` : "";
+    // keep_A retires the candidate; need_more_data leaves it a shadow (a longer stream can decide: --eval-stream).
+    await registry.mark(candidate.name, decision === "keep_A" ? "retired" : "shadow", { ...actor, reason: `A/B ${decision}${reasons}` });
+    return await move(cycle, { state: "failed", reason: `${lift}; A/B ${decision}${reasons}` });
+  }
   if (config.auto_promote && liftSign(r) === "above") {
     if ((await registry.get(candidate.name)).status !== "promoted") await registry.promote(candidate.name, { ...actor, reason: `autoPromote: ${lift}` });
     return await move(cycle, { state: "deployed", reason: `promoted ${candidate.name} automatically: ${lift}` });

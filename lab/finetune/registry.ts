@@ -372,6 +372,19 @@ export class Registry {
     });
   }
 
+  /**
+   * Merges `metrics` into the version's metrics (e.g. its `test_id` re-estimate after a promotion) and audits the
+   * change (status unchanged, the reason names the keys).
+   */
+  async recordMetrics(name: string, metrics: Record<string, unknown>, options: ChangeOptions = {}): Promise<ModelVersion> {
+    return await this.#write(async (con) => {
+      const v = await this.#get(con, name);
+      await con.run("UPDATE versions SET metrics = $1::JSON, updated_at = now() WHERE name = $2", [JSON.stringify({ ...v.metrics, ...metrics }), name]);
+      await this.#audit(con, name, v.status, v.status, options, options.reason ?? `metrics recorded: ${Object.keys(metrics).join(", ")}`);
+      return await this.#get(con, name);
+    });
+  }
+
   /** Records a lifecycle event that changes no version (a failed or cancelled job). */
   async recordEvent(type: LifecycleEventType, version: string | null, jobId: string | null, data: Record<string, unknown> = {}): Promise<void> {
     await this.#write((con) => this.#event(con, type, version, jobId, data));
