@@ -6,7 +6,8 @@
  * one report with the issue's checks pooled over seeds.
  *
  * `lab experiment self-improve`: expert iteration on lab-mini's own train tournaments (never the oracle's data),
- * round by round, with its controls, greedy self-distillation and the oracle-distilled upper bound.
+ * round by round, with its controls, greedy self-distillation, single-stage vs progressive fine-tuning at equal
+ * compute and the oracle-distilled upper bound; `--out` writes the full result as JSON, `--markdown` as a report.
  */
 import type { CommandSpec } from "./_args.ts";
 import { UsageError } from "./_args.ts";
@@ -17,6 +18,7 @@ import {
   type LabMiniHonestyResult,
   ORACLE_DISTILL_DATASET,
   formatSelfImprove,
+  formatSelfImproveMarkdown,
   labMiniSelfImproveDeps,
   runLabMiniHonesty,
   runSelfImprove,
@@ -33,6 +35,24 @@ function numberOption(v: unknown, name: string, check: (n: number) => boolean, w
   const n = Number(v);
   if (!Number.isFinite(n) || !check(n)) throw new UsageError(`--${name} must be ${what}, found '${v}'`);
   return n;
+}
+
+/** The command line of a self-improve run, options in a fixed order (`--out`/`--markdown` included). */
+function selfImproveArgs(values: Record<string, unknown>): string[] {
+  const order = ["rounds", "levels", "train-per-level", "eval-per-level", "splits", "strategies", "attempts", "temperature", "epochs", "seed", "no-controls", "no-oracle", "out", "markdown"];
+  return order.flatMap((k) => values[k] === undefined || values[k] === false ? [] : values[k] === true ? [`--${k}`] : [`--${k} ${values[k]}`]);
+}
+
+/** The checked-out commit, marked `(with uncommitted changes)` when the tree differs from it; `unknown` outside git. */
+async function gitCommit(): Promise<string> {
+  const git = async (...a: string[]) => {
+    const o = await new Deno.Command("git", { args: a, stdout: "piped", stderr: "null" }).output().catch(() => null);
+    return o?.success ? new TextDecoder().decode(o.stdout).trim() : null;
+  };
+  const head = await git("rev-parse", "HEAD");
+  if (!head) return "unknown (not a git checkout)";
+  const dirty = await git("status", "--porcelain", "--untracked-files=no");
+  return dirty ? `${head} (with uncommitted changes)` : head;
 }
 
 export const EXPERIMENT_COMMANDS: CommandSpec[] = [
@@ -133,13 +153,16 @@ export const EXPERIMENT_COMMANDS: CommandSpec[] = [
       temperature: { type: "string", description: "Train tournament sampling temperature (> 0)", default: "0.8" },
       epochs: { type: "string", description: "Epochs of every fine-tune", default: "3" },
       seed: { type: "string", description: "Seed of every selection, shuffle, fine-tune and evaluation episode", default: "1" },
-      "no-controls": { type: "boolean", description: "Leave out the shuffled and unrelated-family controls and greedy self-distillation" },
+      "no-controls": { type: "boolean", description: "Leave out the shuffled and unrelated-family controls, greedy self-distillation and single-stage vs progressive" },
       "no-oracle": { type: "boolean", description: "Leave out the oracle-distilled upper bound" },
       json: { type: "boolean", description: "Print the full result as JSON" },
+      out: { type: "string", description: "Also write the full result as JSON to this file (.json; written whole or not at all)" },
+      markdown: { type: "string", description: "Also write the result as a Markdown report (command, commit, tables, reading) to this file (.md)" },
     },
     examples: [
       "deno task lab experiment self-improve --levels 1,2 --rounds 2",
       "deno task lab experiment self-improve --splits dev,test_id --attempts 8 --json",
+      "deno task lab experiment self-improve --splits dev,test_id --out lab/evals/self_improve_results.json --markdown lab/evals/SELF_IMPROVE_RESULTS.md",
     ],
     async run(args) {
       const int = (name: string, min: number, max = Infinity) =>
@@ -152,6 +175,12 @@ export const EXPERIMENT_COMMANDS: CommandSpec[] = [
       const splits = String(args.values.splits).split(",").map((x) => x.trim()).filter(Boolean);
       for (const s of splits) if (s !== "dev" && s !== "test_id") throw new UsageError(`--splits must list dev or test_id, found '${s}'`);
       const temperature = numberOption(args.values.temperature, "temperature", (n) => n > 0 && n <= 2, "a number in (0, 2]")!;
+      const outPath = args.values.out as string | undefined;
+      const mdPath = args.values.markdown as string | undefined;
+      if (outPath !== undefined && !outPath.endsWith(".json")) throw new UsageError(`--out must name a .json file, found '${outPath}'`);
+      if (mdPath !== undefined && !mdPath.endsWith(".md")) throw new UsageError(`--markdown must name a .md file, found '${mdPath}'`);
+      const command = ["deno task lab experiment self-improve", ...selfImproveArgs(args.values)].join(" ");
+      const commit = await gitCommit();
       const tty = Deno.stderr.isTerminal() && !args.values.json;
       await using ctx = await LabContext.open();
       const pool = await ctx.catalogPool(4);
@@ -192,6 +221,14 @@ export const EXPERIMENT_COMMANDS: CommandSpec[] = [
         });
         bar?.done(phase);
         console.log(args.values.json ? JSON.stringify(r, null, 2) : formatSelfImprove(r));
+        if (outPath) {
+          await writeTextAtomic(outPath, JSON.stringify({ command, commit, date: new Date().toISOString().slice(0, 10), ...r }, null, 1) + "\n");
+          console.error(`wrote ${outPath}`);
+        }
+        if (mdPath) {
+          await writeTextAtomic(mdPath, formatSelfImproveMarkdown(r, { command, commit, json: outPath }));
+          console.error(`wrote ${mdPath}`);
+        }
       } finally {
         await Deno.remove(workDir, { recursive: true }).catch(() => {});
       }
