@@ -19,6 +19,7 @@ import { COMPETE_COMMANDS } from "./compete.ts";
 import { PATTERN_COMMANDS } from "./patterns.ts";
 import { DATASET_COMMANDS } from "./dataset.ts";
 import { FINETUNE_COMMANDS } from "./finetune.ts";
+import { EVAL_COMMANDS } from "./eval.ts";
 
 const SCALES = ["tiny", "small", "large"] as const;
 
@@ -165,4 +166,5 @@ export const COMMANDS: CommandSpec[] = [
   ...PATTERN_COMMANDS,
   ...FINETUNE_COMMANDS,
   ...DATASET_COMMANDS,
+  ...EVAL_COMMANDS,
 ];

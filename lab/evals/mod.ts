@@ -40,3 +40,6 @@ export * from "./self_improve.ts";
 export * from "./eval_run.ts";
 export * from "./ab.ts";
 export * from "./monitor.ts";
+export * from "./outcome.ts";
+export * from "./gate.ts";
+export * from "./shard.ts";
