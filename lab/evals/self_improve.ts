@@ -38,7 +38,7 @@
 import { join } from "node:path";
 import { type Challenge, type Level, loadCatalog, type Split } from "../challenges/mod.ts";
 import type { EpisodeRecord, StrategiesConfig, Strategy } from "../agents/mod.ts";
-import { type ChatBackend, type ChatModel, createChatModel, labMiniTrainer, loadLabMini, type ModelConfig } from "../models/mod.ts";
+import { type ChatBackend, type ChatModel, labMiniTrainer, loadLabMini, type ModelConfig, servedChatModel } from "../models/mod.ts";
 import type { SandboxPool } from "../sandbox/mod.ts";
 import {
   type CuratedExample,
@@ -618,7 +618,7 @@ export async function labMiniSelfImproveDeps(options: {
       if (!m) {
         const backend = backends.get(id);
         if (!backend) throw new RangeError(`no lab-mini version '${id}' in this experiment`);
-        clients.set(id, m = createChatModel({ ...options.modelEntry, model: id, name: `lab-mini:${id}` }, { backend }));
+        clients.set(id, m = servedChatModel(options.modelEntry, id, { backend }));
       }
       return m;
     },
