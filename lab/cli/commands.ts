@@ -20,6 +20,7 @@ import { PATTERN_COMMANDS } from "./patterns.ts";
 import { DATASET_COMMANDS } from "./dataset.ts";
 import { FINETUNE_COMMANDS } from "./finetune.ts";
 import { EVAL_COMMANDS } from "./eval.ts";
+import { EVAL_RUN_COMMANDS } from "./eval_run.ts";
 
 const SCALES = ["tiny", "small", "large"] as const;
 
@@ -167,4 +168,5 @@ export const COMMANDS: CommandSpec[] = [
   ...FINETUNE_COMMANDS,
   ...DATASET_COMMANDS,
   ...EVAL_COMMANDS,
+  ...EVAL_RUN_COMMANDS,
 ];

@@ -5,7 +5,8 @@
  */
 import type { CommandSpec, ParsedArgs } from "./_args.ts";
 import { intOption, UsageError } from "./_args.ts";
-import { startServer, type FaultOptions } from "../serve/mod.ts";
+import { EvalService, startServer, type FaultOptions } from "../serve/mod.ts";
+import { LabContext } from "../context.ts";
 import { defaultBackends, defaultTrainers, fineTunedLoader } from "../models/mod.ts";
 import { DEFAULT_REGISTRY_PATH } from "../finetune/mod.ts";
 import { displayPath } from "../util/mod.ts";
@@ -71,6 +72,8 @@ export const SERVE_COMMANDS: CommandSpec[] = [
         trainers: defaultTrainers(),
         loadModel: fineTunedLoader(),
         registry: String(args.values.registry),
+        // The eval face (POST /lab/episode) of the promptfoo suites' Node provider, wired on first use.
+        evals: async () => EvalService.open(await LabContext.open(), { ownContext: true, registry: String(args.values.registry) }),
       });
       console.log(`lab serve: listening on ${server.url}${token ? " (bearer token required)" : ""} — Ctrl-C to stop`);
       const stop = Promise.withResolvers<string>();

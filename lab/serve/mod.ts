@@ -8,7 +8,8 @@
  *
  * Endpoints: GET /v1/models[/{id}], POST /v1/chat/completions (JSON or SSE), POST /v1/embeddings,
  * /v1/files (upload, list, retrieve, content, delete), /v1/fine_tuning/jobs (create, list, retrieve, cancel,
- * events), GET /health.
+ * events), GET /health; and the eval face the promptfoo suites of `evals/` call (`POST /lab/tests`, `POST /lab/episode`:
+ * {@linkcode EvalService}), when started with `evals`.
  *
  * @example
  * ```ts
@@ -23,3 +24,14 @@
  * @module
  */
 export { type FaultOptions, type LocalServer, type ServeOptions, type ServerStats, startServer } from "./server.ts";
+export {
+  ArmSpec,
+  EpisodeRequest,
+  type EpisodeResult,
+  EvalService,
+  type EvalServiceOptions,
+  type GeneratedTests,
+  type ResolvedArm,
+  SuiteSelection,
+  type SuiteTest,
+} from "./episodes.ts";

@@ -14,6 +14,8 @@ import { type FaultDraw, faultDrawer } from "./_faults.ts";
 import { chatResponse, ChatBody, checkContext, toChatRequest } from "./_chat.ts";
 import { EmbeddingsBody, embeddingsResponse } from "./_embed.ts";
 import { FILE_PURPOSES, FileStore } from "./_files.ts";
+import type { EvalService } from "./episodes.ts";
+import { isUserError } from "../util/mod.ts";
 
 /** Faults the server injects, to test clients' retries, timeouts and parsing. Rates are shares in [0, 1]. */
 export interface FaultOptions {
@@ -63,6 +65,11 @@ export interface ServeOptions {
   loadModel?: ModelLoader;
   /** A model registry (DuckDB file) whose versions are served at start, under their provider ids and names. */
   registry?: string;
+  /**
+   * Serves the eval face (`POST /lab/tests`, `POST /lab/episode`: what the promptfoo suites' Node provider calls),
+   * opened on the first such request and closed with the server. @default not served
+   */
+  evals?: () => Promise<EvalService>;
   /** Closes the server when aborted. */
   signal?: AbortSignal;
 }
@@ -215,8 +222,32 @@ export async function startServer(options: ServeOptions = {}): Promise<LocalServ
     return { id, object: "model", created: b.created, owned_by: b.backend.ownedBy ?? "lab" };
   };
 
+  let evals: Promise<EvalService> | undefined;
+  const evalService = () => {
+    if (!options.evals) throw new HttpError(404, "This server does not serve the eval face: start it with `deno task serve` (lab serve)", "invalid_request_error", null, "unknown_url");
+    return evals ??= options.evals();
+  };
+  /** The eval face's answers: a user error (bad arm, unknown challenge) is a 400 with the lab's one-line message. */
+  const evalCall = async (fn: (s: EvalService) => Promise<unknown>) => {
+    try {
+      return json(await fn(await evalService()));
+    } catch (e) {
+      if (isUserError(e)) throw new HttpError(400, (e as Error).message, "invalid_request_error", null, "invalid_value");
+      throw e;
+    }
+  };
+  const bodyJson = async (body: () => Promise<Uint8Array<ArrayBuffer>>) => {
+    try {
+      return JSON.parse(new TextDecoder().decode(await body()));
+    } catch {
+      throw new HttpError(400, "The body must be JSON", "invalid_request_error", null, "invalid_json");
+    }
+  };
+
   const routes: Route[] = [
     { method: "GET", pattern: /^\/health$/, handle: () => json({ status: "ok" }) },
+    { method: "POST", pattern: /^\/lab\/tests$/, handle: ({ body }) => evalCall(async (s) => s.tests(await bodyJson(body))) },
+    { method: "POST", pattern: /^\/lab\/episode$/, handle: ({ body }) => evalCall(async (s) => s.episode(await bodyJson(body), closing.signal)) },
     { method: "GET", pattern: /^\/v1\/models$/, handle: () => json({ object: "list", data: [...backends.keys(), LAB_EMBED_MODEL].map(modelObject) }) },
     { method: "GET", pattern: /^\/v1\/models\/(.+)$/, handle: ({ params }) => json(modelObject(params[0])) },
     {
@@ -384,6 +415,7 @@ export async function startServer(options: ServeOptions = {}): Promise<LocalServ
       closing.abort();
       await server.shutdown();
       await jobs.close();
+      if (evals) await evals.then((s) => s.close(), () => {});
       if (tempDir) await Deno.remove(tempDir, { recursive: true }).catch(() => {});
     })();
   options.signal?.addEventListener("abort", () => void close(), { once: true });
