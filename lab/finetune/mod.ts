@@ -91,6 +91,7 @@ export {
   type StagesResult,
 } from "./stages.ts";
 export {
+  AbConfig,
   type CollectedDataset,
   type Collect,
   curationStats,
@@ -107,6 +108,7 @@ export {
   formatLift,
   liftSign,
   loadFinetuneConfig,
+  MonitorConfig,
   type OrchestrateOptions,
   type OrchestrateResult,
   orchestrateOnce,

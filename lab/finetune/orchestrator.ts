@@ -60,8 +60,47 @@ export const OrchestratorConfig = z.strictObject({
 /** A loaded orchestrator config, defaults filled in. */
 export type OrchestratorConfig = z.infer<typeof OrchestratorConfig>;
 
+const Share = z.number().gt(0, "must be > 0").max(1, "must be ≤ 1");
+const Positive = z.number().int("must be an integer").positive("must be a positive integer");
+
+/**
+ * The `ab:` section of configs/finetune.yaml: seed 001's A/B shadow test (lab/evals/ab.ts), the defaults of
+ * `lab finetune ab` and `lab finetune orchestrate --eval ab`. The defaults are seed 001's (`DEFAULT_SHADOW_RATE`,
+ * `DEFAULT_STREAM_LENGTH` and `SEED_001_AB_CRITERIA` of lab/evals, which this module may not import: a test holds
+ * them equal).
+ */
+export const AbConfig = z.strictObject({
+  /** The share of stream tasks the candidate shadows. */
+  rate: Share.default(0.2),
+  /** Stream tasks at most before the test gives up with need_more_data. */
+  stream_length: Positive.default(5000),
+  /** The fixed horizon: the decision is taken on exactly this many non-tied comparisons. */
+  min_non_tied: Positive.default(100),
+  /** The candidate's win rate needed for promotion (below 0.5 a losing candidate could pass). */
+  min_win_rate: z.number().min(0.5, "must be ≥ 0.5").max(1, "must be ≤ 1").default(0.65),
+  /** The sign test's two-sided p-value must be below this. */
+  alpha: z.number().gt(0, "must be > 0").lt(1, "must be < 1").default(0.05),
+});
+/** A loaded `ab:` section. */
+export type AbConfig = z.infer<typeof AbConfig>;
+
+/**
+ * The `monitor:` section: the rolling check of a promoted version's success (lab/evals/monitor.ts), the defaults of
+ * `lab finetune monitor`; seed 001's (`MONITOR_DEFAULTS` of lab/evals, held equal by a test).
+ */
+export const MonitorConfig = z.strictObject({
+  /** Episodes in the rolling window. */
+  window: z.number().int("must be an integer").min(2, "must be ≥ 2").default(50),
+  /** The drop below the version's test_id success that counts, in success-rate units. */
+  threshold: z.number().min(0, "must be ≥ 0").max(1, "must be ≤ 1").default(0.1),
+  /** The two-sided level of the window's interval. */
+  level: z.number().gt(0, "must be > 0").lt(1, "must be < 1").default(0.95),
+});
+/** A loaded `monitor:` section. */
+export type MonitorConfig = z.infer<typeof MonitorConfig>;
+
 /** configs/finetune.yaml. */
-export const FinetuneConfig = z.strictObject({ orchestrator: OrchestratorConfig.prefault({}) });
+export const FinetuneConfig = z.strictObject({ orchestrator: OrchestratorConfig.prefault({}), ab: AbConfig.prefault({}), monitor: MonitorConfig.prefault({}) });
 /** A loaded configs/finetune.yaml. */
 export type FinetuneConfig = z.infer<typeof FinetuneConfig>;
 
