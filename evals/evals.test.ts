@@ -129,6 +129,19 @@ describe("lab eval run (promptfoo's library under Deno)", () => {
     expect(out.results.results).toHaveLength(lib.run.episodes.length);
   });
 
+  it("--split runs the suite's selection on another catalog split, and refuses it with --challenges", async () => {
+    const r = await runEvalSuite(service, "tiny", { dir, split: "test_id", view: false, out: join(home, "tiny_test_id.json") });
+    const { tests } = await service.tests({ ...SELECTION, split: "test_id" });
+    expect(r.run.episodes.map((e) => [e.split, e.challengeId, e.seed]).sort()).toEqual(
+      ARMS.flatMap(() => tests.map((t) => [t.vars.split, t.vars.challenge, t.vars.seed])).sort(),
+    );
+    expect(new Set(r.run.episodes.map((e) => e.split))).toEqual(new Set(["test_id"]));
+    await expect(runEvalSuite(service, "tiny", { dir, split: "dev", challenges: ["x"], view: false, out: join(home, "bad2.json") })).rejects.toThrow(
+      /^--split picks a catalog split and --challenges replaces the catalog: give one of them$/,
+    );
+    await expect(Deno.stat(join(home, "bad2.json"))).rejects.toThrow();
+  });
+
   it("refuses an unknown suite and a bad arm with one line, writing nothing", async () => {
     await expect(runEvalSuite(service, "nope", { dir, view: false })).rejects.toThrow(/^no suite 'nope' in .*: known suites are badarm, tiny$/);
     await expect(runEvalSuite(service, "badarm", { dir, view: false, out: join(home, "bad.json") })).rejects.toThrow(

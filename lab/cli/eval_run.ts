@@ -3,6 +3,7 @@
  * in process (the suite's provider, `evals/provider.mjs`, takes its Deno route). The run is saved where
  * `promptfoo view` shows it (promptfoo's local database, `PROMPTFOO_CONFIG_DIR`), and written as an
  * {@linkcode EvalRun} (`data/evals/<suite>/latest.json`, atomically) for the outcome table, the gate and shard merging.
+ * `--split` runs the suite's selection on another catalog split (its run goes to `data/evals/<suite>/<split>.json`).
  * `--then-gate` runs `lab eval gate` on it afterwards (`deno task eval:gate <suite> --baseline …`).
  */
 import { parse as parseYaml } from "yaml";
@@ -13,6 +14,7 @@ import type { CommandSpec, ParsedArgs } from "./_args.ts";
 import { UsageError } from "./_args.ts";
 import { runContext } from "./_endpoint.ts";
 import { EvalService, type EpisodeResult, type SuiteTest } from "../serve/mod.ts";
+import { SPLITS } from "../challenges/mod.ts";
 import { type EvalRun, parseShard, type Shard, shardOf, type SuiteEpisode } from "../evals/mod.ts";
 import { ConfigError, displayPath, repoPath, writeTextAtomic } from "../util/mod.ts";
 import { useEvalService } from "./_eval_service.ts";
@@ -75,7 +77,13 @@ export interface RunEvalSuiteOptions {
   shard?: Shard;
   /** External challenge files or folders replacing the suite's selection source. */
   challenges?: string[];
-  /** Where the EvalRun JSON goes. @default data/evals/<suite>/latest.json */
+  /**
+   * The catalog split to run the suite's selection on (its levels, families, instances per family and seeds kept),
+   * replacing `tests.config.split`. Not with `challenges` (an external set has no catalog split).
+   * @default the suite's split
+   */
+  split?: typeof SPLITS[number];
+  /** Where the EvalRun JSON goes. @default data/evals/<suite>/latest.json; with `split`, data/evals/<suite>/<split>.json */
   out?: string;
   /** Folder of the suites. @default evals/ */
   dir?: string;
@@ -124,13 +132,21 @@ export async function runEvalSuite(service: EvalService, name: string, options: 
   const ids = arms.map((a) => (a as { id?: string })?.id);
   const dup = ids.find((id, i) => ids.indexOf(id) !== i);
   if (dup !== undefined) throw new ConfigError(`${displayPath(file)}: arm id '${dup}' is used twice`);
+  if (options.split !== undefined) {
+    if (!(SPLITS as readonly string[]).includes(options.split)) throw new UsageError(`--split must be one of ${SPLITS.join(", ")}, found '${options.split}'`);
+    if (options.challenges?.length) throw new UsageError("--split picks a catalog split and --challenges replaces the catalog: give one of them");
+  }
   // Resolve every arm and generate the tests before anything runs: a bad arm or selection stops here.
   for (const [i, arm] of arms.entries()) {
     await service.arm(arm).catch((e) => {
       throw new ConfigError(`${displayPath(file)}: providers[${i}]: ${(e as Error).message}`);
     });
   }
-  const selection = { ...(suite.tests.config as Record<string, unknown> ?? {}), ...(options.challenges?.length ? { challenges: options.challenges } : {}) };
+  const selection = {
+    ...(suite.tests.config as Record<string, unknown> ?? {}),
+    ...(options.split ? { split: options.split } : {}),
+    ...(options.challenges?.length ? { challenges: options.challenges } : {}),
+  };
   const { tests: all, catalogHash } = await service.tests(selection, `${displayPath(file)}: tests.config`);
   const shard = options.shard;
   const tests: SuiteTest[] = shard ? all.filter((t) => shardOf(t.vars.challenge, shard.count) === shard.index) : all;
@@ -146,7 +162,7 @@ export async function runEvalSuite(service: EvalService, name: string, options: 
   try {
     const evalRecord = await promptfoo.evaluate(
       {
-        description: `${name}${shard ? ` (shard ${shard.index}/${shard.count})` : ""}: ${suite.description ?? ""}`,
+        description: `${name}${options.split ? ` on ${options.split}` : ""}${shard ? ` (shard ${shard.index}/${shard.count})` : ""}: ${suite.description ?? ""}`,
         prompts: suite.prompts,
         providers: suite.providers.map((p) => ({ ...p, id: absFile(p.id, dir) })),
         tests,
@@ -171,7 +187,7 @@ export async function runEvalSuite(service: EvalService, name: string, options: 
     .map((r) => (r.response!.metadata as EpisodeResult["metadata"]).episode)
     .sort((a, b) => armOrder.get(a.arm)! - armOrder.get(b.arm)! || (a.challengeId < b.challengeId ? -1 : a.challengeId > b.challengeId ? 1 : a.attempt - b.attempt));
   const run: EvalRun = { suite: name, createdAt: new Date().toISOString(), commit: await gitCommit(), pins, shard: shard ?? null, episodes };
-  const out = options.out ?? repoPath("data", "evals", name, "latest.json");
+  const out = options.out ?? repoPath("data", "evals", name, options.split ? `${options.split}.json` : "latest.json");
   await Deno.mkdir(resolve(out, ".."), { recursive: true });
   await writeTextAtomic(out, JSON.stringify(run, null, 2) + "\n");
   const { id: evalId, config, ...results } = summary;
@@ -204,6 +220,7 @@ async function runCommand(args: ParsedArgs): Promise<number> {
   if (args.positionals.length > 1) throw new UsageError(`one suite at a time, found ${args.positionals.join(" ")}`);
   const shard = typeof args.values.shard === "string" ? parseShard(args.values.shard) : undefined;
   const challenges = typeof args.values.challenges === "string" ? [args.values.challenges] : undefined;
+  const split = args.values.split as RunEvalSuiteOptions["split"];
   const maxConcurrency = args.values.concurrency === undefined ? undefined : Number(args.values.concurrency);
   if (maxConcurrency !== undefined && !(Number.isInteger(maxConcurrency) && maxConcurrency >= 1)) throw new UsageError(`--concurrency must be an integer ≥ 1, found '${args.values.concurrency}'`);
   const gate = Boolean(args.values["then-gate"]);
@@ -215,6 +232,7 @@ async function runCommand(args: ParsedArgs): Promise<number> {
   const r = await runEvalSuite(service, name, {
     ...(shard ? { shard } : {}),
     ...(challenges ? { challenges } : {}),
+    ...(split ? { split } : {}),
     ...(typeof args.values.out === "string" ? { out: resolve(args.values.out) } : {}),
     ...(maxConcurrency ? { maxConcurrency } : {}),
     view: !args.values["no-view"],
@@ -233,7 +251,12 @@ export const EVAL_RUN_COMMANDS: CommandSpec[] = [
     positionals: ["suite"],
     options: {
       shard: { type: "string", description: "Run the deterministic slice i/n of the suite's challenges (every arm and seed of each)" },
-      out: { type: "string", description: "Where the EvalRun JSON goes (default data/evals/<suite>/latest.json)" },
+      split: {
+        type: "string",
+        description: "Run the suite's selection (levels, families, instances, seeds) on this catalog split instead of its own; the run goes to data/evals/<suite>/<split>.json",
+        choices: SPLITS,
+      },
+      out: { type: "string", description: "Where the EvalRun JSON goes (default data/evals/<suite>/latest.json, or <split>.json with --split)" },
       challenges: { type: "string", description: "An external challenge file or folder replacing the suite's catalog selection (its levels and families still apply)" },
       concurrency: { type: "string", description: "Episodes in flight (default the suite's evaluateOptions.maxConcurrency, else 4)" },
       config: { type: "string", description: "Tournament config (the context arms' learning tournament and the sandbox)", default: "configs/tournament.yaml" },
@@ -246,6 +269,7 @@ export const EVAL_RUN_COMMANDS: CommandSpec[] = [
     examples: [
       "deno task eval labmini",
       "deno task eval gate --shard 2/4 --out data/evals/gate/shard-2.json",
+      "deno task eval labmini --split test_id",
       "deno task eval labmini --challenges ../my-challenges",
       "deno task eval:gate gate --baseline evals/baselines/gate.json",
     ],

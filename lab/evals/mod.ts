@@ -43,3 +43,4 @@ export * from "./monitor.ts";
 export * from "./outcome.ts";
 export * from "./gate.ts";
 export * from "./shard.ts";
+export * from "./evals_results.ts";
