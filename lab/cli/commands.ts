@@ -21,6 +21,7 @@ import { DATASET_COMMANDS } from "./dataset.ts";
 import { FINETUNE_COMMANDS } from "./finetune.ts";
 import { EVAL_COMMANDS } from "./eval.ts";
 import { EVAL_RUN_COMMANDS } from "./eval_run.ts";
+import { REPORT_COMMANDS } from "./report.ts";
 
 const SCALES = ["tiny", "small", "large"] as const;
 
@@ -169,4 +170,5 @@ export const COMMANDS: CommandSpec[] = [
   ...DATASET_COMMANDS,
   ...EVAL_COMMANDS,
   ...EVAL_RUN_COMMANDS,
+  ...REPORT_COMMANDS,
 ];

@@ -334,3 +334,223 @@ export type {
    */
   NotebookRun,
 } from "./_notebook.ts";
+
+export {
+  /**
+   * Reads the source of a report — a tournament run, an eval-suite run, an experiment's results, a dataset or a
+   * model version — and computes its numbers as a {@linkcode ReportDoc}; bad input is a one-line error naming
+   * what and where.
+   *
+   * @example
+   * ```ts
+   * import { buildReport, writeReport } from "./lab/report/mod.ts";
+   * const { path } = await writeReport(await buildReport("suite", "gate"));
+   * ```
+   */
+  buildReport,
+  /**
+   * The default file of a report: `data/reports/<kind>-<id>.html`.
+   *
+   * @example
+   * ```ts
+   * import { buildReport, defaultReportPath } from "./lab/report/mod.ts";
+   * defaultReportPath(await buildReport("suite", "gate")); // …/data/reports/suite-gate.html
+   * ```
+   */
+  defaultReportPath,
+  /**
+   * Where reports go by default (`data/reports/`, gitignored).
+   *
+   * @example
+   * ```ts
+   * import { REPORTS_DIR } from "./lab/report/mod.ts";
+   * console.log(REPORTS_DIR);
+   * ```
+   */
+  REPORTS_DIR,
+  /**
+   * The EvalRun file a suite argument names: a `.json` file as given, else `data/evals/<suite>/latest.json`.
+   *
+   * @example
+   * ```ts
+   * import { suiteRunPath } from "./lab/report/mod.ts";
+   * suiteRunPath("gate"); // …/data/evals/gate/latest.json
+   * ```
+   */
+  suiteRunPath,
+  /**
+   * Renders a report to one self-contained HTML file (inline SVG charts with their Vega-Lite specs, inline CSS,
+   * no external request) and writes it atomically.
+   *
+   * @example
+   * ```ts
+   * import { buildReport, writeReport } from "./lab/report/mod.ts";
+   * await writeReport(await buildReport("dataset", "data/datasets/curated"), { out: "dataset.html" });
+   * ```
+   */
+  writeReport,
+} from "./build.ts";
+export type {
+  /**
+   * Options for {@linkcode buildReport}: the store, registry and evals folder sources are read from.
+   *
+   * @example
+   * ```ts
+   * import type { BuildReportOptions } from "./lab/report/mod.ts";
+   * const o: BuildReportOptions = { db: "data/lab.duckdb", registry: "data/registry.duckdb" };
+   * ```
+   */
+  BuildReportOptions,
+} from "./build.ts";
+export {
+  /**
+   * Renders a {@linkcode ReportDoc} as one self-contained HTML page (a Content-Security-Policy of
+   * `default-src 'none'`; headline numbers carry `data-key` and `data-value`).
+   *
+   * @example
+   * ```ts
+   * import { buildReport, renderReportHtml } from "./lab/report/mod.ts";
+   * const html = await renderReportHtml(await buildReport("model", "lab-mini-all-v1"));
+   * ```
+   */
+  renderReportHtml,
+  /**
+   * The kinds of report: run, suite, experiment, dataset, model.
+   *
+   * @example
+   * ```ts
+   * import { REPORT_KINDS } from "./lab/report/mod.ts";
+   * REPORT_KINDS.includes("suite"); // true
+   * ```
+   */
+  REPORT_KINDS,
+} from "./_page.ts";
+export type {
+  /**
+   * A block of a report section: a table, a chart (Vega-Lite spec), text, a list or folded JSON.
+   *
+   * @example
+   * ```ts
+   * import type { Block } from "./lab/report/mod.ts";
+   * const b: Block = { kind: "text", text: "No split has all four arms." };
+   * ```
+   */
+  Block,
+  /**
+   * A table cell; a headline number carries its key and exact value.
+   *
+   * @example
+   * ```ts
+   * import type { Cell } from "./lab/report/mod.ts";
+   * const c: Cell = { text: "42.0 %", key: "dev.base.accuracy", value: 0.42 };
+   * ```
+   */
+  Cell,
+  /**
+   * A report as data: header, sections, reading and traces.
+   *
+   * @example
+   * ```ts
+   * import { buildReport, type ReportDoc } from "./lab/report/mod.ts";
+   * const doc: ReportDoc = await buildReport("suite", "gate");
+   * console.log(doc.reading.shows);
+   * ```
+   */
+  ReportDoc,
+  /**
+   * A kind of report.
+   *
+   * @example
+   * ```ts
+   * import type { ReportKind } from "./lab/report/mod.ts";
+   * const k: ReportKind = "run";
+   * ```
+   */
+  ReportKind,
+  /**
+   * A titled section of a report.
+   *
+   * @example
+   * ```ts
+   * import type { Section } from "./lab/report/mod.ts";
+   * const s: Section = { title: "Methods", blocks: [{ kind: "list", items: ["family-clustered t intervals"] }] };
+   * ```
+   */
+  Section,
+  /**
+   * One episode's trace as a report shows it: tool calls with SQL and results, the verdict, the answer.
+   *
+   * @example
+   * ```ts
+   * import type { Trace } from "./lab/report/mod.ts";
+   * const t: Trace = { title: "base · fam/t0", pass: true, verdict: "correct", steps: [{ tool: "dbRead", sql: "SELECT 1", ok: true }] };
+   * ```
+   */
+  Trace,
+  /**
+   * One tool call of a {@linkcode Trace}.
+   *
+   * @example
+   * ```ts
+   * import type { TraceStep } from "./lab/report/mod.ts";
+   * const s: TraceStep = { tool: "submitAnswer", args: "{\"answer\":42}", ok: true };
+   * ```
+   */
+  TraceStep,
+} from "./_page.ts";
+export {
+  /**
+   * Which way a finding's 95 % interval lies: above 0, below 0, neither, or no interval.
+   *
+   * @example
+   * ```ts
+   * import { direction } from "./lab/report/mod.ts";
+   * direction({ lo: 0.02, hi: 0.2 }); // "above"
+   * ```
+   */
+  direction,
+  /**
+   * The "Reading" of a report generated from its paired differences ("no arm differs from base at 95 %",
+   * "fine-tuned + context is below fine-tuned alone by X [a, b]"), plus facts and limits; a pure function.
+   *
+   * @example
+   * ```ts
+   * import { readingOf } from "./lab/report/mod.ts";
+   * readingOf({ findings: [{ arm: "context", versus: "base", estimate: 0.01, lo: -0.05, hi: 0.07 }] }).shows;
+   * // ["No arm differs from base at 95 % (1 comparison)."]
+   * ```
+   */
+  readingOf,
+} from "./reading.ts";
+export type {
+  /**
+   * A paired difference the reading reads (arm − versus, rate units, with its 95 % interval or a note).
+   *
+   * @example
+   * ```ts
+   * import type { Finding } from "./lab/report/mod.ts";
+   * const f: Finding = { arm: "fine-tuned", versus: "base", estimate: 0.2, lo: 0.1, hi: 0.3, where: "dev" };
+   * ```
+   */
+  Finding,
+  /**
+   * What {@linkcode readingOf} returns: what the numbers show, what they do not, and both as one paragraph.
+   *
+   * @example
+   * ```ts
+   * import { type Reading, readingOf } from "./lab/report/mod.ts";
+   * const r: Reading = readingOf({ findings: [] });
+   * ```
+   */
+  Reading,
+  /**
+   * What {@linkcode readingOf} reads: findings, the control, facts, limits and the lab-mini label.
+   *
+   * @example
+   * ```ts
+   * import type { ReadingInput } from "./lab/report/mod.ts";
+   * const i: ReadingInput = { findings: [], facts: ["12 patterns came out of 72 episodes."], label: null };
+   * ```
+   */
+  ReadingInput,
+} from "./reading.ts";
