@@ -22,6 +22,8 @@ import { FINETUNE_COMMANDS } from "./finetune.ts";
 import { EVAL_COMMANDS } from "./eval.ts";
 import { EVAL_RUN_COMMANDS } from "./eval_run.ts";
 import { REPORT_COMMANDS } from "./report.ts";
+import { RUNS_COMMANDS } from "./runs.ts";
+import { REVIEW_COMMANDS } from "./review.ts";
 
 const SCALES = ["tiny", "small", "large"] as const;
 
@@ -171,4 +173,6 @@ export const COMMANDS: CommandSpec[] = [
   ...EVAL_COMMANDS,
   ...EVAL_RUN_COMMANDS,
   ...REPORT_COMMANDS,
+  ...RUNS_COMMANDS,
+  ...REVIEW_COMMANDS,
 ];

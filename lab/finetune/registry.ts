@@ -26,7 +26,8 @@ export type VersionStatus = "candidate" | "shadow" | "awaiting_promotion" | "pro
 export const VERSION_STATUSES: readonly VersionStatus[] = ["candidate", "shadow", "awaiting_promotion", "promoted", "retired", "rolled_back"];
 
 /**
- * The kinds of lifecycle events (seed 001's, plus `cancelled`).
+ * The kinds of lifecycle events (seed 001's, plus `cancelled`, plus a reviewer's decision: `review.approved`,
+ * `review.rejected`).
  * @internal
  */
 export type LifecycleEventType =
@@ -35,7 +36,32 @@ export type LifecycleEventType =
   | "fine_tuning.cancelled"
   | "fine_tuning.ready_for_promotion"
   | "fine_tuning.promoted"
-  | "fine_tuning.rolled_back";
+  | "fine_tuning.rolled_back"
+  | "review.approved"
+  | "review.rejected";
+
+/**
+ * A reviewer's decision on a version's promotion recommendation.
+ * @internal
+ */
+export type ReviewDecision = "approve" | "reject";
+
+/**
+ * A recorded review (a `review.approved` or `review.rejected` event).
+ * @internal
+ */
+export interface Review {
+  seq: number;
+  at: string;
+  version: string;
+  decision: ReviewDecision;
+  reviewer: string;
+  note: string;
+  /** The version's status when it was reviewed. */
+  status: VersionStatus;
+  /** Whether the approval promoted it (an approved version awaiting promotion is promoted). */
+  promoted: boolean;
+}
 
 /**
  * A registered model version.
@@ -319,15 +345,67 @@ export class Registry {
    * promoted. Records `fine_tuning.promoted` and both status changes.
    */
   async promote(name: string, options: ChangeOptions = {}): Promise<{ promoted: ModelVersion; retired: ModelVersion | null }> {
+    return await this.#write((con) => this.#promote(con, name, options));
+  }
+
+  async #promote(con: DuckDBConnection, name: string, options: ChangeOptions): Promise<{ promoted: ModelVersion; retired: ModelVersion | null }> {
+    const v = await this.#get(con, name);
+    if (v.status === "promoted") throw new LabError(`${name} is already the promoted version of ${v.base}/${v.category}`);
+    const current = await this.#promoted(con, v.base, v.category);
+    if (current) await this.#setStatus(con, current, "retired", options, `replaced by ${name}`);
+    await this.#setStatus(con, v, "promoted", options, options.reason ?? "promoted");
+    await this.#event(con, "fine_tuning.promoted", name, v.jobId, { replaced: current?.name ?? null, reason: options.reason ?? null });
+    return { promoted: await this.#get(con, name), retired: current ? await this.#get(con, current.name) : null };
+  }
+
+  /**
+   * Records a reviewer's decision on `name`'s promotion recommendation, in one transaction: an audit row (status
+   * unchanged, actor the reviewer, reason `review approved|rejected: <note>`) and a `review.approved` or
+   * `review.rejected` event. Approving a version that is `awaiting_promotion` promotes it (issue 15: promotion is
+   * `lab finetune promote` or an approving review), retiring the promoted version before it; any other approval, and
+   * every rejection, leaves the status as it is.
+   *
+   * @example
+   * ```ts
+   * const r = await registry.review("lab-mini-all-v2", "approve", "A/B lift +12 [4, 20]; traces read", "ana");
+   * r.promoted; // true when it was awaiting promotion
+   * ```
+   */
+  async review(name: string, decision: ReviewDecision, note: string, reviewer: string = defaultActor()): Promise<{ review: Review; version: ModelVersion; retired: ModelVersion | null }> {
+    if (decision !== "approve" && decision !== "reject") throw new RangeError(`review decision must be approve or reject, found '${decision}'`);
+    if (!note.trim()) throw new RangeError(`a review of ${name} needs a note saying why`);
+    if (!reviewer.trim()) throw new RangeError(`a review of ${name} needs the reviewer's name`);
     return await this.#write(async (con) => {
       const v = await this.#get(con, name);
-      if (v.status === "promoted") throw new LabError(`${name} is already the promoted version of ${v.base}/${v.category}`);
-      const current = await this.#promoted(con, v.base, v.category);
-      if (current) await this.#setStatus(con, current, "retired", options, `replaced by ${name}`);
-      await this.#setStatus(con, v, "promoted", options, options.reason ?? "promoted");
-      await this.#event(con, "fine_tuning.promoted", name, v.jobId, { replaced: current?.name ?? null, reason: options.reason ?? null });
-      return { promoted: await this.#get(con, name), retired: current ? await this.#get(con, current.name) : null };
+      const word = decision === "approve" ? "approved" : "rejected";
+      await this.#audit(con, name, v.status, v.status, { actor: reviewer }, `review ${word}: ${note}`);
+      const promotes = decision === "approve" && v.status === "awaiting_promotion";
+      const type = decision === "approve" ? "review.approved" : "review.rejected";
+      await this.#event(con, type, name, v.jobId, { reviewer, note, status: v.status, promoted: promotes });
+      const [{ seq }] = await rows(con, "SELECT max(seq) AS seq FROM events WHERE type = $1 AND version = $2", [type, name]);
+      const done = promotes ? await this.#promote(con, name, { actor: reviewer, reason: `approved by ${reviewer}: ${note}` }) : null;
+      const [ev] = await rows(con, `SELECT strftime(happened_at, '%Y-%m-%dT%H:%M:%S.%gZ') AS at FROM events WHERE seq = $1`, [Number(seq)]);
+      return {
+        review: { seq: Number(seq), at: String(ev.at), version: name, decision, reviewer, note, status: v.status, promoted: promotes },
+        version: done?.promoted ?? v,
+        retired: done?.retired ?? null,
+      };
     });
+  }
+
+  /** The recorded reviews in the order they happened, optionally of one version. */
+  async reviews(version?: string): Promise<Review[]> {
+    const evs = (await this.events(version !== undefined ? { version } : {})).filter((e) => e.type === "review.approved" || e.type === "review.rejected");
+    return evs.map((e) => ({
+      seq: e.seq,
+      at: e.at,
+      version: e.version ?? "",
+      decision: e.type === "review.approved" ? "approve" : "reject",
+      reviewer: String(e.data.reviewer ?? ""),
+      note: String(e.data.note ?? ""),
+      status: String(e.data.status ?? "") as VersionStatus,
+      promoted: e.data.promoted === true,
+    }));
   }
 
   /**

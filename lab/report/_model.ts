@@ -1,7 +1,8 @@
 /**
  * The report of a model version in the registry: its lineage of stages (each continuing from its parent), every
- * version of its (base, category) with status and metrics, the audit trail and lifecycle events, the A/B verdict of
- * the orchestrator cycle that evaluated it, and its `test_id` re-estimate.
+ * version of its (base, category) with status and metrics, the audit trail and lifecycle events, the reviewers'
+ * decisions on it (`lab review`), the A/B verdict of the orchestrator cycle that evaluated it, and its `test_id`
+ * re-estimate.
  * @module
  */
 import { existsSync } from "node:fs";
@@ -42,6 +43,7 @@ export async function modelReport(registryPath: string, name: string, built: Rep
   for (let at: ModelVersion | undefined = v; at; at = at.parent ? byName.get(at.parent) ?? await registry.get(at.parent) : undefined) chain.unshift(at);
   const audit = (await registry.audit()).filter((a) => family.some((x) => x.name === a.version));
   const events = (await registry.events()).filter((e) => e.version === null || family.some((x) => x.name === e.version));
+  const reviews = await registry.reviews(name);
   const cycles = (await new CycleStore(registryPath).cycles({ base: v.base, category: v.category })).filter((c) => c.version === name);
   const cycle: Cycle | undefined = cycles.at(-1);
   const evaluation = (cycle?.evaluation ?? null) as AbEvaluation | null;
@@ -139,6 +141,17 @@ export async function modelReport(registryPath: string, name: string, built: Rep
       rows: events.map((e) => [String(e.seq), e.at, e.type, e.version ?? "—", e.jobId ?? "—"]),
     }],
   });
+  sections.push({
+    title: "Reviews",
+    blocks: reviews.length
+      ? [{
+        kind: "table",
+        caption: `A reviewer's decision on ${name}'s promotion recommendation ('lab review'), in order; an approval of a version awaiting promotion promoted it`,
+        columns: ["#", "when", "decision", "reviewer", "note", "status then", "promoted by it"],
+        rows: reviews.map((r) => [String(r.seq), r.at, { key: `review.${r.seq}.decision`, text: r.decision === "approve" ? "approved" : "rejected" }, r.reviewer, r.note, r.status, r.promoted ? "yes" : "no"]),
+      }]
+      : [{ kind: "text", text: `No review of ${name} yet: record one with 'lab review ${name} --approve|--reject --note "…"'.` }],
+  });
   if (cycle) {
     sections.push({ title: "Orchestrator cycle", blocks: [{ kind: "json", summary: `cycle ${cycle.id}: ${cycle.state} — ${cycle.reason}`, value: { ...cycle, evaluation: evaluation ? { ...evaluation, comparisons: undefined } : null } }] });
   }
@@ -149,6 +162,7 @@ export async function modelReport(registryPath: string, name: string, built: Rep
   if (evaluation?.recommendation) facts.push(`The A/B test recommends ${evaluation.recommendation}${evaluation.reasons?.length ? ` (${evaluation.reasons.join("; ")})` : ""}.`);
   const promotions = audit.filter((a) => a.version === name && (a.to === "promoted" || a.to === "rolled_back"));
   if (promotions.length) facts.push(`Decisions on it: ${promotions.map((a) => `${a.to} by ${a.actor} (${a.reason})`).join("; ")}.`);
+  if (reviews.length) facts.push(`Reviews: ${reviews.map((r) => `${r.decision === "approve" ? "approved" : "rejected"} by ${r.reviewer} (${r.note})${r.promoted ? ", which promoted it" : ""}`).join("; ")}.`);
   const limits: string[] = [];
   if (!testId) limits.push(`How it does on test_id: no ${TEST_ID_METRIC} recorded (the A/B winner is flattered by its selection on dev).`);
   return {
