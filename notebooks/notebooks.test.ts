@@ -10,6 +10,20 @@ const fixture = (name: string) => join(HERE, "_test", name);
 // A whole notebook may take minutes; each cell is bounded by nbconvert's own 300 s timeout.
 const NOTEBOOK_TIMEOUT = 15 * 60_000;
 
+/** Every src, href (also xlink:href) and CSS url() of a page that is not a data: URI or an in-page anchor. */
+function externalReferences(html: string): string[] {
+  const attrs = [...html.matchAll(/\b(?:src|href)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))/gi)].map((m) => m[1] ?? m[2] ?? m[3]);
+  const urls = [...html.matchAll(/url\(\s*["']?([^"')]*)/gi)].map((m) => m[1]);
+  return [...attrs, ...urls].filter((ref) => !/^(data:|#)/i.test(ref.trim()));
+}
+
+/** The text of the Markdown a notebook's cells generated (display outputs, not markdown cells), tags removed. */
+function generatedMarkdown(html: string): string[] {
+  return [...html.matchAll(/class="[^"]*jp-OutputArea-output[^"]*" data-mime-type="text\/markdown">([\s\S]*?)<\/div>/g)]
+    .map((m) => m[1].replace(/<[^>]+>/g, "").trim())
+    .filter((text) => text !== "");
+}
+
 let outputDir = "";
 
 beforeAll(async () => {
@@ -39,8 +53,24 @@ describe("notebooks/*.ipynb", () => {
     const run = await executeNotebook(p, { outputDir });
     if (!run.ok) expect.fail(formatNotebookFailure(run));
     expect(await Deno.readTextFile(p)).toBe(before); // executed copies go to outputDir only
-    expect((await Deno.stat(run.outputPath)).isFile).toBe(true);
+    const html = await Deno.readTextFile(run.outputPath);
+    // Readable offline and anywhere: no script, stylesheet, image or link outside the page.
+    expect(externalReferences(html)).toEqual([]);
+    // Says what its numbers mean: at least one Markdown reading generated from the results.
+    expect(generatedMarkdown(html)).not.toEqual([]);
   }, NOTEBOOK_TIMEOUT);
+
+  it("finds a page's references outside it, and only those", () => {
+    const page = `<script src="file:///usr/share/javascript/mathjax/MathJax.js"></script><a href="#top">x</a>
+      <img src='data:image/png;base64,AA'><link href=https://cdn.example/x.css><use xlink:href="sprite.svg#i"/>
+      <style>.a { background: url(data:image/svg+xml,%3csvg%3e) } .b { background: url("fonts/x.woff") }</style>`;
+    expect(externalReferences(page)).toEqual([
+      "file:///usr/share/javascript/mathjax/MathJax.js",
+      "https://cdn.example/x.css",
+      "sprite.svg#i",
+      "fonts/x.woff",
+    ]);
+  });
 });
 
 describe("executeNotebook", () => {

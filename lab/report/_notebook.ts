@@ -9,6 +9,8 @@ import { fileURLToPath } from "node:url";
 const PLUGIN_DIR = fileURLToPath(new URL("./_nbconvert/", import.meta.url));
 const EXECUTOR_CLASS = "LateOutputExecutePreprocessor";
 const EXECUTOR = `lab_nbconvert.${EXECUTOR_CLASS}`;
+/** nbconvert's "lab" template without require.js and MathJax: the HTML references no file and no URL. */
+const OFFLINE_TEMPLATE = join(PLUGIN_DIR, "lab_offline.html.j2");
 
 /** What to do when `jupyter nbconvert` is not installed (Debian/Ubuntu packages; one line, shown as is). */
 export const JUPYTER_MISSING =
@@ -127,6 +129,9 @@ export async function executeNotebook(notebook: string, options: ExecuteNotebook
     // inside <svg>, so charts come out blank. os.fsdecode is an identity on str (and decodes bytes, which nbconvert
     // 7 passes). Our outputs are trusted: the notebooks are ours and the SVG is rendered by vega.
     "--TemplateExporter.filters=clean_html=os.fsdecode",
+    // The stock template loads require.js and MathJax from file:///usr/share/javascript (Debian) or a CDN; ours
+    // drops both, so the HTML is readable offline, anywhere (charts are inline SVG and no cell writes LaTeX).
+    `--template-file=${OFFLINE_TEMPLATE}`,
     "--output-dir",
     outputDir,
     "--output",
