@@ -3,7 +3,7 @@
  * folder's door.
  *
  * - Direction: util and stats at the bottom, then sandbox → tools → challenges → models → agents → tournament →
- *   patterns → datasets → finetune → evals → report; `cli/`, `serve/` and `e2e/` (tests across folders) are
+ *   patterns → datasets → finetune → evals (with use: learning from use) → report; `cli/`, `serve/` and `e2e/` (tests across folders) are
  *   faces: a face may import any folder, other faces included (the CLI starts the server), while no other
  *   folder imports a face. A module may import from the folders before its own, never after.
  * - Doors: another folder is imported through its `mod.ts` (or, for tests and benches, its `testing.ts`), never
@@ -27,7 +27,7 @@ const LAYERS: string[][] = [
   ["patterns"],
   ["datasets"],
   ["finetune"],
-  ["evals"],
+  ["evals", "use"],
   ["report"],
 ];
 const FACES = new Set(["cli", "serve", "e2e"]);
