@@ -8,18 +8,33 @@
  * an unmarked episode scores ≤ 0.65, so nothing reaches bronze), then with the self-improve experiment's lowered
  * tiers (`SELF_IMPROVE_CURATION`: every verified, leakage-checked, deduplicated pass kept). When that core set has
  * examples, lab-mini fine-tunes on it (core stage only) through the context's in-process server, the new version
- * is registered in a temporary registry, and its dev lift over the base model is printed with its interval
- * clustered by family. When there is still nothing to train on the demo says why and does not fine-tune.
+ * is registered in a temporary registry, and it runs the lift's held-out instances and seeds (dev, or the external
+ * set); its lift over the base model is printed with its interval clustered by family. When there is still nothing
+ * to train on the demo says why and does not fine-tune. It ends with the loop's measured result — base vs context vs
+ * fine-tuned on the same instances and seeds, as one table with intervals (or the note why there is none) — and
+ * writes the report of what it ran (`lab/report`'s `demo` kind, `data/reports/demo-<scale>.html`), printing its
+ * path as the last line (with `--json`, as the document's `report`).
  */
 import { ensureSandbox, type SandboxSpec, SandboxPool } from "../sandbox/mod.ts";
 import { LabContext } from "../context.ts";
 import { callTool, createToolContext, type ToolResult, TOOLS } from "../tools/mod.ts";
-import { loadCatalog, verifyEpisode } from "../challenges/mod.ts";
-import { progressBar, LabError } from "../util/mod.ts";
+import { type Challenge, loadCatalog, verifyEpisode } from "../challenges/mod.ts";
+import { displayPath, LabError, progressBar } from "../util/mod.ts";
 import { formatManifest } from "./_format.ts";
 import { getStrategy, runEpisode } from "../agents/mod.ts";
 import { formatGenerations, formatLeaderboard, parseTournamentConfig } from "../tournament/mod.ts";
-import { formatPatternLift, LAB_MINI_LABEL, patternLift, SELF_IMPROVE_CURATION, splitChallenges, suiteEvaluator } from "../evals/mod.ts";
+import {
+  compare,
+  formatPatternLift,
+  LAB_MINI_LABEL,
+  liftCell,
+  patternLift,
+  rateCell,
+  runSuite,
+  SELF_IMPROVE_CURATION,
+  type SplitLift,
+  type SuiteEpisode,
+} from "../evals/mod.ts";
 import {
   buildDataset,
   type BuildSummary,
@@ -31,7 +46,7 @@ import {
   LeakageGuard,
 } from "../datasets/mod.ts";
 import { fineTuneClient, formatLift, Registry, runStages, seed000Stages } from "../finetune/mod.ts";
-import type { TournamentConfig } from "../tournament/mod.ts";
+import type { DemoArm, DemoRun } from "../report/mod.ts";
 
 /** Options of {@linkcode runDemo}. */
 export interface DemoOptions {
@@ -155,9 +170,15 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   log(formatPatternLift(lift));
 
   log(`\n== Curating what it learned, then fine-tuning on it (configs/datasets.yaml's weights; the tiers as committed, then lowered) ==`);
-  const curated = await curateAndFineTune(lab, { tmp, config, pool, seed: options.spec.seed, log });
-  if (options.json) {
-    console.log(JSON.stringify({
+  const held = lift.splits[0];
+  // The fine-tuned arm runs the lift's own held-out instances and seeds, so base, context and fine-tuned pair.
+  const ids = new Set(held.episodes.map((e) => e.challengeId));
+  const heldChallenges = (await loadCatalog(options.external?.length ? { extra: options.external } : {})).filter((c) => ids.has(c.id));
+  const curated = await curateAndFineTune(lab, { tmp, pool, seed: options.spec.seed, held, challenges: heldChallenges, log });
+  const headline = loopHeadline(held, curated, { strategy: lift.strategy, model: lift.model.name, families: new Set(heldChallenges.map((c) => c.family)).size });
+  log(`\n== The loop's result on ${heldOut}: base vs context vs fine-tuned (same instances and seeds; 95% CI clustered by family) ==`);
+  log(formatHeadline(headline));
+  const doc = {
       sandbox: { path, ...manifest },
       tools: Object.keys(TOOLS),
       challenge: { id: challenge.id, task: challenge.task },
@@ -196,13 +217,73 @@ export async function runDemo(options: DemoOptions): Promise<number> {
       dataset: curated.dataset,
       fineTuneDataset: curated.fineTuneDataset,
       fineTune: curated.fineTune,
-    }, null, 2));
-  }
+      headline,
+      label: lift.label,
+  };
+  // The report door is loaded here only: its charting dependencies are heavy for the rest of the demo.
+  const { demoReport, writeReport } = await import("../report/mod.ts");
+  const report = await writeReport(await demoReport(doc, options.spec.scale));
+  if (options.json) console.log(JSON.stringify({ ...doc, report: report.path }, null, 2));
+  else log(`\n== The report of what ran ==\n${displayPath(report.path)}`);
   return verdict.pass ? 0 : 1;
 }
 
-/** What the demo's curation and fine-tuning step reports (`--json`). */
+/**
+ * The loop's measured result on the held-out split: the lift's `off` (base) and `on` (context) episodes and the
+ * fine-tuned arm's, on the same instances and seeds, compared with base (rates and paired lifts clustered by family;
+ * no interval under 10 families, with the note saying so).
+ */
+function loopHeadline(held: SplitLift, curated: CuratedStep, o: { strategy: string; model: string; families: number }): DemoRun["headline"] {
+  const relabel = (arm: string, as: string) => held.episodes.filter((e) => e.arm === arm).map((e) => ({ ...e, arm: as }));
+  const episodes: SuiteEpisode[] = [...relabel("off", "base"), ...relabel("on", "context"), ...curated.episodes];
+  const c = compare(episodes, { control: "base" });
+  const arms = ["base", "context", ...(curated.episodes.length ? ["finetuned"] : [])];
+  // The lift's arms name their model "env" (the environment's model): the headline names it.
+  const model = (arm: string) => (arm === "finetuned" ? episodes.find((e) => e.arm === arm)!.model : o.model);
+  return {
+    split: held.split,
+    instances: held.challenges,
+    families: o.families,
+    seeds: held.seeds,
+    strategy: o.strategy,
+    arms: arms.map((arm): DemoArm => {
+      const r = rateCell(c, arm)!;
+      const l = arm === "base" ? undefined : liftCell(c, arm)!;
+      return {
+        arm,
+        model: model(arm),
+        passes: r.passes,
+        episodes: r.episodes,
+        success: { estimate: r.estimate, lo: r.lo, hi: r.hi, note: r.note ?? null },
+        lift: l ? { estimate: l.estimate, lo: l.lo, hi: l.hi, note: l.note ?? null, pairs: l.pairs, clusters: l.clusters, pValue: l.pValue } : null,
+      };
+    }),
+    missing: "skipped" in curated.fineTune ? [`No fine-tuned arm: ${curated.fineTune.skipped}.`] : [],
+  };
+}
+
+/** The headline as a text table. */
+function formatHeadline(h: DemoRun["headline"]): string {
+  const p = (x: number) => (100 * x).toFixed(1);
+  const s = (x: number) => `${x >= 0 ? "+" : "−"}${p(Math.abs(x))}`;
+  type E = { estimate: number; lo: number | null; hi: number | null; note?: string | null };
+  const est = (e: E, f: (x: number) => string) => (e.lo === null || e.hi === null ? `${f(e.estimate)} (no interval)` : `${f(e.estimate)} [${f(e.lo)}, ${f(e.hi)}]`);
+  const notes = [...new Set(h.arms.flatMap((a) => [a.success, ...(a.lift ? [a.lift] : [])]).filter((e) => e.lo === null && e.note).map((e) => e.note!))];
+  return [
+    `${h.split}: ${h.instances} instances (${h.families} families) × seed${h.seeds.length === 1 ? "" : "s"} ${h.seeds.join(", ")}, strategy ${h.strategy}`,
+    `  ${"arm".padEnd(11)}${"model".padEnd(34)}${"passed".padEnd(9)}${"success %".padEnd(22)}vs base, points`,
+    ...h.arms.map((a) =>
+      `  ${a.arm.padEnd(11)}${a.model.padEnd(34)}${`${a.passes}/${a.episodes}`.padEnd(9)}${est(a.success, p).padEnd(22)}${a.lift ? est(a.lift, s) : "—"}`
+    ),
+    ...notes.map((n) => `  no interval: ${n}`),
+    ...h.missing,
+  ].join("\n");
+}
+
+/** What the demo's curation and fine-tuning step reports (`--json`), and the fine-tuned arm's episodes. */
 interface CuratedStep {
+  /** The fine-tuned arm's episodes on the held-out instances and seeds (none when it was skipped). */
+  episodes: SuiteEpisode[];
   /** The curation under configs/datasets.yaml as committed. */
   dataset: BuildSummary;
   /** The curation the demo fine-tunes on: the committed config with {@linkcode SELF_IMPROVE_CURATION}'s lowered tiers. */
@@ -240,12 +321,12 @@ function whyNoCore(s: BuildSummary, config: DatasetsConfig): string {
  * with the expert-iteration experiment's lowered tiers ({@linkcode SELF_IMPROVE_CURATION}: an unmarked episode scores
  * ≤ 0.65, so nothing reaches the committed bronze) into `<tmp>/dataset` —, and when the second's core set has examples
  * fine-tunes lab-mini's core stage through the context's in-process server (trained models in `tmp`), registers the
- * version in a temporary registry and measures its dev lift over the base on the lift's dev instances (same strategy
- * and seed, clustered by family).
+ * version in a temporary registry and runs it on the lift's held-out instances and seeds with the lift's strategy;
+ * its lift over the lift's `off` arm (the base model on the same pairs) is clustered by family.
  */
 async function curateAndFineTune(
   lab: LabContext,
-  o: { tmp: string; config: TournamentConfig; pool: SandboxPool; seed: number; log: (s?: string) => void },
+  o: { tmp: string; pool: SandboxPool; seed: number; held: SplitLift; challenges: readonly Challenge[]; log: (s?: string) => void },
 ): Promise<CuratedStep> {
   const t0 = performance.now();
   const committed = await lab.datasets();
@@ -262,7 +343,7 @@ async function curateAndFineTune(
   if (!core) {
     const skipped = `nothing to fine-tune on: ${whyNoCore(summary, lowered)}, so the demo does not fine-tune`;
     o.log(skipped);
-    return { dataset, fineTuneDataset, fineTune: { skipped } };
+    return { episodes: [], dataset, fineTuneDataset, fineTune: { skipped } };
   }
   const registry = await Registry.open(`${o.tmp}/registry.duckdb`);
   const server = await lab.server();
@@ -272,20 +353,24 @@ async function curateAndFineTune(
   if (run.status !== "succeeded" || !version) {
     const skipped = `the core stage's job ${run.status} (${core} examples); no version to evaluate`;
     o.log(skipped);
-    return { dataset, fineTuneDataset, fineTune: { skipped } };
+    return { episodes: [], dataset, fineTuneDataset, fineTune: { skipped } };
   }
   o.log(`core stage: ${core} example${core === 1 ? "" : "s"}, ${stages[0].epochs} epochs at lr ${stages[0].learningRate} → ${version.name} (${version.providerModel}), ${version.status} in a temporary registry`);
-  const evaluate = suiteEvaluator({
-    challenges: await splitChallenges(o.config, "dev", 24),
-    seeds: [o.seed],
-    strategy: getStrategy(lab.strategies, "gamma"),
-    deps: { models: await lab.servedModels("lab-mini"), pool: o.pool },
-    name: "demo fine-tuned vs base",
+  // The base arm is the lift's `off` arm: the same model, strategy, instances and seeds, run once.
+  const base = o.held.episodes.filter((e) => e.arm === "off");
+  const strategy = getStrategy(lab.strategies, base[0].strategyId);
+  const ft = await runSuite({ name: "demo fine-tuned", challenges: o.challenges, seeds: o.held.seeds, arms: [{ id: "finetuned", model: version.providerModel, strategy }] }, {
+    models: await lab.servedModels("lab-mini"),
+    pool: o.pool,
+    fitness: lab.strategies.fitness,
   });
-  const r = await evaluate({ model: version.providerModel, version: version.name, baseline: "lab-mini" });
-  o.log(`dev lift of ${version.name} over lab-mini (pass, ${r.pairs} pairs, 95% CI clustered by ${r.clusters} families): ${formatLift(r)}` +
+  const c = compare([...base, ...ft.episodes], { control: "off", arms: ["finetuned"] });
+  const l = liftCell(c, "finetuned")!;
+  const r = { lift: l.estimate, lo: l.lo, hi: l.hi, baselineRate: rateCell(c, "off")!.estimate, candidateRate: rateCell(c, "finetuned")!.estimate, pairs: l.pairs, clusters: l.clusters, note: l.note ?? null };
+  o.log(`${o.held.split} lift of ${version.name} over lab-mini (pass, ${r.pairs} pairs, 95% CI clustered by ${r.clusters} families): ${formatLift(r)}` +
     `${r.note ? ` — ${r.note}` : ""} [${((performance.now() - t0) / 1000).toFixed(1)} s]`);
   return {
+    episodes: ft.episodes,
     dataset,
     fineTuneDataset,
     fineTune: {

@@ -3,7 +3,8 @@
  * controls) on a split, served through the local OpenAI-compatible server. Prints a table by arm × level with
  * rates and paired lifts over base, clustered by family (lab-mini results on the oracle distillation of `train`,
  * labelled as such). With `--splits`/`--seeds` it runs each split × seed in turn; `--markdown` writes them all as
- * one report with the issue's checks pooled over seeds.
+ * one report with the issue's checks pooled over seeds, `--out` as JSON (settings, per-run and pooled cells, lifts
+ * and checks, base success by wording origin; no episodes), which the README's figures are generated from.
  *
  * `lab experiment self-improve`: expert iteration on lab-mini's own train tournaments (never the oracle's data),
  * round by round, with its controls, greedy self-distillation, single-stage vs progressive fine-tuning at equal
@@ -14,6 +15,10 @@ import { UsageError } from "./_args.ts";
 import {
   type EvaluatedSet,
   formatLabMiniHonesty,
+  honestyChecks,
+  pooledLifts,
+  summarise,
+  HONESTY_ARMS,
   formatLabMiniMarkdown,
   type LabMiniHonestyResult,
   ORACLE_DISTILL_DATASET,
@@ -24,7 +29,7 @@ import {
   runSelfImprove,
   type SelfImproveSplit,
 } from "../evals/mod.ts";
-import type { Level } from "../challenges/mod.ts";
+import { type Level, loadCatalog } from "../challenges/mod.ts";
 import { startServer } from "../serve/mod.ts";
 import { getModelConfig, LAB_MINI_BASE_WEIGHTS } from "../models/mod.ts";
 import { LabContext } from "../context.ts";
@@ -35,6 +40,65 @@ function numberOption(v: unknown, name: string, check: (n: number) => boolean, w
   const n = Number(v);
   if (!Number.isFinite(n) || !check(n)) throw new UsageError(`--${name} must be ${what}, found '${v}'`);
   return n;
+}
+
+/**
+ * lab-mini's in-context copy threshold in the honesty experiment: chosen on `dev` only (grid 0.62, 0.5, 0.45, 0.4,
+ * 0.35, 0.3, 0.2 → icl_same 2, 2, 11, 17, 20, 26, 29 of 174 dev instances; commit a52decb), so the defaults
+ * reproduce lab/evals/LABMINI_RESULTS.md and the README's figures without a hidden flag.
+ */
+const HONESTY_COPY_THRESHOLD = 0.2;
+
+/** Format tag of the JSON `experiment labmini --out` writes (lab/evals/labmini_results.json). */
+export const LABMINI_RESULTS_FORMAT = "lab-labmini-results/1";
+
+/**
+ * The JSON of an honesty run (several splits × seeds): settings, each run's cells and lifts, per split the cells,
+ * lifts and checks pooled over seeds, and the base arm's success by wording origin (the catalog's original
+ * templates vs the independently written ones) per split and level. Episodes are left out (the Markdown report
+ * and these are computed from them).
+ */
+async function labMiniResultsJson(results: readonly LabMiniHonestyResult[], meta: { command: string; commit: string; date: string }, external?: string) {
+  const origin = new Map((await loadCatalog(external ? { extra: [external] } : {})).map((c) => [c.id, c.templateOrigin]));
+  const splits = [...new Set(results.map((r) => r.split))];
+  const first = results[0];
+  return {
+    format: LABMINI_RESULTS_FORMAT,
+    ...meta,
+    seconds: Math.round(results.reduce((s, r) => s + r.seconds, 0) * 10) / 10,
+    settings: {
+      splits,
+      seeds: [...new Set(results.map((r) => r.seed))],
+      levels: first.levels,
+      perLevel: first.perLevel,
+      temperature: first.temperature,
+      strategy: first.strategy,
+      copyThreshold: first.copyThreshold,
+      dataset: { ...first.dataset, path: displayPath(first.dataset.path) },
+      baseModel: first.baseModel,
+    },
+    runs: results.map(({ episodes: _e, instances, ...r }) => ({ ...r, dataset: { ...r.dataset, path: displayPath(r.dataset.path) }, instances: instances.length })),
+    pooled: splits.map((split) => {
+      const runs = results.filter((r) => r.split === split);
+      const episodes = runs.flatMap((r) => r.episodes);
+      const lifts = pooledLifts(runs);
+      const arms = HONESTY_ARMS.filter((a) => episodes.some((e) => e.arm === a));
+      return { split, cells: summarise(episodes, arms).cells, lifts, checks: honestyChecks(lifts, split) };
+    }),
+    wording: splits.flatMap((split) => {
+      const base = results.filter((r) => r.split === split).flatMap((r) => r.episodes).filter((e) => e.arm === "base");
+      const rows = new Map<string, { split: string; arm: string; origin: string; level: number; passes: number; episodes: number }>();
+      for (const e of base) {
+        const o = origin.get(e.challengeId) ?? "external";
+        const key = `${o}/${e.level}`;
+        const row = rows.get(key) ?? { split, arm: "base", origin: o, level: e.level, passes: 0, episodes: 0 };
+        row.passes += e.pass ? 1 : 0;
+        row.episodes += 1;
+        rows.set(key, row);
+      }
+      return [...rows.values()].sort((a, b) => a.origin.localeCompare(b.origin) || a.level - b.level);
+    }),
+  };
 }
 
 /** The command line of a self-improve run, options in a fixed order (`--out`/`--markdown` included). */
@@ -68,11 +132,16 @@ export const EXPERIMENT_COMMANDS: CommandSpec[] = [
       },
       seeds: { type: "string", description: "Comma-separated seeds, one run each (overrides --seed)" },
       markdown: { type: "string", description: "Also write the runs as a Markdown report (checks pooled over seeds) to this file" },
+      out: { type: "string", description: "Also write the runs as JSON (settings, cells, lifts and checks per run and pooled, base success by wording origin; no episodes) to this .json file" },
       levels: { type: "string", description: "Comma-separated levels", default: "1,2,3,4,5" },
       "per-level": { type: "string", description: "Instances per level (default: all of the split)" },
       seed: { type: "string", description: "Episode seed and seed of every selection and fine-tune", default: "1" },
       temperature: { type: "string", description: "Sampling temperature of every arm", default: "0" },
-      "copy-threshold": { type: "string", description: "lab-mini's in-context copy threshold (tune on dev only; default lab-mini's 0.62)" },
+      "copy-threshold": {
+        type: "string",
+        description: `lab-mini's in-context copy threshold (tune on dev only; lab-mini's own default is 0.62)`,
+        default: String(HONESTY_COPY_THRESHOLD),
+      },
       dataset: { type: "string", description: "Train dataset (chat JSONL with lab metadata)", default: displayPath(ORACLE_DISTILL_DATASET) },
       json: { type: "boolean", description: "Print the full result as JSON" },
     },
@@ -80,7 +149,7 @@ export const EXPERIMENT_COMMANDS: CommandSpec[] = [
       "deno task lab experiment labmini --split dev --levels 1,2 --per-level 20",
       "deno task lab experiment labmini --split test_id --json",
       "deno task lab experiment labmini --challenges ../my-challenges --levels 1,2",
-      "deno task lab experiment labmini --splits dev,test_id,test_ood --seeds 1,2,3 --copy-threshold 0.2 --markdown lab/evals/LABMINI_RESULTS.md",
+      "deno task lab experiment labmini --splits dev,test_id,test_ood --seeds 1,2,3 --out lab/evals/labmini_results.json --markdown lab/evals/LABMINI_RESULTS.md",
     ],
     async run(args) {
       const levels = String(args.values.levels).split(",").map((s) => s.trim()).filter(Boolean).map((s) => {
@@ -99,6 +168,8 @@ export const EXPERIMENT_COMMANDS: CommandSpec[] = [
       for (const s of splitNames) if (!["dev", "test_id", "test_ood"].includes(s)) throw new UsageError(`--splits must list dev, test_id or test_ood, found '${s}'`);
       const temperature = numberOption(args.values.temperature, "temperature", (n) => n >= 0 && n <= 2, "a number in [0, 2]")!;
       const copyThreshold = numberOption(args.values["copy-threshold"], "copy-threshold", (n) => n >= 0 && n <= 1, "a number in [0, 1]");
+      const outPath = args.values.out as string | undefined;
+      if (outPath !== undefined && !outPath.endsWith(".json")) throw new UsageError(`--out must name a .json file, found '${outPath}'`);
       const tty = Deno.stderr.isTerminal() && !args.values.json;
       const results: LabMiniHonestyResult[] = [];
       await using ctx = await LabContext.open();
@@ -130,11 +201,20 @@ export const EXPERIMENT_COMMANDS: CommandSpec[] = [
         }
       }
       if (args.values.json) console.log(JSON.stringify(results.length === 1 ? results[0] : results, null, 2));
+      // The command as run, with every setting spelled out except the copy threshold when it is the default
+      // (the defaults reproduce the committed figures: no flag beyond the splits, seeds and outputs is needed).
+      const command = `deno task lab experiment labmini ${external ? `--challenges ${external}` : `--splits ${splitNames.join(",")}`} --seeds ${seeds.join(",")} --levels ${levels.join(",")}` +
+        `${perLevel ? ` --per-level ${perLevel}` : ""} --temperature ${temperature}${copyThreshold === HONESTY_COPY_THRESHOLD ? "" : ` --copy-threshold ${copyThreshold}`}` +
+        `${outPath ? ` --out ${outPath}` : ""}${args.values.markdown ? ` --markdown ${args.values.markdown}` : ""}`;
+      const date = new Date().toISOString().slice(0, 10);
+      if (outPath) {
+        const json = await labMiniResultsJson(results, { command, commit: await gitCommit(), date }, external);
+        await writeTextAtomic(outPath, JSON.stringify(json, null, 1) + "\n");
+        console.error(`wrote ${outPath}`);
+      }
       if (args.values.markdown) {
         const path = String(args.values.markdown);
-        const command = `deno task lab experiment labmini ${external ? `--challenges ${external}` : `--splits ${splitNames.join(",")}`} --seeds ${seeds.join(",")} --levels ${levels.join(",")}` +
-          `${perLevel ? ` --per-level ${perLevel}` : ""} --temperature ${temperature}${copyThreshold === undefined ? "" : ` --copy-threshold ${copyThreshold}`}`;
-        await writeTextAtomic(path, formatLabMiniMarkdown(results, { command, date: new Date().toISOString().slice(0, 10) }));
+        await writeTextAtomic(path, formatLabMiniMarkdown(results, { command, date }));
         console.error(`wrote ${path}`);
       }
     },

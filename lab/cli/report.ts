@@ -7,13 +7,13 @@ import type { CommandSpec } from "./_args.ts";
 import { UsageError } from "./_args.ts";
 import { displayPath } from "../util/mod.ts";
 
-const KINDS = ["run", "suite", "experiment", "dataset", "model"] as const;
+const KINDS = ["run", "suite", "experiment", "dataset", "model", "demo"] as const;
 
 /** `lab report`. */
 export const REPORT_COMMANDS: CommandSpec[] = [{
   name: "report",
-  summary: "Write a self-contained HTML report of a run, suite, experiment, dataset or model version (data/reports/)",
-  usage: "report <run|suite|experiment|dataset|model> <id or file> [--out file.html]",
+  summary: "Write a self-contained HTML report of a run, suite, experiment, dataset, model version or demo run (data/reports/)",
+  usage: "report <run|suite|experiment|dataset|model|demo> <id or file> [--out file.html]",
   positionals: ["kind", "id or file"],
   options: {
     out: { type: "string", description: "The HTML file to write (default data/reports/<kind>-<id>.html)" },
@@ -27,6 +27,7 @@ export const REPORT_COMMANDS: CommandSpec[] = [{
     "deno task lab report experiment lab/evals/self_improve_results.json",
     "deno task lab report dataset data/datasets/curated",
     "deno task lab report model lab-mini-all-v2",
+    "deno task lab report demo demo.json                     # the document of 'lab demo --json > demo.json'",
   ],
   async run(args) {
     const [kind, id, ...rest] = args.positionals;

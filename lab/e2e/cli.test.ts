@@ -89,6 +89,23 @@ describe("lab demo (end to end, tiny scale)", () => {
     expect([lift.base * 24, lift.fineTuned * 24].map((n) => Math.abs(n - Math.round(n)) < 1e-9)).toEqual([true, true]);
     expect(lift.clusters).toBeGreaterThan(1);
     if (lift.lo !== null) expect(lift.lo <= lift.estimate && lift.estimate <= lift.hi).toBe(true);
+    // The loop's result: base, context and fine-tuned on the lift's dev instances and seeds, one table, whose
+    // figures are the lift's and the fine-tune's; the report of what ran carries them as its headline numbers.
+    const arms = out.headline.arms as { arm: string; success: { estimate: number; lo: number | null }; lift: { estimate: number; pairs: number } | null }[];
+    expect(out.headline).toMatchObject({ split: "dev", instances: 24, seeds: [expect.any(Number)], strategy: "gamma", missing: [] });
+    expect(arms.map((a) => a.arm)).toEqual(["base", "context", "finetuned"]);
+    expect(arms.map((a) => a.success.estimate)).toEqual([dev.off, dev.on, lift.fineTuned]);
+    expect(arms[0].success.estimate).toBe(lift.base);
+    expect(arms.map((a) => a.lift?.estimate ?? null)).toEqual([null, dev.lift.estimate, lift.estimate]);
+    expect(arms.slice(1).map((a) => a.lift!.pairs)).toEqual([24, 24]);
+    expect(out.report).toMatch(/\/data\/reports\/demo-tiny\.html$/);
+    expect(existsSync(out.report)).toBe(true);
+    const html = await Deno.readTextFile(out.report);
+    const onPage = Object.fromEntries([...html.matchAll(/data-key="([^"]+)" data-value="([^"]*)"/g)].map((m) => [m[1], m[2] === "" ? null : Number(m[2])]));
+    expect(onPage).toEqual(Object.fromEntries(arms.flatMap((a) => [
+      [`dev.${a.arm}.accuracy`, a.success.estimate],
+      ...(a.lift ? [[`dev.${a.arm}.lift`, a.lift.estimate]] : []),
+    ])));
     // A second run reuses the built sandbox and gives the same verdict.
     const again = JSON.parse((await lab("demo", "--scale", "tiny", "--dir", dir, "--json")).stdout);
     expect(again.verdict).toEqual(out.verdict);
@@ -107,9 +124,13 @@ describe("lab demo (end to end, tiny scale)", () => {
     const dir = await Deno.makeTempDir({ prefix: "lab-demo-" });
     const r = await lab("demo", "--scale", "tiny", "--dir", dir);
     expect(r.code).toBe(0);
-    for (const s of ["== The ERP sandbox ==", "sales_invoices", "== Agent tools ==", "dbWrite", "verdict", "PASS", "== lab-mini attempts it", "== Learning from a tournament", "rating [95% CI]", "Pattern-injection lift", "dev: 24 instances", "== Curating what it learned", "configs/datasets.yaml's tiers (gold 0.9, silver 0.75, bronze 0.6): read ", "curated with lowered tiers: gold 0.45, silver 0.3, bronze 0 ", "core stage: ", "→ lab-mini-all-v1 (ft:lab-mini:core:", "dev lift of lab-mini-all-v1 over lab-mini (pass, 24 pairs, 95% CI clustered by "]) {
+    for (const s of ["== The ERP sandbox ==", "sales_invoices", "== Agent tools ==", "dbWrite", "verdict", "PASS", "== lab-mini attempts it", "== Learning from a tournament", "rating [95% CI]", "Pattern-injection lift", "dev: 24 instances", "== Curating what it learned", "configs/datasets.yaml's tiers (gold 0.9, silver 0.75, bronze 0.6): read ", "curated with lowered tiers: gold 0.45, silver 0.3, bronze 0 ", "core stage: ", "→ lab-mini-all-v1 (ft:lab-mini:core:", "dev lift of lab-mini-all-v1 over lab-mini (pass, 24 pairs, 95% CI clustered by ", "== The loop's result on dev: base vs context vs fine-tuned", "== The report of what ran =="]) {
       expect(r.stdout).toContain(s);
     }
+    // Its last line is the report's path.
+    const last = r.stdout.trimEnd().split("\n").at(-1)!;
+    expect(last).toBe("data/reports/demo-tiny.html");
+    expect(existsSync(`${ROOT}/${last}`)).toBe(true);
   });
 });
 

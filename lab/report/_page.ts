@@ -10,7 +10,7 @@ import { escapeHtml } from "./_display.ts";
 import { renderSvg, type VegaLiteSpec } from "./_chart.ts";
 
 /** The kinds of report. */
-export const REPORT_KINDS = ["run", "suite", "experiment", "dataset", "model"] as const;
+export const REPORT_KINDS = ["run", "suite", "experiment", "dataset", "model", "demo"] as const;
 
 /** A kind of report. */
 export type ReportKind = typeof REPORT_KINDS[number];

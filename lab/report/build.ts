@@ -1,6 +1,6 @@
 /**
  * `lab report`: one self-contained HTML report of a tournament run, an eval-suite run, an experiment's results, a
- * dataset or a model version. {@linkcode buildReport} reads the source and computes the report's numbers (a
+ * dataset, a model version or a demo run (`lab demo --json`'s document; the demo writes its own report). {@linkcode buildReport} reads the source and computes the report's numbers (a
  * {@linkcode ReportDoc}); {@linkcode writeReport} renders it (inline SVG charts with their Vega-Lite specs, inline
  * CSS, no external request) and writes it atomically. Bad input is a one-line error naming what and where, before
  * anything is written.
@@ -13,6 +13,7 @@ import { DEFAULT_DB_PATH } from "../tournament/mod.ts";
 import { ConfigError, displayPath, repoPath, writeTextAtomic } from "../util/mod.ts";
 import { gitHead } from "./_common.ts";
 import { datasetReport } from "./_dataset.ts";
+import { demoReport, readDemoRun } from "./_demo.ts";
 import { experimentReport } from "./_experiment.ts";
 import { modelReport } from "./_model.ts";
 import { REPORT_KINDS, type ReportDoc, type ReportKind, renderReportHtml } from "./_page.ts";
@@ -72,6 +73,8 @@ export async function buildReport(kind: ReportKind, id: string, options: BuildRe
       return await datasetReport(resolve(id), built);
     case "model":
       return await modelReport(resolve(options.registry ?? DEFAULT_REGISTRY_PATH), id, built);
+    case "demo":
+      return await demoReport(await readDemoRun(resolve(id)), displayPath(resolve(id)), built);
   }
 }
 

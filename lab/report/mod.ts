@@ -415,7 +415,7 @@ export {
    */
   renderReportHtml,
   /**
-   * The kinds of report: run, suite, experiment, dataset, model.
+   * The kinds of report: run, suite, experiment, dataset, model, demo.
    *
    * @example
    * ```ts
@@ -425,6 +425,148 @@ export {
    */
   REPORT_KINDS,
 } from "./_page.ts";
+export {
+  /**
+   * Replaces the text between README.md's `<!-- figures:begin NAME -->` / `<!-- figures:end NAME -->` markers with
+   * the generated blocks (wrapped at the marker's indentation); a missing marker or block is an error naming it.
+   *
+   * @example
+   * ```ts
+   * import { applyReadmeFigures, readmeFiguresFrom, readReadmeResults } from "./lab/report/mod.ts";
+   * const readme = await Deno.readTextFile("README.md");
+   * const same = applyReadmeFigures(readme, readmeFiguresFrom(await readReadmeResults())) === readme;
+   * ```
+   */
+  applyReadmeFigures,
+  /**
+   * The committed results files the README's figures are generated from.
+   *
+   * @example
+   * ```ts
+   * import { README_FIGURE_SOURCES } from "./lab/report/mod.ts";
+   * README_FIGURE_SOURCES.labmini; // "lab/evals/labmini_results.json"
+   * ```
+   */
+  README_FIGURE_SOURCES,
+  /**
+   * The README's figures blocks (name → text) generated from the committed results.
+   *
+   * @example
+   * ```ts
+   * import { readmeFiguresFrom, readReadmeResults } from "./lab/report/mod.ts";
+   * const blocks = readmeFiguresFrom(await readReadmeResults());
+   * ```
+   */
+  readmeFiguresFrom,
+  /**
+   * Reads the committed results files the README's figures come from (one-line errors naming the file).
+   *
+   * @example
+   * ```ts
+   * import { readReadmeResults } from "./lab/report/mod.ts";
+   * const results = await readReadmeResults();
+   * ```
+   */
+  readReadmeResults,
+} from "./readme.ts";
+export type {
+  /**
+   * The results the README's figures are generated from.
+   *
+   * @example
+   * ```ts
+   * import type { ReadmeResults } from "./lab/report/mod.ts";
+   * const seeds = (r: ReadmeResults) => r.labmini.settings.seeds;
+   * ```
+   */
+  ReadmeResults,
+  /**
+   * What the README's figures read of the four-arm suites' JSON (lab/evals/evals_results.json).
+   *
+   * @example
+   * ```ts
+   * import type { EvalsResults } from "./lab/report/mod.ts";
+   * const date = (r: EvalsResults) => r.date;
+   * ```
+   */
+  EvalsResults,
+  /**
+   * What the README's figures read of `lab experiment labmini --out`'s JSON (lab/evals/labmini_results.json).
+   *
+   * @example
+   * ```ts
+   * import type { LabMiniResults } from "./lab/report/mod.ts";
+   * const command = (r: LabMiniResults) => r.command;
+   * ```
+   */
+  LabMiniResults,
+  /**
+   * What the README's figures read of `lab experiment self-improve --out`'s JSON.
+   *
+   * @example
+   * ```ts
+   * import type { SelfImproveResults } from "./lab/report/mod.ts";
+   * const rounds = (r: SelfImproveResults) => r.rounds.length;
+   * ```
+   */
+  SelfImproveResults,
+  /**
+   * A paired lift with its 95 % interval, as the README's figures read it from a results file.
+   *
+   * @example
+   * ```ts
+   * import type { ReadmeLift } from "./lab/report/mod.ts";
+   * const l: ReadmeLift = { arm: "ft", level: "all", estimate: 0.354, lo: 0.232, hi: 0.477, pairs: 1044, clusters: 30 };
+   * ```
+   */
+  ReadmeLift,
+} from "./readme.ts";
+export {
+  /**
+   * The report of what `lab demo` ran, from its `--json` document: the headline is base vs context vs fine-tuned
+   * on the held-out split (rates and lifts with 95 % intervals clustered by family, or the note why there is none).
+   *
+   * @example
+   * ```ts
+   * import { demoReport, writeReport } from "./lab/report/mod.ts";
+   * const demo = JSON.parse(await Deno.readTextFile("demo.json"));
+   * await writeReport(await demoReport(demo, "tiny"));
+   * ```
+   */
+  demoReport,
+} from "./_demo.ts";
+export type {
+  /**
+   * One arm of the demo's headline: success and the paired lift over base.
+   *
+   * @example
+   * ```ts
+   * import type { DemoArm } from "./lab/report/mod.ts";
+   * const base: DemoArm = { arm: "base", model: "lab-mini", passes: 3, episodes: 24, success: { estimate: 0.125, lo: null, hi: null, note: "6 families: an interval needs ≥ 10" }, lift: null };
+   * ```
+   */
+  DemoArm,
+  /**
+   * An estimate in rate units with its 95 % interval, or nulls and a note.
+   *
+   * @example
+   * ```ts
+   * import type { DemoEstimate } from "./lab/report/mod.ts";
+   * const e: DemoEstimate = { estimate: 0.1, lo: 0.02, hi: 0.18 };
+   * ```
+   */
+  DemoEstimate,
+  /**
+   * The part of the demo's `--json` document its report reads.
+   *
+   * @example
+   * ```ts
+   * import type { DemoRun } from "./lab/report/mod.ts";
+   * const split = (d: DemoRun) => d.headline.split;
+   * ```
+   */
+  DemoRun,
+} from "./_demo.ts";
 export type {
   /**
    * A block of a report section: a table, a chart (Vega-Lite spec), text, a list or folded JSON.
