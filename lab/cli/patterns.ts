@@ -23,6 +23,7 @@ import {
 import { SPLITS, type Split } from "../challenges/mod.ts";
 import { formatPatternLift, patternLift } from "../evals/mod.ts";
 import { displayPath, progressBar } from "../util/mod.ts";
+import { confirmCorrection, correctAsk, type Correction, type CorrectionInput, recordAsk } from "../use/mod.ts";
 
 const STORE = { patterns: { type: "string", description: "Pattern store (DuckDB file)", default: displayPath(DEFAULT_PATTERNS_PATH) } } as const;
 const JSON_OUT = { json: { type: "boolean", description: "Print the result as JSON" } } as const;
@@ -274,13 +275,25 @@ export const PATTERN_COMMANDS: CommandSpec[] = [
       mark: { type: "string", description: "Your judgement of the answer, if you know it now", choices: ["right", "wrong"] },
       inject: { type: "boolean", description: "Give the agent retrieved patterns as examples" },
       "no-store": { type: "boolean", description: "Do not keep the answer's queries as a pattern" },
+      correct: { type: "string", description: "Correct the answer of ask <id> (the id 'lab ask' printed, or its pattern id) instead of asking" },
+      answer: { type: "string", description: "With --correct: the correct answer, as JSON (e.g. 1234.5 or '[{\"name\":\"A\"}]')" },
+      sql: { type: "string", description: "With --correct: a file holding the corrected SQL, or - to read it from stdin (stored and diffed, never run)" },
+      note: { type: "string", description: "With --correct: a note on what was wrong" },
+      confirm: { type: "string", description: "Confirm the correction of ask <id> (it becomes a gold, human-validated training example); with --correct, confirm it at once" },
       ...JSON_OUT,
     },
     examples: [
       'deno task lab ask "Which five customers owe us the most?"',
       'deno task lab ask "Revenue this month" --role cfo --mark right',
+      "deno task lab ask --correct ask-1a2b3c4d5e6f7a8b --sql fixed.sql --note 'only open invoices'",
+      "deno task lab ask --correct ask-1a2b3c4d5e6f7a8b --answer 1234.5",
+      "deno task lab ask --confirm ask-1a2b3c4d5e6f7a8b",
     ],
     async run(args) {
+      if (args.values.correct !== undefined || args.values.confirm !== undefined) return await correction(args);
+      for (const o of ["answer", "sql", "note"]) {
+        if (args.values[o] !== undefined) throw new UsageError(`--${o} goes with --correct <id>; e.g. lab ask --correct <id> --${o} …`);
+      }
       const question = one(args, "question (quote it)");
       await using ctx = await runContext(args);
       const model = await ctx.model(args.values.model === undefined ? undefined : String(args.values.model));
@@ -299,7 +312,11 @@ export const PATTERN_COMMANDS: CommandSpec[] = [
         ...(retriever ? { patterns: retriever.source } : {}),
         ...(args.values.mark ? { pass: args.values.mark === "right" } : {}),
       });
-      print(args, { answer: r.answer, patternId: r.patternId ?? null, report: r.report ?? null, record: r.record }, () =>
+      // The ask's log entry keeps the answer and its SQL, so a correction can be diffed against them.
+      const ask = args.values["no-store"]
+        ? undefined
+        : await recordAsk(store, { question, role: String(args.values.role), orgId: intOption(args, "org", 1), answer: r.answer, record: r.record, ...(r.patternId ? { patternId: r.patternId } : {}) });
+      print(args, { askId: ask?.id ?? null, answer: r.answer, patternId: r.patternId ?? null, report: r.report ?? null, record: r.record }, () =>
         [
           ...r.record.toolCalls.map((t, i) => `  ${i + 1}. ${t.name}(${JSON.stringify(t.args).slice(0, 160)}) → ${t.ok ? "ok" : `error: ${t.error}`}`),
           `answer: ${JSON.stringify(r.answer)}${r.record.answer?.summary ? ` — ${r.record.answer.summary}` : ""}`,
@@ -307,7 +324,75 @@ export const PATTERN_COMMANDS: CommandSpec[] = [
           r.patternId
             ? `kept as pattern ${r.patternId}${args.values.mark ? ` (marked ${args.values.mark})` : `: mark it with 'lab patterns mark ${r.patternId} right|wrong'`}`
             : args.values["no-store"] ? "not stored (--no-store)" : "nothing stored: no query succeeded",
+          ...(ask ? [`ask ${ask.id}: correct it with 'lab ask --correct ${ask.id} --sql <file> | --answer <json>'`] : []),
         ].join("\n"));
     },
   },
 ];
+
+/** `lab ask --correct <id> …` and `lab ask --confirm <id>`: a person's correction of an answer, or its confirmation. */
+async function correction(args: ParsedArgs): Promise<void> {
+  if (args.positionals.length) {
+    throw new UsageError(`--correct and --confirm take no question, found '${args.positionals.join(" ")}'`);
+  }
+  const correct = args.values.correct as string | undefined;
+  const confirm = args.values.confirm as string | undefined;
+  if (correct !== undefined && confirm !== undefined && confirm !== correct) {
+    throw new UsageError(`--correct ${correct} and --confirm ${confirm} name different asks; confirm the one you correct`);
+  }
+  const id = (correct ?? confirm)!;
+  if (!id.trim()) throw new UsageError("--correct/--confirm need the ask's id (lab ask prints it)");
+  let c: Correction;
+  if (correct === undefined) {
+    for (const o of ["answer", "sql", "note"]) {
+      if (args.values[o] !== undefined) throw new UsageError(`--${o} goes with --correct <id>, not --confirm alone`);
+    }
+    await using store = await openStore(args);
+    c = await asUsage(confirmCorrection(store, id));
+  } else {
+    const input: CorrectionInput = {};
+    if (args.values.answer !== undefined) {
+      try {
+        input.answer = JSON.parse(String(args.values.answer));
+      } catch (e) {
+        throw new UsageError(`--answer must be JSON (a number, "text" in quotes, [..] or {..}): ${(e as Error).message.split("\n")[0]}`);
+      }
+    }
+    if (args.values.sql !== undefined) input.sql = await readSql(String(args.values.sql));
+    if (args.values.note !== undefined) input.note = String(args.values.note);
+    if (input.answer === undefined && input.sql === undefined) {
+      throw new UsageError("--correct needs the correct answer (--answer <json>), the corrected SQL (--sql <file or ->), or both");
+    }
+    await using store = await openStore(args);
+    c = await asUsage(correctAsk(store, id, input, { confirm: confirm !== undefined }));
+  }
+  print(args, c, () =>
+    [
+      `correction of ask ${c.askId} (${c.ask.question}): ${c.status === "confirmed" ? "confirmed — a gold, human-validated training example" : `unverified — confirm it with 'lab ask --confirm ${c.askId}'`}`,
+      `  SQL ${c.diff.sqlChanged ? `edited: ${c.diff.editDistance} tokens (similarity ${c.diff.similarity})` : "unchanged"}; answer ${c.diff.answerChanged ? "changed" : "unchanged"}`,
+      ...c.diff.removed.map((f) => `  - ${f}`),
+      ...c.diff.added.map((f) => `  + ${f}`),
+      ...c.diff.modifications.map((m) => `  ${m.kind} ${m.change}: ${m.value}`),
+      ...(c.diff.lexError ? [`  (the original SQL could not be read as tokens: ${c.diff.lexError})`] : []),
+    ].join("\n"));
+}
+
+/** A correction's input problem (unreadable SQL, an unknown id) is the user's to fix: a usage error (exit 2). */
+async function asUsage<T>(p: Promise<T>): Promise<T> {
+  try {
+    return await p;
+  } catch (e) {
+    if (e instanceof RangeError) throw new UsageError(e.message);
+    throw e;
+  }
+}
+
+/** The SQL of `--sql`: a file's text, or stdin's for `-`. */
+async function readSql(path: string): Promise<string> {
+  try {
+    if (path === "-") return await new Response(Deno.stdin.readable).text();
+    return await Deno.readTextFile(path);
+  } catch (e) {
+    throw new UsageError(`--sql: cannot read '${path}' (${(e as Error).message.split("\n")[0]}); give a file holding the SQL, or - for stdin`);
+  }
+}

@@ -20,7 +20,7 @@ import {
   type StageSet,
   stageSets,
 } from "./curate.ts";
-import type { SourceKind } from "./example.ts";
+import type { Example, SourceKind } from "./example.ts";
 import {
   type DatasetFormat,
   formatRows,
@@ -56,6 +56,11 @@ export interface DatasetSources {
   patterns?: PatternStore;
   /** Which kinds of example to take. @default all three */
   kinds?: readonly SourceKind[];
+  /**
+   * Examples another module makes, in batches (lab/use's confirmed corrections: `correctionExamples`); curated
+   * like the rest (leakage check included) when their kind is taken.
+   */
+  extra?: Iterable<readonly Example[]> | AsyncIterable<readonly Example[]>;
 }
 
 /**
@@ -116,6 +121,7 @@ export async function buildDataset(sources: DatasetSources, options: BuildOption
   if (sources.patterns && (kinds.has("pattern") || kinds.has("ask"))) {
     for await (const batch of patternBatches(sources.patterns)) curator.add(batch.filter((e) => kinds.has(e.source)));
   }
+  for await (const batch of sources.extra ?? []) curator.add(batch.filter((e) => kinds.has(e.source)));
   const curation = curator.finish();
   const summary: SourceSummary = {
     read: curation.read,

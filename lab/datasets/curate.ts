@@ -201,7 +201,7 @@ export function createCurator(options: CurateOptions): Curator {
         g.members++;
         if (e.source === "episode") g.episodes++;
         else g.support = Math.max(g.support, e.support);
-        if (qualityScore(e, config.quality, 0).score + supportBonus >= config.tiers.bronze) {
+        if (e.humanValidated || qualityScore(e, config.quality, 0).score + supportBonus >= config.tiers.bronze) {
           if (e.synthetic) g.synthetic = better(g.synthetic, e, config);
           else g.human = better(g.human, e, config);
         }
@@ -219,7 +219,8 @@ export function createCurator(options: CurateOptions): Curator {
       for (const e of [g.human, g.synthetic]) {
         if (!e) continue;
         const breakdown = qualityScore(e, config.quality, support);
-        const tier = tierOf(breakdown.score, config.tiers);
+        // A person's confirmed correction is gold: a person is the verifier of their own question.
+        const tier = e.humanValidated ? "gold" : tierOf(breakdown.score, config.tiers);
         if (!tier) continue;
         const c: CuratedExample = {
           ...e,

@@ -32,6 +32,8 @@ export interface ExampleProvenance {
   model: string | null;
   /** False for a person's own question (seed 000 ranks these first within a tier). */
   synthetic: boolean;
+  /** A person wrote or confirmed this answer (a confirmed correction, lab/use): gold whatever its score. */
+  humanValidated?: boolean;
 }
 
 /**

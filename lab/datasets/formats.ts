@@ -79,6 +79,7 @@ export function lineageOf(e: Example | CuratedExample): LineageEntry {
     strategyId: e.strategyId,
     model: e.model,
     synthetic: e.synthetic,
+    ...(e.humanValidated ? { humanValidated: true } : {}),
     support: c?.groupSupport ?? e.support,
     ...(c ? { merged: { ...c.merged } } : {}),
   };

@@ -36,6 +36,12 @@ export interface Arm {
   renderExamples?: ExampleRenderer;
   /** Runs only these challenge ids (e.g. the families a version was not trained on). @default every challenge */
   only?: readonly string[];
+  /**
+   * Picks the model reference and strategy per challenge (a learned router, `lab/use`); undefined falls back to
+   * the arm's own `model` and `strategy`. Called once per (challenge, seed); it must be deterministic so the arm's
+   * episodes pair with the other arms'. @default none
+   */
+  route?: (challenge: Challenge) => { model: string; strategy: Strategy } | undefined;
 }
 
 /** What a suite runs. */
@@ -163,7 +169,7 @@ export function checkSuite(suite: Suite): void {
   if (id !== undefined) throw new RangeError(`${where}: challenge ${id} is listed twice`);
 }
 
-function toEpisode(arm: Arm, c: Challenge, model: string, attempt: number, rec: EpisodeRecord): SuiteEpisode {
+function toEpisode(arm: Arm, c: Challenge, model: string, strategy: Strategy, attempt: number, rec: EpisodeRecord): SuiteEpisode {
   const injected = rec.injected ?? [];
   const ids = (xs: readonly { id?: string }[]) => xs.flatMap((x) => (x.id ? [x.id] : []));
   return {
@@ -176,7 +182,7 @@ function toEpisode(arm: Arm, c: Challenge, model: string, attempt: number, rec: 
     seed: rec.seed,
     attempt,
     model,
-    strategyId: arm.strategy.id,
+    strategyId: strategy.id,
     pass: rec.verdict.pass,
     score: rec.verdict.score,
     composite: rec.fitness.composite,
@@ -221,11 +227,16 @@ export async function runSuite(suite: Suite, deps: SuiteDeps): Promise<SuiteResu
     const only = arm.only ? new Set(arm.only) : undefined;
     return suite.challenges
       .filter((c) => !only || only.has(c.id))
-      .flatMap((challenge) => suite.seeds.map((seed, attempt) => ({ arm, challenge, seed, attempt, ref: armModel(arm, challenge) })));
+      .flatMap((challenge) =>
+        suite.seeds.map((seed, attempt) => {
+          const routed = arm.route?.(challenge);
+          return { arm, challenge, seed, attempt, ref: routed?.model ?? armModel(arm, challenge), strategy: routed?.strategy ?? arm.strategy };
+        })
+      );
   });
   const episodes = await mapConcurrent(tasks, async (t) => {
     const rec = await runEpisode(
-      { challenge: t.challenge, strategy: t.arm.strategy, model: modelOf(t.ref), attempt: t.attempt, seed: t.seed },
+      { challenge: t.challenge, strategy: t.strategy, model: modelOf(t.ref), attempt: t.attempt, seed: t.seed },
       {
         pool: deps.pool,
         fitness: deps.fitness,
@@ -235,7 +246,7 @@ export async function runSuite(suite: Suite, deps: SuiteDeps): Promise<SuiteResu
       },
     );
     deps.onRecord?.(t.arm.id, rec);
-    return toEpisode(t.arm, t.challenge, t.ref, t.attempt, rec);
+    return toEpisode(t.arm, t.challenge, t.ref, t.strategy, t.attempt, rec);
   }, { concurrency: deps.concurrency ?? 4, signal: deps.signal, onDone: deps.onEpisode });
   if (deps.signal?.aborted) throw new DOMException(`suite '${suite.name}' aborted`, "AbortError");
   return {
