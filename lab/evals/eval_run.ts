@@ -4,6 +4,7 @@
  * gate and shard merging read it.
  * @module
  */
+import { z } from "zod";
 import type { SuiteEpisode } from "./suite.ts";
 
 /** What a run or a baseline was made with; a gate refuses to compare runs whose pins differ. */
@@ -32,3 +33,41 @@ export interface EvalRun {
   /** Every episode: one per (arm, challenge, seed) the run covered. */
   episodes: SuiteEpisode[];
 }
+
+/** The schema of {@linkcode EvalPins}. @internal */
+export const EvalPinsSchema = z.object({
+  catalogHash: z.string(),
+  models: z.record(z.string(), z.string()),
+  patternSnapshot: z.string().nullable(),
+  strategies: z.record(z.string(), z.string()),
+});
+const num = z.number().refine(Number.isFinite, "must be a finite number");
+/** The schema of a stored {@linkcode SuiteEpisode}. @internal */
+export const SuiteEpisodeSchema = z.object({
+  arm: z.string(),
+  challengeId: z.string(),
+  family: z.string(),
+  template: z.string(),
+  level: z.number().int(),
+  split: z.string(),
+  seed: z.number().int(),
+  attempt: z.number().int(),
+  model: z.string(),
+  strategyId: z.string(),
+  pass: z.boolean(),
+  score: num,
+  composite: num,
+  tokens: num,
+  costUsd: num,
+  latencyMs: num,
+  queries: z.number().int().nonnegative(),
+  queriesOk: z.number().int().nonnegative(),
+  steps: z.number().int().nonnegative(),
+  optimalSteps: z.number().int().nullable(),
+  answer: z.string().nullable(),
+  stopReason: z.string(),
+  examples: z.number().int(),
+  rendered: z.number().int(),
+  injected: z.array(z.string()),
+  used: z.array(z.string()),
+});

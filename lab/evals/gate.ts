@@ -22,7 +22,7 @@
 import { z } from "zod";
 import { clusteredMeanCI, type ClusteredValue, seededRandom, studentTQuantile } from "../stats/mod.ts";
 import { ConfigError, firstIssue } from "../util/mod.ts";
-import type { EvalPins, EvalRun } from "./eval_run.ts";
+import { type EvalPins, EvalPinsSchema, type EvalRun, SuiteEpisodeSchema } from "./eval_run.ts";
 import type { SuiteEpisode } from "./suite.ts";
 import { MIN_CLUSTERS } from "./compare.ts";
 
@@ -54,24 +54,27 @@ export const GATE_LEVEL = 0.95;
 export const BASELINE_FORMAT = "lab-eval-baseline/1";
 
 /** One case of a baseline: a (arm, challenge, seed) episode's metric values (the fields of its {@linkcode SuiteEpisode}). */
-export type BaselineCase = Pick<
-  SuiteEpisode,
-  | "arm"
-  | "challengeId"
-  | "seed"
-  | "family"
-  | "split"
-  | "level"
-  | "pass"
-  | "score"
-  | "composite"
-  | "tokens"
-  | "costUsd"
-  | "latencyMs"
-  | "queries"
-  | "queriesOk"
-  | "steps"
->;
+export type BaselineCase = Pick<SuiteEpisode, typeof CASE_FIELDS[number]>;
+
+/** The fields of an episode a baseline keeps per case. */
+const CASE_FIELDS = [
+  "arm",
+  "challengeId",
+  "seed",
+  "family",
+  "split",
+  "level",
+  "pass",
+  "score",
+  "composite",
+  "tokens",
+  "costUsd",
+  "latencyMs",
+  "queries",
+  "queriesOk",
+  "steps",
+] as const satisfies readonly (keyof SuiteEpisode)[];
+const CASE_PICK = Object.fromEntries(CASE_FIELDS.map((k) => [k, true])) as { [K in typeof CASE_FIELDS[number]]: true };
 
 /** Means of every reported metric over a set of cases. */
 export interface BaselineSummary {
@@ -122,32 +125,11 @@ const BaselineSchema: z.ZodType<Baseline> = z.object({
   format: z.literal(BASELINE_FORMAT),
   suite: z.string().min(1),
   metric: z.enum(GATE_METRICS),
-  pins: z.object({
-    catalogHash: z.string(),
-    models: z.record(z.string(), z.string()),
-    patternSnapshot: z.string().nullable(),
-    strategies: z.record(z.string(), z.string()),
-  }),
+  pins: EvalPinsSchema,
   created: Stamp.extend({ run: Stamp }),
   summary: SummarySchema,
   first: Stamp.extend({ summary: SummarySchema }),
-  cases: z.array(z.object({
-    arm: z.string(),
-    challengeId: z.string(),
-    seed: z.number().int(),
-    family: z.string(),
-    split: z.string(),
-    level: z.number().int(),
-    pass: z.boolean(),
-    score: num,
-    composite: num,
-    tokens: num,
-    costUsd: num,
-    latencyMs: num,
-    queries: z.number().int().nonnegative(),
-    queriesOk: z.number().int().nonnegative(),
-    steps: z.number().int().nonnegative(),
-  })).min(1),
+  cases: z.array(SuiteEpisodeSchema.pick(CASE_PICK)).min(1),
 });
 
 /** Parses a baseline (already parsed JSON); a {@linkcode ConfigError} names `source` and the first problem. */
@@ -174,40 +156,7 @@ export function metricValue(c: BaselineCase | SuiteEpisode, metric: ReportedMetr
 }
 
 function toCase(e: SuiteEpisode): BaselineCase {
-  const {
-    arm,
-    challengeId,
-    seed,
-    family,
-    split,
-    level,
-    pass,
-    score,
-    composite,
-    tokens,
-    costUsd,
-    latencyMs,
-    queries,
-    queriesOk,
-    steps,
-  } = e;
-  return {
-    arm,
-    challengeId,
-    seed,
-    family,
-    split,
-    level,
-    pass,
-    score,
-    composite,
-    tokens,
-    costUsd,
-    latencyMs,
-    queries,
-    queriesOk,
-    steps,
-  };
+  return Object.fromEntries(CASE_FIELDS.map((k) => [k, e[k]])) as BaselineCase;
 }
 
 /** Means of every reported metric over `cases`. */

@@ -13,7 +13,7 @@
  */
 import { z } from "zod";
 import { ConfigError, firstIssue, fnv1a } from "../util/mod.ts";
-import type { EvalRun } from "./eval_run.ts";
+import { EvalPinsSchema, type EvalRun, SuiteEpisodeSchema } from "./eval_run.ts";
 import type { Suite } from "./suite.ts";
 import { pinsDifference } from "./gate.ts";
 
@@ -69,50 +69,15 @@ export function shardSuite(suite: Suite, shard: Shard): Suite {
   return { ...suite, name: suite.name, challenges };
 }
 
-const Pins = z.object({
-  catalogHash: z.string(),
-  models: z.record(z.string(), z.string()),
-  patternSnapshot: z.string().nullable(),
-  strategies: z.record(z.string(), z.string()),
-});
-const num = z.number().refine(Number.isFinite, "must be a finite number");
-const EpisodeSchema = z.object({
-  arm: z.string(),
-  challengeId: z.string(),
-  family: z.string(),
-  template: z.string(),
-  level: z.number().int(),
-  split: z.string(),
-  seed: z.number().int(),
-  attempt: z.number().int(),
-  model: z.string(),
-  strategyId: z.string(),
-  pass: z.boolean(),
-  score: num,
-  composite: num,
-  tokens: num,
-  costUsd: num,
-  latencyMs: num,
-  queries: z.number().int().nonnegative(),
-  queriesOk: z.number().int().nonnegative(),
-  steps: z.number().int().nonnegative(),
-  optimalSteps: z.number().int().nullable(),
-  answer: z.string().nullable(),
-  stopReason: z.string(),
-  examples: z.number().int(),
-  rendered: z.number().int(),
-  injected: z.array(z.string()),
-  used: z.array(z.string()),
-});
 
 /** The schema of a stored {@linkcode EvalRun} (what `deno task eval` writes). */
 const EvalRunSchema: z.ZodType<EvalRun> = z.object({
   suite: z.string().min(1),
   createdAt: z.string(),
   commit: z.string().nullable(),
-  pins: Pins,
+  pins: EvalPinsSchema,
   shard: z.object({ index: z.number().int().min(1), count: z.number().int().min(1) }).nullable(),
-  episodes: z.array(EpisodeSchema),
+  episodes: z.array(SuiteEpisodeSchema),
 });
 
 /** Checks a parsed JSON value is an {@linkcode EvalRun}; a {@linkcode ConfigError} names `source` and the first problem. */
