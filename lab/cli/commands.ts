@@ -24,6 +24,7 @@ import { EVAL_RUN_COMMANDS } from "./eval_run.ts";
 import { REPORT_COMMANDS } from "./report.ts";
 import { RUNS_COMMANDS } from "./runs.ts";
 import { REVIEW_COMMANDS } from "./review.ts";
+import { MONITOR_COMMANDS } from "./monitor.ts";
 import { USE_COMMANDS } from "./use.ts";
 
 const SCALES = ["tiny", "small", "large"] as const;
@@ -177,4 +178,5 @@ export const COMMANDS: CommandSpec[] = [
   ...RUNS_COMMANDS,
   ...REVIEW_COMMANDS,
   ...USE_COMMANDS,
+  ...MONITOR_COMMANDS,
 ];

@@ -36,6 +36,20 @@ export interface RollingCheckOptions {
   level?: number;
   /** Fewest observations before the check may fire. @default the window */
   minObservations?: number;
+  /**
+   * The window mean's variance inflation when its observations are clustered (e.g. by day: a day's tasks share
+   * the day's conditions), `1 + (m − 1)ρ` for clusters of `m` with intra-cluster correlation `ρ`. A binary window's
+   * Wilson interval is taken on the effective counts (successes and n divided by it); a t interval widens by its
+   * square root. @default 1
+   */
+  designEffect?: number;
+  /**
+   * The reference's own interval at the check's level, when the reference is itself an estimate (e.g. the weeks
+   * before the window). The check then compares the difference window − reference, with Newcombe's interval
+   * (the two intervals' half-widths combined in quadrature, "MOVER"), and fires when that interval lies wholly
+   * past `∓ threshold`. @default the reference is taken as known
+   */
+  referenceInterval?: { lo: number; hi: number };
 }
 
 /** The monitor's defaults: a 50-observation window, a 10-point move, a 95 % interval. */
@@ -61,6 +75,11 @@ export interface RollingCheck {
   direction: MonitorDirection;
   /** One line: what the window shows against the limit. */
   reason: string;
+  /**
+   * With `referenceInterval`: the difference window − reference and its interval (Newcombe's), which the check
+   * compares with `∓ threshold` (null bounds when the window has no interval).
+   */
+  difference?: { estimate: number | null; lo: number | null; hi: number | null };
 }
 
 function resolve(o: RollingCheckOptions) {
@@ -72,7 +91,22 @@ function resolve(o: RollingCheckOptions) {
   if (!(level > 0 && level < 1)) throw new RangeError(`rolling check: level must be in (0, 1), found ${level}`);
   if (direction !== "drop" && direction !== "rise") throw new RangeError(`rolling check: direction must be 'drop' or 'rise', found '${direction}'`);
   if (!Number.isInteger(min) || min < 1 || min > window) throw new RangeError(`rolling check: minObservations must be an integer in [1, ${window}], found ${min}`);
-  return { reference: o.reference, window, threshold, level, direction, min, z: normalQuantile(1 - (1 - level) / 2) };
+  const deff = o.designEffect ?? 1, ref = o.referenceInterval;
+  if (!(deff >= 1) || !Number.isFinite(deff)) throw new RangeError(`rolling check: designEffect must be a finite number ≥ 1, found ${deff}`);
+  if (ref && !(Number.isFinite(ref.lo) && Number.isFinite(ref.hi) && ref.lo <= o.reference && o.reference <= ref.hi)) {
+    throw new RangeError(`rolling check: referenceInterval must be finite and hold the reference ${o.reference}, found [${ref.lo}, ${ref.hi}]`);
+  }
+  return { reference: o.reference, window, threshold, level, direction, min, z: normalQuantile(1 - (1 - level) / 2), deff, ref };
+}
+
+type Resolved = ReturnType<typeof resolve>;
+
+/** Wilson's interval on effective (real-valued) counts: `wilsonInterval` takes integer counts, a design effect does not. */
+function wilsonEffective(successes: number, n: number, z: number): { lo: number; hi: number } {
+  if (Number.isInteger(successes) && Number.isInteger(n)) return wilsonInterval(successes, n, z);
+  const p = successes / n, z2 = z * z, denom = 1 + z2 / n;
+  const centre = (p + z2 / (2 * n)) / denom, half = (z / denom) * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n));
+  return { lo: Math.max(0, centre - half), hi: Math.min(1, centre + half) };
 }
 
 const f3 = (x: number) => x.toFixed(3);
@@ -89,7 +123,6 @@ const f3 = (x: number) => x.toFixed(3);
  */
 export function rollingCheck(series: readonly (number | boolean)[], options: RollingCheckOptions): RollingCheck {
   const o = resolve(options);
-  const limit = o.direction === "drop" ? o.reference - o.threshold : o.reference + o.threshold;
   // One pass over the window: a monitor reads it after every observation.
   const start = Math.max(0, series.length - o.window), n = series.length - start;
   const values = new Array<number>(n);
@@ -101,28 +134,71 @@ export function rollingCheck(series: readonly (number | boolean)[], options: Rol
     sum += x;
     if (x !== 0 && x !== 1) binary = false;
   }
+  return judge(o, n, sum, binary ? null : values);
+}
+
+/**
+ * The same check from counts: `successes` of `n` 0/1 observations in the window (a monitor that holds daily
+ * counts rather than every observation). `window` plays no part here; `minObservations` defaults to 1.
+ *
+ * @example Last week against the four weeks before it, observations clustered by day
+ * ```ts
+ * const before = { successes: 560, n: 1120 }; // 0.50
+ * const z = normalQuantile(1 - 0.0005);
+ * const ref = wilsonInterval(before.successes, before.n, z);
+ * proportionCheck(98, 280, { reference: 0.5, threshold: 0, level: 0.999, referenceInterval: ref, designEffect: 1.2 }).fired; // true
+ * ```
+ */
+export function proportionCheck(successes: number, n: number, options: Omit<RollingCheckOptions, "window">): RollingCheck {
+  if (!Number.isFinite(n) || n < 0 || !Number.isFinite(successes) || successes < 0 || successes > n) {
+    throw new RangeError(`proportion check: successes must be in [0, n] and n ≥ 0, found ${successes} of ${n}`);
+  }
+  const window = Math.max(2, Math.ceil(n));
+  const o = resolve({ ...options, window, minObservations: Math.min(window, options.minObservations ?? 1) });
+  return judge(o, n, successes, null);
+}
+
+/** The check's verdict on a window of `n` observations summing to `sum` (`values` for a non-binary series). */
+function judge(o: Resolved, n: number, sum: number, values: number[] | null): RollingCheck {
+  const limit = o.direction === "drop" ? o.reference - o.threshold : o.reference + o.threshold;
   const base = { n, reference: o.reference, limit, direction: o.direction };
-  if (!n) return { ...base, fired: false, mean: null, lo: null, hi: null, reason: "no observation yet" };
+  if (!n) {
+    return { ...base, fired: false, mean: null, lo: null, hi: null, reason: "no observation yet", ...(o.ref ? { difference: { estimate: null, lo: null, hi: null } } : {}) };
+  }
   const mean = sum / n;
   let lo: number | null = null, hi: number | null = null;
-  if (binary) {
-    const w = wilsonInterval(sum, n, o.z);
+  if (values === null) {
+    const w = wilsonEffective(sum / o.deff, n / o.deff, o.z);
     [lo, hi] = [w.lo, w.hi];
   } else if (n >= 2) {
     const sd = Math.sqrt(values.reduce((a, x) => a + (x - mean) ** 2, 0) / (n - 1));
-    const half = studentTQuantile(1 - (1 - o.level) / 2, n - 1) * sd / Math.sqrt(n);
+    const half = studentTQuantile(1 - (1 - o.level) / 2, n - 1) * sd * Math.sqrt(o.deff) / Math.sqrt(n);
     [lo, hi] = [mean - half, mean + half];
+  }
+  const shown = `${f3(mean)}${lo === null ? "" : ` [${f3(lo)}, ${f3(hi!)}]`} over the last ${n}`;
+  const side = o.direction === "drop" ? "below" : "above";
+  if (o.ref) {
+    // Newcombe's (MOVER) interval of window − reference: each side's half-widths in quadrature.
+    const d = mean - o.reference;
+    const dlo = lo === null ? null : d - Math.hypot(mean - lo, o.ref.hi - o.reference);
+    const dhi = hi === null ? null : d + Math.hypot(hi - mean, o.reference - o.ref.lo);
+    const line = o.direction === "drop" ? -o.threshold : o.threshold;
+    const past = dlo !== null && dhi !== null && (o.direction === "drop" ? dhi < line : dlo > line);
+    const fired = past && n >= o.min;
+    const diff = `${d >= 0 ? "+" : "−"}${f3(Math.abs(d))}${dlo === null ? "" : ` [${f3(dlo)}, ${f3(dhi!)}]`}`;
+    const head = `${shown} against ${f3(o.reference)} [${f3(o.ref.lo)}, ${f3(o.ref.hi)}]: difference ${diff}`;
+    const reason = fired ? `${head} lies ${side} ${f3(line)}` : n < o.min ? `${head}: waits for ${o.min} observations` : `${head} does not lie wholly ${side} ${f3(line)}`;
+    return { ...base, fired, mean, lo, hi, reason, difference: { estimate: d, lo: dlo, hi: dhi } };
   }
   const past = lo !== null && hi !== null && (o.direction === "drop" ? hi < limit : lo > limit);
   const fired = past && n >= o.min;
-  const shown = `${f3(mean)}${lo === null ? "" : ` [${f3(lo)}, ${f3(hi!)}]`} over the last ${n}`;
   const sign = o.direction === "drop" ? "−" : "+";
   const line = `${f3(o.reference)} ${sign} ${f3(o.threshold)} = ${f3(limit)}`;
   const reason = fired
-    ? `${shown} lies ${o.direction === "drop" ? "below" : "above"} ${line}`
+    ? `${shown} lies ${side} ${line}`
     : n < o.min
     ? `${shown}: waits for ${o.min} observations`
-    : `${shown} does not lie wholly ${o.direction === "drop" ? "below" : "above"} ${line}`;
+    : `${shown} does not lie wholly ${side} ${line}`;
   return { ...base, fired, mean, lo, hi, reason };
 }
 

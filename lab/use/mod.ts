@@ -101,3 +101,5 @@ export {
   tournamentLog,
   type TournamentSource,
 } from "./router_eval.ts";
+export * from "./analytics.ts";
+export * from "./alerts.ts";
