@@ -42,6 +42,7 @@ export {
   ExamplesSpec,
   FitnessWeights,
   getStrategy,
+  Lineage,
   loadStrategiesConfig,
   parseStrategiesConfig,
   PromptSpec,

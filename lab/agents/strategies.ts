@@ -87,6 +87,64 @@ export const ExamplesSpec = z.strictObject({
   k: z.number().int().min(0, "must be ≥ 0").max(20, "must be ≤ 20").default(3),
 });
 
+const StrategyId = z.string().regex(/^[a-z][a-z0-9_-]*$/, "strategy ids are lowercase letters, digits, '_' and '-'");
+const FlagChange = z.strictObject({ from: z.boolean(), to: z.boolean() });
+
+/**
+ * Where a learned strategy came from (`lab/use/prompts.ts`): its parent, the failure mode its prompt edit targets,
+ * the edit itself, and the evidence it was promoted on (its `dev` lift, Holm-corrected, and the one pre-declared
+ * `test_id` confirmation). Absent on hand-written strategies; the runner never reads it.
+ */
+export const Lineage = z.strictObject({
+  /** The parent strategy's id. */
+  parent: StrategyId,
+  /** The failure mode the edit targets (an id of `lab/use/prompts.ts` FAILURE_MODES). */
+  failure_mode: z.string().min(1),
+  /** `rules` or `model:<configs/models.yaml entry>`. */
+  generator: z.string().min(1),
+  /** The edit: text added to the parent's instructions and flags turned on or off. */
+  fragment_diff: z.strictObject({
+    instructions_added: z.string().min(1),
+    flags: z.strictObject({ prefer_views: FlagChange.optional(), use_todos: FlagChange.optional(), verify_steps: FlagChange.optional() }).default({}),
+  }),
+  /** What the failure mode was detected from (counts, the tournament run). */
+  evidence: z.strictObject({
+    failures: z.number().int().min(0),
+    edits: z.number().int().min(0),
+    share: z.number().min(0).max(1),
+    run: z.string().nullable(),
+  }),
+  /** The paired lift over the parent on `dev` (pass rate, clustered by family), Holm-corrected over `variants_tried`. */
+  dev: z.strictObject({
+    lift: z.number(),
+    lo: z.number().nullable(),
+    hi: z.number().nullable(),
+    p_value: z.number().nullable(),
+    p_holm: z.number(),
+    pairs: z.number().int().min(0),
+    clusters: z.number().int().min(0),
+    variants_tried: z.number().int().positive(),
+  }).optional(),
+  /** The one pre-declared confirmation on `test_id`: the declaration (made before the run) and its result. */
+  test: z.strictObject({
+    declared_at: z.string().min(1),
+    hypothesis: z.string().min(1),
+    alternative: z.literal("greater"),
+    alpha: z.number().gt(0).lt(1),
+    instances: z.number().int().positive(),
+    seeds: z.array(z.number().int()).min(1),
+    lift: z.number(),
+    lo: z.number().nullable(),
+    hi: z.number().nullable(),
+    p_value: z.number().nullable(),
+    confirmed: z.boolean(),
+  }).optional(),
+  /** When the variant was promoted (ISO time). */
+  promoted_at: z.string().optional(),
+});
+/** Where a learned strategy came from. */
+export type Lineage = z.infer<typeof Lineage>;
+
 /** One strategy as written in the file. */
 export const StrategyEntry = z.strictObject({
   /** One line for tables and reports. */
@@ -98,6 +156,8 @@ export const StrategyEntry = z.strictObject({
   verification: Verification.default({ verify_steps: false }),
   budgets: Budgets,
   examples: ExamplesSpec.default({ k: 3 }),
+  /** Set on learned strategies only (see {@linkcode Lineage}). */
+  lineage: Lineage.optional(),
 });
 /**
  * One strategy as written in the file.

@@ -4,6 +4,21 @@
  * verifiers' most common failure reasons.
  */
 import type { CommandSpec } from "./_args.ts";
+import { getStrategy, parseStrategiesConfig } from "../agents/mod.ts";
+import { ConfigError } from "../util/mod.ts";
+import {
+  type DeclaredTest,
+  detectFailureModes,
+  evaluateVariants,
+  failureReasons,
+  generateVariants,
+  listCorrections,
+  modelWriter,
+  type PromptEvaluation,
+  promoteVariants,
+  ruleWriter,
+  writePromoted,
+} from "../use/mod.ts";
 import { intOption, UsageError } from "./_args.ts";
 import { DEFAULT_PATTERNS_PATH, PatternStore } from "../patterns/mod.ts";
 import { DEFAULT_DB_PATH } from "../tournament/mod.ts";
@@ -34,6 +49,7 @@ import {
 /** The `lab use` commands. */
 export const USE_COMMANDS: CommandSpec[] = [
   ROUTE_COMMAND(),
+  PROMPTS_COMMAND(),
   {
     name: "use edits",
     summary: "What people change most in the agent's answers (per strategy, category or model), with the verifiers' failure reasons",
@@ -250,5 +266,161 @@ async function routeCommand(args: ParsedArgs): Promise<number> {
     );
   }
   console.log(lines.join("\n"));
+  return 0;
+}
+
+/** `lab use prompts`: learned prompts (seed 004) — failure modes → prompt variants → dev (Holm) → one test_id test each → promotion. */
+function PROMPTS_COMMAND(): CommandSpec {
+  return {
+    name: "use prompts",
+    summary: "Learned prompts: a strategy's frequent failure modes → prompt variants → paired dev lifts (Holm) → one pre-declared test_id test → promotion",
+    options: {
+      strategy: { type: "string", description: "The parent strategy (an id of the tournament config's strategies file)", default: "beta" },
+      "from-run": { type: "string", description: "Tournament run whose failed episodes give the verdict reasons (default: the newest run in --db)" },
+      db: { type: "string", description: "The tournament store", default: displayPath(DEFAULT_DB_PATH) },
+      patterns: { type: "string", description: "Pattern store holding corrections (edit patterns); skipped when the file does not exist", default: displayPath(DEFAULT_PATTERNS_PATH) },
+      simulated: { type: "string", description: "Which corrections count: a person's (real), simulated ones, or both", choices: ["real", "simulated", "all"], default: "real" },
+      variants: { type: "string", description: "Variants at most (one per failure mode, most frequent first)", default: "3" },
+      "min-count": { type: "string", description: "Fewest failures + edits a failure mode needs", default: "2" },
+      "per-level": { type: "string", description: "dev and test_id instances per challenge level", default: "20" },
+      seeds: { type: "string", description: "Episode seeds per instance (fresh: none of the run's)", default: "1" },
+      alpha: { type: "string", description: "α of the Holm-corrected dev choice and of each one-sided test_id test", default: "0.05" },
+      "writer-model": { type: "string", description: "A configs/models.yaml entry that writes the variants' sentences (default: the rule table)" },
+      "no-eval": { type: "boolean", description: "Only detect failure modes and write variants (no suites)" },
+      config: { type: "string", description: "Tournament config (model, sandbox, levels and families, strategies file)", default: "configs/tournament.yaml" },
+      write: { type: "string", description: "Add the promoted strategies to this strategies file (atomically); default: print the YAML to add" },
+      json: { type: "boolean", description: "Print the result as JSON" },
+    },
+    examples: [
+      "deno task lab use prompts --strategy beta --no-eval",
+      "deno task lab use prompts --strategy beta --per-level 20 --variants 4",
+      "deno task lab use prompts --strategy gamma --from-run t-1c9b94653baf --write configs/strategies.yaml",
+    ],
+    run: promptsCommand,
+  };
+}
+
+async function promptsCommand(args: ParsedArgs): Promise<number> {
+  const db = String(args.values.db);
+  try {
+    await Deno.stat(db);
+  } catch {
+    throw new UsageError(`no tournament store at ${db}: run a tournament (lab tournament) or pass --db <file>`);
+  }
+  const maxVariants = intOption(args, "variants", 1);
+  const minCount = intOption(args, "min-count", 1);
+  const perLevel = intOption(args, "per-level", 1);
+  const seedCount = intOption(args, "seeds", 1);
+  const alpha = Number(args.values.alpha);
+  if (!(alpha > 0 && alpha < 1)) throw new UsageError(`--alpha must be a number in (0, 1), found '${args.values.alpha}'`);
+  const writePath = typeof args.values.write === "string" ? resolve(args.values.write) : undefined;
+  let target: { text: string; ids: string[] } | undefined;
+  if (writePath) {
+    try {
+      const text = await Deno.readTextFile(writePath);
+      target = { text, ids: Object.keys(parseStrategiesConfig(text, String(args.values.write)).strategies) };
+    } catch (e) {
+      if (e instanceof ConfigError) throw new UsageError(`--write: ${e.message}`);
+      throw new UsageError(`--write ${args.values.write}: cannot read it (${(e as Error).message.split("\n")[0]}); pass an existing strategies file`);
+    }
+  }
+  const runs = await listRuns(db);
+  if (!runs.length) throw new UsageError(`${db} holds no tournament run: run one with lab tournament`);
+  const runId = typeof args.values["from-run"] === "string" ? args.values["from-run"] : runs[0].id;
+  const run = runs.find((r) => r.id === runId);
+  if (!run) throw new UsageError(`--from-run: no run '${runId}' in ${db} (runs: ${runs.map((r) => r.id).join(", ")}; lab runs list shows them)`);
+
+  await using ctx = await runContext({ values: { config: args.values.config, db, patterns: args.values.patterns }, positionals: [] });
+  let parent;
+  try {
+    parent = getStrategy(ctx.strategies, String(args.values.strategy));
+  } catch (e) {
+    if (e instanceof ConfigError) throw new UsageError(`--strategy: ${e.message}`);
+    throw e;
+  }
+  const failures = await failureReasons(db, { runs: [run.id] });
+  let corrections: Awaited<ReturnType<typeof listCorrections>> = [];
+  const hasPatterns = await Deno.stat(String(args.values.patterns)).then(() => true, () => false);
+  if (hasPatterns) corrections = await listCorrections(await ctx.patternStore(), { simulated: args.values.simulated as SimulatedFilter });
+  const report = detectFailureModes(failures, corrections, { strategy: parent.id, minCount });
+  const writerName = typeof args.values["writer-model"] === "string" ? args.values["writer-model"] : undefined;
+  const writer = writerName ? modelWriter(await ctx.model(writerName)) : ruleWriter;
+  const variants = await generateVariants(parent, report, {
+    variants: maxVariants,
+    writer,
+    run: run.id,
+    taken: [...Object.keys(ctx.strategies.strategies), ...(target?.ids ?? [])],
+  });
+
+  const json = Boolean(args.values.json);
+  const say = (line: string) => {
+    if (!json) console.log(line);
+  };
+  const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+  say(`failure modes of ${parent.id} in run ${run.id} (${run.modelName}): ${report.failures} failed episodes, ${report.edits} edited corrections${hasPatterns ? "" : " (no pattern store)"}`);
+  for (const m of report.modes) say(`  ${m.id.padEnd(22)} ${String(m.failures + m.edits).padStart(4)}  ${pct(m.share).padStart(6)}  ${m.title}`);
+  if (report.unmatched.length) say(`  unmatched reasons (no rule): ${report.unmatched.map((u) => `${u.value} (${u.count})`).join("; ")}`);
+  for (const v of variants) {
+    const flags = Object.entries(v.lineage.fragment_diff.flags).map(([k, c]) => `${k} ${c!.from}→${c!.to}`).join(", ");
+    say(`variant ${v.strategy.id} [${v.lineage.generator}]: + "${v.lineage.fragment_diff.instructions_added}"${flags ? `; flags: ${flags}` : ""}`);
+  }
+  let evaluation: PromptEvaluation | undefined;
+  let declaredTests: DeclaredTest[] = [];
+  if (!variants.length) say(`no variant to try: no failure mode of ${parent.id} reaches --min-count ${minCount} with an edit the parent lacks`);
+  else if (!args.values["no-eval"]) {
+    const levels: typeof ctx.tournament.challenges.levels = ctx.tournament.challenges.levels.length ? ctx.tournament.challenges.levels : [1, 2, 3, 4, 5] as typeof ctx.tournament.challenges.levels;
+    const select = async (split: "dev" | "test_id") =>
+      (await Promise.all(levels.map((l) => splitChallenges({ ...ctx.tournament, challenges: { ...ctx.tournament.challenges, levels: [l] } }, split, perLevel)))).flat();
+    const [dev, test] = [await select("dev"), await select("test_id")];
+    const used = new Set((await readEpisodeRows(db, run.id)).map((r) => r.seed));
+    const seeds = freshSeeds(seedCount, { salt: `prompts:${run.id}:${parent.id}`, exclude: used });
+    const env = await ctx.env();
+    const model = await ctx.model(run.modelName);
+    say(`dev: ${dev.length} instances (levels ${levels.join(", ")}, ≤ ${perLevel} each), test_id: ${test.length}, seeds ${seeds.join(", ")}, model ${run.modelName}`);
+    evaluation = await evaluateVariants(parent, variants, {
+      model: run.modelName,
+      dev,
+      test,
+      seeds,
+      alpha,
+      deps: { models: () => model, pool: env.pool, fitness: env.strategies.fitness, concurrency: ctx.tournament.concurrency },
+      onDeclare: (tests) => {
+        declaredTests = [...tests];
+        for (const t of tests) say(`declared before the test_id run (${t.declaredAt}): ${t.hypothesis}; one-sided, α = ${t.alpha}, ${t.instances.length} instances × ${t.seeds.length} seed(s)`);
+      },
+    });
+    say(`dev: each variant − ${parent.id} (pass, paired, 95% interval clustered by family; p two-sided sign-flip, Holm over ${variants.length})`);
+    for (const d of evaluation.dev) {
+      say(`  ${d.id.padEnd(30)} ${pct(d.parentRate)} → ${pct(d.variantRate)}  ${formatEstimate({ estimate: d.lift, lo: d.lo, hi: d.hi, ...(d.note ? { note: d.note } : {}) }, { signed: true })}  p ${d.pValue?.toFixed(4) ?? "n/a"}  Holm ${d.pHolm.toFixed(4)}${d.winner ? "  WINNER" : ""}`);
+    }
+    if (!evaluation.tests.length) say(`no dev winner at α = ${alpha} after Holm: nothing to confirm on test_id, nothing promoted`);
+    for (const t of evaluation.tests) {
+      say(`test_id ${t.variant}: ${formatEstimate({ estimate: t.lift, lo: t.lo, hi: t.hi, note: "too few families" }, { signed: true })}, one-sided p ${t.pOneSided?.toFixed(4) ?? "n/a"} → ${t.confirmed ? "confirmed" : "not confirmed"}`);
+    }
+  }
+  const promoted = evaluation?.promoted ?? [];
+  let promotion;
+  if (writePath && promoted.length) {
+    try {
+      promotion = await writePromoted(writePath, promoted);
+    } catch (e) {
+      if (e instanceof ConfigError) throw new UsageError(`--write: ${e.message}`);
+      throw e;
+    }
+    say(`wrote ${promotion.ids.join(", ")} into ${displayPath(writePath)}`);
+  } else if (promoted.length) {
+    promotion = promoteVariants(target?.text ?? await Deno.readTextFile(ctx.strategies.source), promoted, ctx.strategies.source);
+    say(`promoted (add under strategies: in ${ctx.strategies.source}, or pass --write <file>):\n${promotion.added}`);
+  }
+  if (json) {
+    console.log(JSON.stringify({
+      run: run.id,
+      model: run.modelName,
+      report,
+      variants: variants.map((v) => ({ id: v.strategy.id, lineage: v.lineage })),
+      ...(evaluation ? { evaluation: { ...evaluation, promoted: evaluation.promoted.map((p) => ({ id: p.strategy.id, lineage: p.lineage })) }, declared: declaredTests } : {}),
+      ...(promotion ? { promotion: { ids: promotion.ids, written: writePath ? displayPath(writePath) : null, added: promotion.added } } : {}),
+    }, null, 2));
+  }
   return 0;
 }

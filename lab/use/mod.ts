@@ -1,6 +1,6 @@
 /**
  * Learning from use (seeds 003 and 004): corrections of `lab ask` answers and their diffs, edit-pattern analytics,
- * performance analytics with regression alerts, and learned routing.
+ * performance analytics with regression alerts, learned routing, and learned prompt variants.
  * @module
  */
 export {
@@ -103,3 +103,34 @@ export {
 } from "./router_eval.ts";
 export * from "./analytics.ts";
 export * from "./alerts.ts";
+export {
+  type DeclaredTest,
+  type DetectedMode,
+  type DetectOptions,
+  detectFailureModes,
+  type DevResult,
+  evaluateVariants,
+  type EvaluateVariantsOptions,
+  FAILURE_MODES,
+  type FailureModeId,
+  type FailureModeReport,
+  type FailureModeRule,
+  FORBIDDEN_PROMPT_WORDS,
+  fragmentProblem,
+  type GenerateOptions,
+  generateVariants,
+  holm,
+  modelWriter,
+  type PromptEvaluation,
+  type PromptFlag,
+  type Promotion,
+  promoteVariants,
+  type PromptVariant,
+  ruleWriter,
+  strategyEntry,
+  type TestResult,
+  type VariantWriter,
+  type WriteRequest,
+  type WrittenFragment,
+  writePromoted,
+} from "./prompts.ts";
