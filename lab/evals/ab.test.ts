@@ -292,7 +292,7 @@ describe("abEvaluator", () => {
     const evaluate = abEvaluator({ challenges: dev, strategy, deps, stream: { seed: 5, length: 1500 }, run: scripted([]) });
     const r = await orchestrateOnce({ registry, collect: notCalled, client: notCalled, evaluate }, { config: finetuneConfig({}).orchestrator });
     expect(r.cycle).toMatchObject({ state: "awaiting_promotion", version: v.name, evaluation: { recommendation: "promote_B", ab: { stage: "final", nonTied: 100 } } });
-    expect(r.message).toMatch(new RegExp(`^cycle lab-mini/all/1 awaits promotion: lift over lab-mini \\+0\\.\\d{3} \\[0\\.\\d{3}, 0\\.\\d{3}\\]; auto_promote is off \\('lab finetune promote ${v.name}'\\)$`));
+    expect(r.message).toMatch(new RegExp(`^cycle lab-mini/all/1 awaits promotion: A/B promote_B: .+; lift over lab-mini \\+0\\.\\d{3} \\[0\\.\\d{3}, 0\\.\\d{3}\\]; auto_promote is off \\('lab finetune promote ${v.name}'\\)$`));
     expect((await registry.get(v.name)).status).toBe("awaiting_promotion");
     expect((await registry.audit(v.name)).map((a) => [a.from, a.to, a.actor])).toEqual([[null, "candidate", expect.any(String)], ["candidate", "awaiting_promotion", "orchestrator"]]);
     expect((await registry.events({ version: v.name })).map((e) => e.type)).toEqual(["fine_tuning.completed", "fine_tuning.ready_for_promotion"]);

@@ -523,19 +523,22 @@ async function evaluateCycle(
   const lift = `lift over ${current?.name ?? config.base} ${formatLift(r)}`;
   // An A/B evaluator (lab/evals/ab.ts) decides: keep_A or need_more_data ends the cycle without a promotion.
   const decision = typeof r.recommendation === "string" ? r.recommendation : null;
+  const reasons = Array.isArray(r.reasons) ? `: ${r.reasons.join("; ")}` : "";
   if (decision !== null && decision !== "promote_B") {
-    const reasons = Array.isArray(r.reasons) ? `: ${r.reasons.join("; ")}` : "";
     // keep_A retires the candidate; need_more_data leaves it a shadow (a longer stream can decide: --eval-stream).
     await registry.mark(candidate.name, decision === "keep_A" ? "retired" : "shadow", { ...actor, reason: `A/B ${decision}${reasons}` });
     return await move(cycle, { state: "failed", reason: `${lift}; A/B ${decision}${reasons}` });
   }
-  if (config.auto_promote && liftSign(r) === "above") {
-    if ((await registry.get(candidate.name)).status !== "promoted") await registry.promote(candidate.name, { ...actor, reason: `autoPromote: ${lift}` });
-    return await move(cycle, { state: "deployed", reason: `promoted ${candidate.name} automatically: ${lift}` });
+  // What speaks for the candidate: the A/B's promote_B (with its reasons), else a lift whose interval lies above 0.
+  const favoured = decision === "promote_B" || liftSign(r) === "above";
+  const verdict = decision === "promote_B" ? `A/B promote_B${reasons}; ${lift}` : lift;
+  if (config.auto_promote && favoured) {
+    if ((await registry.get(candidate.name)).status !== "promoted") await registry.promote(candidate.name, { ...actor, reason: `autoPromote: ${verdict}` });
+    return await move(cycle, { state: "deployed", reason: `promoted ${candidate.name} automatically: ${verdict}` });
   }
-  await registry.mark(candidate.name, "awaiting_promotion", { ...actor, reason: lift });
-  const why = liftSign(r) !== "above" ? "the interval does not lie above 0" : "auto_promote is off";
-  return await move(cycle, { state: "awaiting_promotion", reason: `${lift}; ${why}` });
+  await registry.mark(candidate.name, "awaiting_promotion", { ...actor, reason: verdict });
+  const why = favoured ? "auto_promote is off" : "the interval does not lie above 0";
+  return await move(cycle, { state: "awaiting_promotion", reason: `${verdict}; ${why}` });
 }
 
 /**
