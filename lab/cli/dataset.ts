@@ -8,6 +8,7 @@ import { existsSync } from "node:fs";
 import type { CommandSpec, ParsedArgs } from "./_args.ts";
 import { intOption, UsageError } from "./_args.ts";
 import { LabContext } from "../context.ts";
+import { correctionExamples } from "../use/mod.ts";
 import { loadCatalog } from "../challenges/mod.ts";
 import { DEFAULT_PATTERNS_PATH } from "../patterns/mod.ts";
 import { DEFAULT_DB_PATH } from "../tournament/mod.ts";
@@ -157,7 +158,7 @@ export const DATASET_COMMANDS: CommandSpec[] = [
     examples: [
       "deno task lab dataset build",
       "deno task lab dataset build --out data/datasets/finance --category finance --format openai,sharegpt",
-      "deno task lab dataset build --sources patterns,asks --tier gold,silver --no-dpo",
+      "deno task lab dataset build --sources patterns,asks --tier gold,silver --no-dpo   # asks: marked-right answers and confirmed corrections",
     ],
     async run(args) {
       if (args.positionals.length) throw new UsageError(`takes no positional arguments, found '${args.positionals.join(" ")}'`);
@@ -186,6 +187,8 @@ export const DATASET_COMMANDS: CommandSpec[] = [
       const r = await buildDataset({
         ...(kinds.includes("episodes") ? { db, ...(filter.runs ? { runs: filter.runs } : {}) } : {}),
         ...(usesPatterns ? { patterns: await ctx.patternStore() } : {}),
+        // Confirmed corrections of `lab ask` answers (lab/use): human-validated gold, through the same leakage check.
+        ...(kinds.includes("asks") ? { extra: [(await correctionExamples(await ctx.patternStore())).examples] } : {}),
         kinds: kinds.map((k) => SOURCES[k]),
       }, {
         out: String(args.values.out),

@@ -41,6 +41,14 @@ describe("lab ask --correct and lab use edits", () => {
     const f = await lab("ask", "--patterns", patterns, "--confirm", askId, "--json");
     expect(f.code).toBe(0);
     expect(JSON.parse(f.out)).toMatchObject({ askId, status: "confirmed", finalSql: "SELECT count(*) FROM invoices WHERE status = 'open'", finalAnswer: 4 });
+    // The confirmed correction is a gold, human-validated example of `lab dataset build` (its asks source).
+    const b = await lab("dataset", "build", "--patterns", patterns, "--db", `${dir}/none.duckdb`, "--sources", "asks", "--out", `${dir}/ds`, "--json");
+    expect(b.code, b.err).toBe(0);
+    const lines = (await Deno.readTextFile(`${dir}/ds/train.jsonl`)).trim().split("\n");
+    expect(lines.length).toBe(1);
+    expect(lines[0]).toContain("status = 'open'");
+    const manifest = JSON.parse(await Deno.readTextFile(`${dir}/ds/train.manifest.json`));
+    expect(manifest.lineage.map((l: { source: string; tier: string; humanValidated?: boolean }) => [l.source, l.tier, l.humanValidated])).toEqual([["ask", "gold", true]]);
     const e = await lab("use", "edits", "--patterns", patterns, "--no-failures", "--json");
     expect(e.code).toBe(0);
     expect(JSON.parse(e.out)).toMatchObject({ by: "strategy", corrections: 1, edited: 1, groups: [{ key: "gamma", modifications: { filter: { added: [{ value: "status = 'open'", count: 1, frequency: 1 }] } } }] });
