@@ -100,12 +100,12 @@ describe("the rule table", () => {
   it("holds prompt-safe fragments that switch lab-mini only through the flags each rule sets", () => {
     for (const [id, rule] of Object.entries(FAILURE_MODES)) {
       expect([id, fragmentProblem(rule.fragment)]).toEqual([id, null]);
-      const flags = "flags" in rule ? rule.flags : {};
+      const flags: { prefer_views?: boolean; use_todos?: boolean; verify_steps?: boolean } = "flags" in rule ? rule.flags as object : {};
       const s: Strategy = {
         ...beta,
         instructions: `${beta.instructions} ${rule.fragment}`,
-        tools: { ...beta.tools, ...("prefer_views" in flags ? { prefer_views: flags.prefer_views } : {}), ...("use_todos" in flags ? { use_todos: flags.use_todos } : {}) },
-        verification: { verify_steps: "verify_steps" in flags ? flags.verify_steps! : beta.verification.verify_steps },
+        tools: { ...beta.tools, prefer_views: flags.prefer_views ?? beta.tools.prefer_views, use_todos: flags.use_todos ?? beta.tools.use_todos },
+        verification: { verify_steps: flags.verify_steps ?? beta.verification.verify_steps },
       };
       const sw = readStrategy(systemPrompt({ strategy: s, task: "How many open orders?", role: "cfo", asOf: "2025-11-28" }));
       expect([id, { views: sw.views, todo: sw.todo, verify: sw.verify }]).toEqual([id, { views: s.tools.prefer_views, todo: s.tools.use_todos, verify: s.verification.verify_steps }]);
