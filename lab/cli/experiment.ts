@@ -119,6 +119,15 @@ async function gitCommit(): Promise<string> {
   return dirty ? `${head} (with uncommitted changes)` : head;
 }
 
+/** `--levels` as a list of levels (comma-separated, each 1..5). */
+function levelsOption(v: unknown): Level[] {
+  return String(v).split(",").map((s) => s.trim()).filter(Boolean).map((s) => {
+    const n = Number(s);
+    if (![1, 2, 3, 4, 5].includes(n)) throw new UsageError(`--levels must be a comma-separated list of 1..5, found '${s}'`);
+    return n as Level;
+  });
+}
+
 export const EXPERIMENT_COMMANDS: CommandSpec[] = [
   {
     name: "experiment labmini",
@@ -152,11 +161,7 @@ export const EXPERIMENT_COMMANDS: CommandSpec[] = [
       "deno task lab experiment labmini --splits dev,test_id,test_ood --seeds 1,2,3 --out lab/evals/labmini_results.json --markdown lab/evals/LABMINI_RESULTS.md",
     ],
     async run(args) {
-      const levels = String(args.values.levels).split(",").map((s) => s.trim()).filter(Boolean).map((s) => {
-        const n = Number(s);
-        if (![1, 2, 3, 4, 5].includes(n)) throw new UsageError(`--levels must be a comma-separated list of 1..5, found '${s}'`);
-        return n as Level;
-      });
+      const levels = levelsOption(args.values.levels);
       const perLevel = numberOption(args.values["per-level"], "per-level", (n) => Number.isInteger(n) && n > 0, "a positive integer");
       const seed = numberOption(args.values.seed, "seed", Number.isInteger, "an integer")!;
       const seeds = args.values.seeds === undefined ? [seed] : String(args.values.seeds).split(",").map((x) => numberOption(x.trim(), "seeds", Number.isInteger, "a comma-separated list of integers")!);
@@ -247,11 +252,7 @@ export const EXPERIMENT_COMMANDS: CommandSpec[] = [
     async run(args) {
       const int = (name: string, min: number, max = Infinity) =>
         numberOption(args.values[name], name, (n) => Number.isInteger(n) && n >= min && n <= max, max === Infinity ? `an integer ≥ ${min}` : `an integer in ${min}..${max}`);
-      const levels = String(args.values.levels).split(",").map((s) => s.trim()).filter(Boolean).map((s) => {
-        const n = Number(s);
-        if (![1, 2, 3, 4, 5].includes(n)) throw new UsageError(`--levels must be a comma-separated list of 1..5, found '${s}'`);
-        return n as Level;
-      });
+      const levels = levelsOption(args.values.levels);
       const splits = String(args.values.splits).split(",").map((x) => x.trim()).filter(Boolean);
       for (const s of splits) if (s !== "dev" && s !== "test_id") throw new UsageError(`--splits must list dev or test_id, found '${s}'`);
       const temperature = numberOption(args.values.temperature, "temperature", (n) => n > 0 && n <= 2, "a number in (0, 2]")!;

@@ -3,48 +3,55 @@
  * (SQL fragments, tables, columns, filters, aggregation, answer shape) per strategy, category or model, with the
  * verifiers' most common failure reasons.
  */
-import type { CommandSpec } from "./_args.ts";
-import { getStrategy, parseStrategiesConfig } from "../agents/mod.ts";
-import { ConfigError } from "../util/mod.ts";
-import {
-  type DeclaredTest,
-  detectFailureModes,
-  evaluateVariants,
-  failureReasons,
-  generateVariants,
-  listCorrections,
-  modelWriter,
-  type PromptEvaluation,
-  promoteVariants,
-  ruleWriter,
-  writePromoted,
-} from "../use/mod.ts";
-import { intOption, UsageError } from "./_args.ts";
-import { DEFAULT_PATTERNS_PATH, PatternStore } from "../patterns/mod.ts";
-import { DEFAULT_DB_PATH } from "../tournament/mod.ts";
-import { EDIT_GROUPINGS, type EditGrouping, editPatterns, formatEditReport, type SimulatedFilter } from "../use/mod.ts";
-import { displayPath, repoPath } from "../util/mod.ts";
-import { resolve } from "node:path";
-import type { ParsedArgs } from "./_args.ts";
+import { type CommandSpec, intOption, type ParsedArgs, UsageError } from "./_args.ts";
 import { runContext } from "./_endpoint.ts";
+import { resolve } from "node:path";
+import { getStrategy, parseStrategiesConfig } from "../agents/mod.ts";
 import { type Challenge, loadCatalog } from "../challenges/mod.ts";
 import type { ChatModel } from "../models/mod.ts";
-import { listRuns, readEpisodeRows } from "../tournament/mod.ts";
+import { DEFAULT_PATTERNS_PATH, PatternStore } from "../patterns/mod.ts";
+import { DEFAULT_DB_PATH, listRuns, readEpisodeRows } from "../tournament/mod.ts";
 import { formatEstimate, freshSeeds, liftCell, splitChallenges, storedStrategy } from "../evals/mod.ts";
 import {
   armSummaries,
   BanditRouter,
   cheapestAtEqualSuccess,
+  type DeclaredTest,
+  detectFailureModes,
+  EDIT_GROUPINGS,
+  type EditGrouping,
+  editPatterns,
+  evaluateVariants,
+  failureReasons,
   fallbackTable,
+  formatEditReport,
+  generateVariants,
+  listCorrections,
   loadRouter,
+  modelWriter,
   paretoFrontier,
+  type PromptEvaluation,
+  promoteVariants,
   replayLog,
   routerArmId,
   type RouterVsFixedResult,
   routerVsFixed,
+  ruleWriter,
   saveRouter,
+  type SimulatedFilter,
   tournamentLog,
+  writePromoted,
 } from "../use/mod.ts";
+import { ConfigError, displayPath, repoPath } from "../util/mod.ts";
+
+/** Refuses a tournament store that does not exist (nothing is created): `hint` says what else the user can do. */
+async function requireTournamentStore(db: string, hint = "pass --db <file>"): Promise<void> {
+  try {
+    await Deno.stat(db);
+  } catch {
+    throw new UsageError(`no tournament store at ${db}: run a tournament (lab tournament) or ${hint}`);
+  }
+}
 
 /** The `lab use` commands. */
 export const USE_COMMANDS: CommandSpec[] = [
@@ -70,13 +77,7 @@ export const USE_COMMANDS: CommandSpec[] = [
     async run(args) {
       const top = intOption(args, "top", 1);
       const db = args.values["no-failures"] ? undefined : String(args.values.db);
-      if (db !== undefined) {
-        try {
-          await Deno.stat(db);
-        } catch {
-          throw new UsageError(`no tournament store at ${db}: run a tournament, pass --db <file>, or --no-failures`);
-        }
-      }
+      if (db !== undefined) await requireTournamentStore(db, "pass --db <file>; --no-failures leaves the failure reasons out");
       await using store = await PatternStore.open(String(args.values.patterns));
       const r = await editPatterns(store, {
         by: args.values.by as EditGrouping,
@@ -124,11 +125,7 @@ function ROUTE_COMMAND(): CommandSpec {
 
 async function routeCommand(args: ParsedArgs): Promise<number> {
   const db = String(args.values.db);
-  try {
-    await Deno.stat(db);
-  } catch {
-    throw new UsageError(`no tournament store at ${db}: run a tournament (lab tournament) or pass --db <file>`);
-  }
+  await requireTournamentStore(db);
   const seed = intOption(args, "seed", 0);
   const passes = intOption(args, "passes", 1);
   const eps = Number(args.values["tie-break"]);
@@ -302,11 +299,7 @@ function PROMPTS_COMMAND(): CommandSpec {
 
 async function promptsCommand(args: ParsedArgs): Promise<number> {
   const db = String(args.values.db);
-  try {
-    await Deno.stat(db);
-  } catch {
-    throw new UsageError(`no tournament store at ${db}: run a tournament (lab tournament) or pass --db <file>`);
-  }
+  await requireTournamentStore(db);
   const maxVariants = intOption(args, "variants", 1);
   const minCount = intOption(args, "min-count", 1);
   const perLevel = intOption(args, "per-level", 1);
