@@ -484,7 +484,9 @@ export const FINETUNE_COMMANDS: CommandSpec[] = [
       const rate = shareOption(args, "eval-rate", finetune.ab.rate);
       const streamLength = args.values["eval-stream"] === undefined ? finetune.ab.stream_length : intOption(args, "eval-stream", 1);
       const evalDeps = async () => ({ models: await ctx.servedModels(evalModel, remoteLab ? { baseUrl } : {}), pool: await ctx.catalogPool(4) });
-      const split = async (name: string) => (await loadCatalog()).filter((c) => c.split === name);
+      // One catalog read per call, whether the cycle evaluates once, twice (autoRollback) or also re-estimates.
+      let catalog: ReturnType<typeof loadCatalog> | undefined;
+      const split = async (name: string) => (await (catalog ??= loadCatalog())).filter((c) => c.split === name);
       const evaluate: Evaluate = async (req) => {
         if (args.values.eval === "ab") {
           return await abEvaluator({
