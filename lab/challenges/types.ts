@@ -156,6 +156,7 @@ export const WORDING_FEATURES = [
   "numbers_in_words",
   "shorthand",
   "relative_period",
+  "comparison",
 ] as const;
 /**
  * A wording feature a template can be tagged with.

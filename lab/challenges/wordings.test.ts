@@ -1,7 +1,8 @@
 /**
  * The catalog's wordings: at least 8 templates per family, two held out for `dev` and two for `test_id`, and
  * each family's tagged templates cover the wording features a measurement needs (question, request, a note from
- * a colleague, jargon; numbers in words where the family has a number; a relative period where it has a period).
+ * a colleague, jargon; numbers in words where the family has a number; a relative period where it has a period;
+ * comparison phrasing where the family's outcome is a comparison).
  * Prints the counts by level, split and template.
  */
 import { describe, expect, it } from "vitest";
@@ -32,6 +33,7 @@ describe("wordings", () => {
       const need = ["question", "request", "colleague_note", "jargon"];
       if (Object.values(f.params).some((values) => values.every((v) => typeof v === "number"))) need.push("numbers_in_words");
       if ("period" in f.params || "quarter" in f.params) need.push("relative_period");
+      if (f.outcome === "comparison") need.push("comparison");
       expect(need.filter((n) => !tagged.has(n as never)), f.family).toEqual([]);
     }
   });
@@ -46,6 +48,10 @@ describe("wordings", () => {
         if (features.includes("shorthand")) expect(t, `${f.family}[${i}]`).toMatch(/\{[a-z_]+\.short\}/);
         if (features.includes("relative_period")) {
           expect(t, `${f.family}[${i}]`).toMatch(/\{(period|quarter)\.alt\}|prior|before|earlier|previous|preceding|predecessor|a year ago|year-over-year|last year|\bMoM\b|\bQoQ\b|\bYoY\b/i);
+        }
+        // Two periods or things side by side: named as such, or as the change or difference between them.
+        if (features.includes("comparison")) {
+          expect(t, `${f.family}[${i}]`).toMatch(/\bvs\b|versus|compar|against|relative to|-over-|\b(MoM|QoQ|YoY)\b|change|difference|baseline|next to|preced|prior|previous|before/i);
         }
       });
     }

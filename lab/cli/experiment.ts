@@ -4,7 +4,9 @@
  * rates and paired lifts over base, clustered by family (lab-mini results on the oracle distillation of `train`,
  * labelled as such). With `--splits`/`--seeds` it runs each split × seed in turn; `--markdown` writes them all as
  * one report with the issue's checks pooled over seeds, `--out` as JSON (settings, per-run and pooled cells, lifts
- * and checks, base success by wording origin; no episodes), which the README's figures are generated from.
+ * and checks, base success by wording origin and by wording feature, the train reference; no episodes), which the
+ * README's figures are generated from. On `dev` and `test_id` the base model also runs on the train instances of the
+ * same families (transfer check) and so do the previous base weights (`--previous-weights`, regression check).
  *
  * `lab experiment self-improve`: expert iteration on lab-mini's own train tournaments (never the oracle's data),
  * round by round, with its controls, greedy self-distillation, single-stage vs progressive fine-tuning at equal
@@ -18,6 +20,8 @@ import {
   honestyChecks,
   pooledLifts,
   summarise,
+  trainReference,
+  wordingFeatureCells,
   HONESTY_ARMS,
   formatLabMiniMarkdown,
   type LabMiniHonestyResult,
@@ -32,8 +36,9 @@ import {
 import { type Level, loadCatalog } from "../challenges/mod.ts";
 import { startServer } from "../serve/mod.ts";
 import { getModelConfig, LAB_MINI_BASE_WEIGHTS } from "../models/mod.ts";
+import { existsSync } from "node:fs";
 import { LabContext } from "../context.ts";
-import { displayPath, progressBar, writeTextAtomic } from "../util/mod.ts";
+import { displayPath, progressBar, repoPath, writeTextAtomic } from "../util/mod.ts";
 
 function numberOption(v: unknown, name: string, check: (n: number) => boolean, what: string): number | undefined {
   if (v === undefined) return undefined;
@@ -49,14 +54,22 @@ function numberOption(v: unknown, name: string, check: (n: number) => boolean, w
  */
 const HONESTY_COPY_THRESHOLD = 0.2;
 
+/**
+ * The base weights before the current ones (a copy of the committed base kept when it is re-pretrained): the
+ * default `--previous-weights` of `experiment labmini`, for the regression check on train templates.
+ */
+const PREVIOUS_BASE_WEIGHTS = repoPath("data/models/lab-mini-base-v1.json");
+
 /** Format tag of the JSON `experiment labmini --out` writes (lab/evals/labmini_results.json). */
 export const LABMINI_RESULTS_FORMAT = "lab-labmini-results/1";
 
 /**
  * The JSON of an honesty run (several splits × seeds): settings, each run's cells and lifts, per split the cells,
  * lifts and checks pooled over seeds, and the base arm's success by wording origin (the catalog's original
- * templates vs the independently written ones) per split and level. Episodes are left out (the Markdown report
- * and these are computed from them).
+ * templates vs the independently written ones) per split and level. Per split it also holds success by wording
+ * feature × level for base, icl_same and ft (`features`) and the train reference (`reference`: the transfer gap
+ * held-out − train templates, base and previous weights on train, the regression lift), whose checks are among
+ * `checks`. Episodes are left out (the Markdown report and these are computed from them).
  */
 async function labMiniResultsJson(results: readonly LabMiniHonestyResult[], meta: { command: string; commit: string; date: string }, external?: string) {
   const origin = new Map((await loadCatalog(external ? { extra: [external] } : {})).map((c) => [c.id, c.templateOrigin]));
@@ -77,13 +90,26 @@ async function labMiniResultsJson(results: readonly LabMiniHonestyResult[], meta
       dataset: { ...first.dataset, path: displayPath(first.dataset.path) },
       baseModel: first.baseModel,
     },
-    runs: results.map(({ episodes: _e, instances, ...r }) => ({ ...r, dataset: { ...r.dataset, path: displayPath(r.dataset.path) }, instances: instances.length })),
+    runs: results.map(({ episodes: _e, instances, wordings: _w, train, ...r }) => ({
+      ...r,
+      dataset: { ...r.dataset, path: displayPath(r.dataset.path) },
+      instances: instances.length,
+      train: train && { instances: train.instances.length, previousWeights: train.previousWeights && displayPath(train.previousWeights), previousModel: train.previousModel },
+    })),
     pooled: splits.map((split) => {
       const runs = results.filter((r) => r.split === split);
       const episodes = runs.flatMap((r) => r.episodes);
       const lifts = pooledLifts(runs);
       const arms = HONESTY_ARMS.filter((a) => episodes.some((e) => e.arm === a));
-      return { split, cells: summarise(episodes, arms).cells, lifts, checks: honestyChecks(lifts, split) };
+      const ref = trainReference(runs);
+      return {
+        split,
+        cells: summarise(episodes, arms).cells,
+        lifts,
+        checks: honestyChecks(lifts, split, ref),
+        features: wordingFeatureCells(runs),
+        reference: ref && { ...ref, previousWeights: ref.previousWeights && displayPath(ref.previousWeights) },
+      };
     }),
     wording: splits.flatMap((split) => {
       const base = results.filter((r) => r.split === split).flatMap((r) => r.episodes).filter((e) => e.arm === "base");
@@ -141,7 +167,7 @@ export const EXPERIMENT_COMMANDS: CommandSpec[] = [
       },
       seeds: { type: "string", description: "Comma-separated seeds, one run each (overrides --seed)" },
       markdown: { type: "string", description: "Also write the runs as a Markdown report (checks pooled over seeds) to this file" },
-      out: { type: "string", description: "Also write the runs as JSON (settings, cells, lifts and checks per run and pooled, base success by wording origin; no episodes) to this .json file" },
+      out: { type: "string", description: "Also write the runs as JSON (settings, cells, lifts and checks per run and pooled, base success by wording origin and feature, train reference; no episodes) to this .json file" },
       levels: { type: "string", description: "Comma-separated levels", default: "1,2,3,4,5" },
       "per-level": { type: "string", description: "Instances per level (default: all of the split)" },
       seed: { type: "string", description: "Episode seed and seed of every selection and fine-tune", default: "1" },
@@ -152,6 +178,10 @@ export const EXPERIMENT_COMMANDS: CommandSpec[] = [
         default: String(HONESTY_COPY_THRESHOLD),
       },
       dataset: { type: "string", description: "Train dataset (chat JSONL with lab metadata)", default: displayPath(ORACLE_DISTILL_DATASET) },
+      "previous-weights": {
+        type: "string",
+        description: `Earlier base weights run on the same train instances for the regression check ('none' to skip; default: ${displayPath(PREVIOUS_BASE_WEIGHTS)} when it exists)`,
+      },
       json: { type: "boolean", description: "Print the full result as JSON" },
     },
     examples: [
@@ -175,6 +205,11 @@ export const EXPERIMENT_COMMANDS: CommandSpec[] = [
       const copyThreshold = numberOption(args.values["copy-threshold"], "copy-threshold", (n) => n >= 0 && n <= 1, "a number in [0, 1]");
       const outPath = args.values.out as string | undefined;
       if (outPath !== undefined && !outPath.endsWith(".json")) throw new UsageError(`--out must name a .json file, found '${outPath}'`);
+      const prevArg = args.values["previous-weights"] as string | undefined;
+      if (prevArg !== undefined && prevArg !== "none" && !existsSync(prevArg)) {
+        throw new UsageError(`--previous-weights: no file '${prevArg}'; pass a lab-mini weights file or 'none'`);
+      }
+      const previousWeights = prevArg === "none" ? undefined : prevArg ?? (existsSync(PREVIOUS_BASE_WEIGHTS) ? PREVIOUS_BASE_WEIGHTS : undefined);
       const tty = Deno.stderr.isTerminal() && !args.values.json;
       const results: LabMiniHonestyResult[] = [];
       await using ctx = await LabContext.open();
@@ -194,6 +229,7 @@ export const EXPERIMENT_COMMANDS: CommandSpec[] = [
             copyThreshold,
             dataset: String(args.values.dataset),
             baseWeights: LAB_MINI_BASE_WEIGHTS,
+            ...(previousWeights ? { previousWeights } : {}),
             serve: (backends) => startServer({ port: 0, backends }),
             pool,
             strategies: ctx.strategies,
@@ -210,7 +246,7 @@ export const EXPERIMENT_COMMANDS: CommandSpec[] = [
       // (the defaults reproduce the committed figures: no flag beyond the splits, seeds and outputs is needed).
       const command = `deno task lab experiment labmini ${external ? `--challenges ${external}` : `--splits ${splitNames.join(",")}`} --seeds ${seeds.join(",")} --levels ${levels.join(",")}` +
         `${perLevel ? ` --per-level ${perLevel}` : ""} --temperature ${temperature}${copyThreshold === HONESTY_COPY_THRESHOLD ? "" : ` --copy-threshold ${copyThreshold}`}` +
-        `${outPath ? ` --out ${outPath}` : ""}${args.values.markdown ? ` --markdown ${args.values.markdown}` : ""}`;
+        `${prevArg ? ` --previous-weights ${prevArg}` : ""}${outPath ? ` --out ${outPath}` : ""}${args.values.markdown ? ` --markdown ${args.values.markdown}` : ""}`;
       const date = new Date().toISOString().slice(0, 10);
       if (outPath) {
         const json = await labMiniResultsJson(results, { command, commit: await gitCommit(), date }, external);

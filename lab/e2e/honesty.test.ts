@@ -1,6 +1,7 @@
 /**
  * The honesty suite (`lab/evals/honesty.ts`) computes what it says, at small scale (2 levels × 6 dev instances, every
- * arm, the real path through the local server, which is why it lives with the end-to-end tests). The issue's thresholds are NOT asserted here: the figures are what they are and go
+ * arm, plus the base model and "previous" weights (here the same file) on 6 train instances per level of the same
+ * families; the real path through the local server, which is why it lives with the end-to-end tests). The issue's thresholds are NOT asserted here: the figures are what they are and go
  * in the report (`lab experiment labmini --markdown lab/evals/LABMINI_RESULTS.md`).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -18,10 +19,13 @@ import {
   honestyChecks,
   type LabMiniHonestyResult,
   ORACLE_DISTILL_DATASET,
+  ORIGINAL_WORDING,
   pooledLifts,
   readHonestyDataset,
   runLabMiniHonesty,
   type ServeBackends,
+  trainReference,
+  wordingFeatureCells,
 } from "../evals/mod.ts";
 import { externalFamilyDir } from "../challenges/testing.ts";
 
@@ -48,6 +52,8 @@ beforeAll(async () => {
     seed: 3,
     temperature: 0,
     baseWeights: LAB_MINI_BASE_WEIGHTS,
+    // The same weights as "previous": every train verdict must pair with an identical one (regression exactly 0).
+    previousWeights: LAB_MINI_BASE_WEIGHTS,
     pool,
     strategies,
     modelEntry,
@@ -199,6 +205,92 @@ describe("runLabMiniHonesty", () => {
   });
 });
 
+describe("the language checks: train reference, transfer, regression and robustness by wording feature", () => {
+  it("runs the base model and the previous weights, without examples, on train instances of the evaluated families only", async () => {
+    const all = new Map((await loadCatalog()).map((c) => [c.id, c]));
+    const t = r.train!;
+    const families = new Set(r.instances.map((id) => all.get(id)!.family));
+    expect(t.previousWeights).toBe(LAB_MINI_BASE_WEIGHTS);
+    expect(t.previousModel).toBe(r.baseModel);
+    // Picked as the evaluated instances were: 6 per level, round-robin over the evaluated families.
+    for (const level of [1, 2]) expect(t.instances.filter((id) => all.get(id)!.level === level)).toHaveLength(6);
+    expect(t.instances.every((id) => all.get(id)!.split === "train" && families.has(all.get(id)!.family))).toBe(true);
+    for (const arm of ["base", "previous"]) {
+      expect(t.episodes.filter((e) => e.arm === arm).map((e) => [e.challengeId, e.seed, e.examples])).toEqual(t.instances.map((id) => [id, 3, 0]));
+    }
+    expect(new Set(t.episodes.filter((e) => e.arm === "previous").map((e) => e.model))).toEqual(new Set([`${r.models.base}-previous`]));
+  });
+
+  it("measures the transfer gap family by family and the regression pair by pair, and checks both against the issue's targets", () => {
+    const ref = trainReference([r])!;
+    const famRates = (eps: typeof r.episodes) => {
+      const m = new Map<string, number[]>();
+      for (const e of eps) m.set(e.family, [...m.get(e.family) ?? [], +e.pass]);
+      return new Map([...m].map(([f, xs]) => [f, xs.reduce((a, b) => a + b, 0) / xs.length]));
+    };
+    for (const level of [1, 2, "all"] as const) {
+      const at = (e: { level: number }) => level === "all" || e.level === level;
+      const held = famRates(r.episodes.filter((e) => e.arm === "base" && at(e)));
+      const train = famRates(r.train!.episodes.filter((e) => e.arm === "base" && at(e)));
+      const fams = [...held.keys()].filter((f) => train.has(f));
+      const diffs = fams.map((f) => held.get(f)! - train.get(f)!);
+      const cell = ref.transfer.find((x) => x.level === level)!;
+      expect(cell.families).toBe(fams.length);
+      expect(cell.estimate).toBeCloseTo(diffs.reduce((a, b) => a + b, 0) / diffs.length, 12);
+      expect(cell.splitMean - cell.trainMean).toBeCloseTo(cell.estimate, 12);
+      if (fams.length >= 10) {
+        const c = clusteredMeanCI(fams.map((f, i) => ({ cluster: f, value: diffs[i] })), { bounds: [-1, 1] });
+        expect([cell.lo, cell.hi]).toEqual([c.lo, c.hi]);
+      } else expect([cell.lo, cell.hi, cell.note]).toEqual([null, null, expect.stringMatching(/^\d+ famil(y|ies): an interval needs ≥ 10$/)]);
+    }
+    // The same weights twice: the same verdict on every train pair.
+    const prev = new Map(r.train!.episodes.filter((e) => e.arm === "previous").map((e) => [e.challengeId, e.pass]));
+    expect(r.train!.episodes.filter((e) => e.arm === "base").every((e) => prev.get(e.challengeId) === e.pass)).toBe(true);
+    const reg = ref.regression.find((l) => l.level === "all")!;
+    expect([reg.arm, reg.pairs, reg.estimate]).toEqual(["base", 12, 0]);
+    expect(ref.rates.map((c) => [c.arm, c.level])).toEqual([["base", 1], ["base", 2], ["base", "all"], ["previous", 1], ["previous", 2], ["previous", "all"]]);
+    const all = ref.transfer.find((x) => x.level === "all")!;
+    const checks = honestyChecks(r.lifts, "dev", ref);
+    expect(checks.slice(-2)).toEqual([
+      {
+        check: "base on held-out templates vs train templates of the same families",
+        target: "within ±5 points (|estimate| ≤ 5)",
+        measured: expect.stringMatching(/^[+-]\d+\.\d .* \(\d+\.\d vs \d+\.\d, \d+ families\)$/),
+        pass: Math.abs(all.estimate) <= 0.05,
+      },
+      { check: "base on train templates: new vs previous weights", target: "≥ −2 points", measured: expect.stringMatching(/^\+0\.0 .*\(n 12, /), pass: true },
+    ]);
+    // Without a train reference the checks are the arms' only.
+    expect(honestyChecks(r.lifts, "dev").length).toBe(checks.length - 2);
+  });
+
+  it("reports base, icl_same and ft success by wording feature from the catalog's template tags", async () => {
+    const all = new Map((await loadCatalog()).map((c) => [c.id, c]));
+    for (const id of r.instances) {
+      const c = all.get(id)!;
+      expect(r.wordings[id]).toEqual(c.features.length ? c.features : [ORIGINAL_WORDING]);
+    }
+    const cells = wordingFeatureCells([r]);
+    expect(new Set(cells.map((c) => c.arm))).toEqual(new Set(["base", "icl_same", "ft"]));
+    expect(new Set(cells.map((c) => c.feature))).toEqual(new Set(r.instances.flatMap((id) => r.wordings[id])));
+    for (const cell of cells) {
+      const eps = r.episodes.filter((e) => e.arm === cell.arm && (cell.level === "all" || e.level === cell.level) && r.wordings[e.challengeId].includes(cell.feature));
+      expect([cell.episodes, cell.passes, cell.clusters]).toEqual([eps.length, eps.filter((e) => e.pass).length, new Set(eps.map((e) => e.family)).size]);
+    }
+    const md = formatLabMiniMarkdown([r], { command: "lab experiment labmini", date: "2025-01-01" });
+    expect(md).toContain("| base on held-out templates vs train templates of the same families | within ±5 points (|estimate| ≤ 5) |");
+    expect(md).toContain("| base on train templates: new vs previous weights | ≥ −2 points |");
+    expect(md).toContain("### dev: held-out vs train templates (base, pooled over seeds)");
+    expect(md).toContain(`| new − previous (points) | +0.0 (`);
+    const section = md.slice(md.indexOf("## Robustness by wording feature"));
+    expect(section).toMatch(/^## Robustness by wording feature\n/);
+    const base = cells.find((c) => c.arm === "base" && c.level === "all" && c.feature === r.wordings[r.instances[0]][0])!;
+    expect(section).toContain(`| ${base.feature} | base | `);
+    expect(section).toContain(`${base.passes}/${base.episodes} = ${(100 * base.estimate).toFixed(1)}`);
+    expect(formatLabMiniHonesty(r)).toMatch(/train reference \(12 train instances of the same families, base without examples\):\n {2}dev − train, family-paired: .*\n {2}new − previous base weights on train: \+0\.0/);
+  });
+});
+
 describe("runLabMiniHonesty on an external challenge set", () => {
   it("evaluates the external families' instances, whatever their split, as the set 'external'; the train dataset stays the catalog's", async () => {
     const ext = await externalFamilyDir();
@@ -226,6 +318,8 @@ describe("runLabMiniHonesty on an external challenge set", () => {
       expect(x.instances).toHaveLength(4);
       expect(x.instances.every((id) => mine.has(id))).toBe(true);
       expect(x.episodes.map((e) => [e.arm, e.challengeId])).toEqual(x.instances.map((id) => ["base", id]));
+      // No train reference: an external set shares no family with the catalog's train split.
+      expect(x.train).toBe(null);
       expect(x.dataset.path).toBe(common.dataset);
       expect(formatLabMiniHonesty(x)).toMatch(/split external · levels 1/);
       await expect(runLabMiniHonesty({ ...common, split: "dev", external: [ext] })).rejects.toThrow(/go together/);

@@ -32,6 +32,17 @@ describe("README figures", () => {
     expect(() => applyReadmeFigures(withoutBlock, readmeFiguresFrom(results))).toThrow(/no figures block 'own-tournament'/);
   });
 
+  it("states the transfer gap and the regression on train templates when the results carry the train reference", () => {
+    const planted = structuredClone(results);
+    planted.labmini.pooled.find((p) => p.split === "test_id")!.reference = {
+      transfer: [{ level: "all", estimate: -0.031, lo: -0.08, hi: 0.02, families: 20, splitMean: 0.2, trainMean: 0.231 }],
+      regression: [{ arm: "base", level: "all", estimate: 0.004, lo: -0.01, hi: 0.02, pairs: 300, clusters: 20 }],
+    };
+    expect(readmeFiguresFrom(planted).labmini).toMatch(
+      /On test_id's held-out templates its base success is −3\.1 \[−8\.0, \+2\.0\] points from the train templates of the same 20 families \(20\.0 % vs 23\.1 %, family means; target within ±5\), and \+0\.4 \[−1\.0, \+2\.0\] points on those train templates vs the previous base weights \(target ≥ −2\)\.$/,
+    );
+  });
+
   it("the honesty experiment's JSON and Markdown are one run of a command with default settings", async () => {
     const { labmini } = results;
     // Defaults reproduce the headline: the command names splits, seeds and outputs, not the copy threshold.

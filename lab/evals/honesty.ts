@@ -26,10 +26,21 @@
  * family), checked against the issue's targets by {@linkcode honestyChecks}, and written as Markdown by
  * {@linkcode formatLabMiniMarkdown} (`lab experiment labmini --splits … --seeds … --markdown
  * lab/evals/LABMINI_RESULTS.md`).
+ *
+ * Language checks (issue 18). Besides the arms, a run on `dev` or `test_id` also runs the base model, without
+ * examples, on the `train` instances of the same families (their train templates with train values, same seed and
+ * settings): {@linkcode trainReference} reports the **transfer gap** — per family, base success on the split minus
+ * base success on train, averaged over families with a 95 % t interval over families (target: within ±5 points) —
+ * and, when `previousWeights` is given (the CLI's `--previous-weights`, by default
+ * `data/models/lab-mini-base-v1.json`), the **regression** of the new base weights on those train instances: the
+ * paired lift new − previous, clustered by family (target: ≥ −2 points). Both become rows of
+ * {@linkcode honestyChecks}. {@linkcode wordingFeatureCells} gives success by wording feature (the catalog's
+ * template tags, `(original)` for its untagged first wordings) × level for `base`, `icl_same` and `ft`: the
+ * robustness report.
  * @module
  */
 import { join } from "node:path";
-import { type Challenge, type Level, type Split, loadCatalog } from "../challenges/mod.ts";
+import { type Challenge, type Level, type Split, loadCatalog, WORDING_FEATURES } from "../challenges/mod.ts";
 import type { SandboxPool } from "../sandbox/mod.ts";
 import {
   type ChatBackend,
@@ -40,9 +51,9 @@ import {
   servedChatModel,
 } from "../models/mod.ts";
 import type { EpisodeRecord, PatternSource, StrategiesConfig, Strategy } from "../agents/mod.ts";
-import { seededRandom } from "../stats/mod.ts";
+import { clusteredMeanCI, seededRandom } from "../stats/mod.ts";
 import { type Arm, runSuite, type SuiteEpisode } from "./suite.ts";
-import { compare, formatEstimate, type LiftCell, type RateCell } from "./compare.ts";
+import { compare, type Estimate, formatEstimate, type LiftCell, MIN_CLUSTERS, type RateCell } from "./compare.ts";
 import { LAB_MINI_LABEL } from "./label.ts";
 import { repoPath } from "../util/mod.ts";
 
@@ -105,6 +116,17 @@ export interface LabMiniHonestyOptions {
   copyThreshold?: number;
   /** Episodes in flight (at most the pool's size is useful). @default 4 */
   concurrency?: number;
+  /**
+   * Also run the base model (no examples) on the `train` instances of the evaluated families — the transfer check's
+   * reference (see the module notes). Only on `dev` and `test_id` (other sets share no family with train).
+   * @default true
+   */
+  trainReference?: boolean;
+  /**
+   * Earlier base weights, run like the base model on the same `train` instances (the regression check). Needs the
+   * train reference. @default none
+   */
+  previousWeights?: string;
   /** Keep each episode's messages in the result (for inspection and tests). @default false */
   keepMessages?: boolean;
   /** Called after each episode. */
@@ -144,7 +166,25 @@ export interface LabMiniHonestyResult {
   /** Lifts over `base` per arm × level, clustered by family. */
   lifts: LiftCell[];
   episodes: HonestyEpisode[];
+  /** Per evaluated instance, its template's wording features, or `["(original)"]` for an untagged template. */
+  wordings: Record<string, string[]>;
+  /**
+   * The base model (arm `base`) and the previous base weights (arm `previous`) on the `train` instances of the
+   * evaluated families; null when not run (`test_ood`, `external`, or `trainReference: false`).
+   */
+  train: TrainRun | null;
   seconds: number;
+}
+
+/** The train reference of one run: what ran, and its episodes (arms `base` and, with previous weights, `previous`). */
+export interface TrainRun {
+  /** The train instance ids (same levels and per-level count as the evaluated set, only its families). */
+  instances: string[];
+  /** The previous weights file, or null. */
+  previousWeights: string | null;
+  /** The previous model as its backend describes itself, or null. */
+  previousModel: string | null;
+  episodes: HonestyEpisode[];
 }
 
 /** One line of the dataset. */
@@ -268,12 +308,22 @@ export async function runLabMiniHonesty(options: LabMiniHonestyOptions): Promise
   const evaluated = external ? await loadCatalog({ extra: external, origin: "extra" }) : catalog.filter((c) => c.split === options.split);
   const instances = pickInstances(evaluated, levels, options.perLevel, seed);
   if (!instances.length) throw new RangeError(`no ${options.split} instances at levels ${levels.join(",")}`);
+  // The train reference: the evaluated families' train instances, picked as the evaluated ones were.
+  const withReference = (options.trainReference ?? true) && (options.split === "dev" || options.split === "test_id");
+  const evaluatedFamilies = new Set(instances.map((c) => c.family));
+  const reference = withReference
+    ? pickInstances(catalog.filter((c) => c.split === "train" && evaluatedFamilies.has(c.family)), levels, options.perLevel, seed)
+    : [];
 
   // Fine-tuned versions: each written under a temp dir, served beside the base.
   const workDir = await Deno.makeTempDir({ prefix: "lab-honesty-" });
   const backends: Record<string, ChatBackend> = {};
   const base = await loadLabMini(options.baseWeights, options.copyThreshold === undefined ? {} : { copy: { threshold: options.copyThreshold } });
   backends[base.id] = base;
+  const previous = options.previousWeights && reference.length
+    ? await loadLabMini(options.previousWeights, { id: `${base.id}-previous`, ...(options.copyThreshold === undefined ? {} : { copy: { threshold: options.copyThreshold } }) })
+    : undefined;
+  if (previous) backends[previous.id] = previous;
   const models: Record<string, string> = { base: base.id, icl_same: base.id, icl_unrelated: base.id };
   const trainer = labMiniTrainer(options.baseWeights, { outDir: workDir });
   const tune = async (name: string, data: readonly Record<string, unknown>[]) => {
@@ -352,16 +402,29 @@ export async function runLabMiniHonesty(options: LabMiniHonestyOptions): Promise
   const server = await options.serve(backends);
   const messages = new Map<string, EpisodeRecord["messages"]>();
   let episodes: HonestyEpisode[];
+  let trainEpisodes: HonestyEpisode[] = [];
   try {
-    const r = await runSuite({ name: `lab-mini honesty ${options.split} seed ${seed}`, challenges: instances, seeds: [seed], arms: arms.map(armOf) }, {
-      models: (id) => servedChatModel(options.modelEntry, id, { baseUrl: server.url }),
+    const deps = (offset: number) => ({
+      models: (id: string) => servedChatModel(options.modelEntry, id, { baseUrl: server.url }),
       pool: options.pool,
       fitness: options.strategies.fitness,
       concurrency: options.concurrency ?? 4,
-      onEpisode: options.onProgress,
+      onEpisode: (done: number, total: number) => options.onProgress?.(offset + done, offset + total),
       ...(options.keepMessages ? { onRecord: (arm: string, rec: EpisodeRecord) => messages.set(`${arm}\u0000${rec.challengeId}`, rec.messages) } : {}),
     });
-    episodes = r.episodes.map((e) => options.keepMessages ? { ...e, messages: messages.get(`${e.arm}\u0000${e.challengeId}`) } : e);
+    const withMessages = (e: SuiteEpisode): HonestyEpisode => options.keepMessages ? { ...e, messages: messages.get(`${e.arm}\u0000${e.challengeId}`) } : e;
+    const r = await runSuite({ name: `lab-mini honesty ${options.split} seed ${seed}`, challenges: instances, seeds: [seed], arms: arms.map(armOf) }, deps(0));
+    episodes = r.episodes.map(withMessages);
+    if (reference.length) {
+      // Train instance ids never collide with evaluated ones, so the messages map is shared.
+      const t = await runSuite({
+        name: `lab-mini honesty train reference of ${options.split} seed ${seed}`,
+        challenges: reference,
+        seeds: [seed],
+        arms: [{ id: "base", model: base.id, strategy: noExamples }, ...(previous ? [{ id: "previous", model: previous.id, strategy: noExamples }] : [])],
+      }, deps(episodes.length));
+      trainEpisodes = t.episodes.map(withMessages);
+    }
   } finally {
     await server.close();
     await Deno.remove(workDir, { recursive: true }).catch(() => {});
@@ -384,7 +447,130 @@ export async function runLabMiniHonesty(options: LabMiniHonestyOptions): Promise
     cells,
     lifts,
     episodes,
+    wordings: Object.fromEntries(instances.map((c) => [c.id, c.features.length ? [...c.features] : [ORIGINAL_WORDING]])),
+    train: reference.length
+      ? {
+        instances: reference.map((c) => c.id),
+        previousWeights: previous ? options.previousWeights! : null,
+        previousModel: previous ? previous.ownedBy ?? previous.id : null,
+        episodes: trainEpisodes,
+      }
+      : null,
     seconds: Math.round((performance.now() - t0) / 100) / 10,
+  };
+}
+
+/** The wording "feature" of the catalog's first, untagged templates in the robustness report. */
+export const ORIGINAL_WORDING = "(original)";
+
+/** The arms the robustness report compares. */
+const FEATURE_ARMS = ["base", "icl_same", "ft"] as const;
+
+/** One arm's success on the instances worded with one feature, at one level (or `"all"`). */
+export interface FeatureCell extends RateCell {
+  /** A wording feature of the catalog, or `(original)`. */
+  feature: string;
+}
+
+/**
+ * Success by wording feature × level for `base`, `icl_same` and `ft`, pooled over the given runs (one split's
+ * seeds): an instance counts under every feature its template is tagged with. Rates with a 95 % interval clustered
+ * by family where a cell has ≥ 10 families (else the estimate and the family count), as {@linkcode compare} gives.
+ */
+export function wordingFeatureCells(results: readonly LabMiniHonestyResult[]): FeatureCell[] {
+  const featuresOf = new Map(results.flatMap((r) => Object.entries(r.wordings ?? {})));
+  const episodes = results.flatMap((r) => r.episodes).filter((e) => (FEATURE_ARMS as readonly string[]).includes(e.arm));
+  const out: FeatureCell[] = [];
+  for (const feature of [...WORDING_FEATURES, ORIGINAL_WORDING]) {
+    const eps = episodes.filter((e) => featuresOf.get(e.challengeId)?.includes(feature));
+    if (!eps.some((e) => e.arm === "base")) continue;
+    const c = compare(eps, { control: "base", arms: FEATURE_ARMS.filter((a) => a !== "base" && eps.some((e) => e.arm === a)), permutations: { resamples: 1 } });
+    for (const cell of c.rates) out.push({ feature, ...cell });
+  }
+  return out;
+}
+
+/** The transfer gap at one level (or `"all"`): base success on the split minus on train, family by family. */
+export interface TransferCell extends Estimate {
+  level: number | "all";
+  /** Families with episodes on both the split and train (the interval's clusters). */
+  families: number;
+  /** Mean over those families of base success on the split. */
+  splitMean: number;
+  /** Mean over those families of base success on their train instances. */
+  trainMean: number;
+  /** Base episodes on the split and on train (of those families). */
+  splitEpisodes: number;
+  trainEpisodes: number;
+}
+
+/** What the train reference of one split's runs measured (pooled over seeds). */
+export interface TrainReference {
+  /** Base held-out vs train, family-paired, per level and overall. */
+  transfer: TransferCell[];
+  /** Success on the train instances of `base` and (when run) `previous`, per level and overall. */
+  rates: RateCell[];
+  /** New base weights minus previous on the same train instances, paired, clustered by family; empty without previous weights. */
+  regression: LiftCell[];
+  /** The previous weights file, or null. */
+  previousWeights: string | null;
+}
+
+/**
+ * The transfer and regression measurements of one split's runs (pooled over seeds), or null when no run has a
+ * train reference. Transfer: per family, mean base success on the split minus mean base success on its train
+ * instances; the estimate is the mean over families, with a 95 % t interval over families (the cluster-robust
+ * interval of one value per family) where ≥ 10 families. Regression: `compare` of arm `base` over control
+ * `previous` on the train instances (pairs = instance × seed, clustered by family).
+ */
+export function trainReference(results: readonly LabMiniHonestyResult[]): TrainReference | null {
+  const runs = results.filter((r) => r.train);
+  if (!runs.length) return null;
+  const trainEps = runs.flatMap((r) => r.train!.episodes);
+  const splitBase = runs.flatMap((r) => r.episodes).filter((e) => e.arm === "base");
+  const levels = [...new Set(splitBase.map((e) => e.level))].sort((a, b) => a - b);
+  const familyMeans = (eps: readonly SuiteEpisode[]) => {
+    const m = new Map<string, { passes: number; n: number }>();
+    for (const e of eps) {
+      const x = m.get(e.family) ?? { passes: 0, n: 0 };
+      x.passes += e.pass ? 1 : 0;
+      x.n++;
+      m.set(e.family, x);
+    }
+    return m;
+  };
+  const transfer: TransferCell[] = [];
+  for (const level of [...levels, "all" as const]) {
+    const inLevel = (e: SuiteEpisode) => level === "all" || e.level === level;
+    const held = familyMeans(splitBase.filter(inLevel));
+    const train = familyMeans(trainEps.filter((e) => e.arm === "base" && inLevel(e)));
+    const fams = [...held.keys()].filter((f) => train.has(f)).sort();
+    if (!fams.length) continue;
+    const rate = (x: { passes: number; n: number }) => x.passes / x.n;
+    const diffs = fams.map((f) => ({ cluster: f, value: rate(held.get(f)!) - rate(train.get(f)!) }));
+    const splitMean = fams.reduce((s, f) => s + rate(held.get(f)!), 0) / fams.length;
+    const trainMean = fams.reduce((s, f) => s + rate(train.get(f)!), 0) / fams.length;
+    const estimate = splitMean - trainMean;
+    const interval: Estimate = fams.length < MIN_CLUSTERS
+      ? { estimate, lo: null, hi: null, note: `${fams.length} ${fams.length === 1 ? "family" : "families"}: an interval needs ≥ ${MIN_CLUSTERS}` }
+      : (({ lo, hi }) => ({ estimate, lo, hi }))(clusteredMeanCI(diffs, { bounds: [-1, 1] }));
+    transfer.push({
+      level,
+      families: fams.length,
+      splitMean,
+      trainMean,
+      splitEpisodes: fams.reduce((s, f) => s + held.get(f)!.n, 0),
+      trainEpisodes: fams.reduce((s, f) => s + train.get(f)!.n, 0),
+      ...interval,
+    });
+  }
+  const hasPrevious = trainEps.some((e) => e.arm === "previous");
+  const c = compare(trainEps, hasPrevious ? { control: "previous", arms: ["base"] } : { control: "base", arms: [] });
+  return {
+    transfer,
+    rates: [...c.rates].sort((a, b) => (a.arm === "base" ? 0 : 1) - (b.arm === "base" ? 0 : 1)),
+    regression: c.lifts,
+    previousWeights: runs.map((r) => r.train!.previousWeights).find((p) => p !== null) ?? null,
   };
 }
 
@@ -429,6 +615,14 @@ export function formatLabMiniHonesty(r: LabMiniHonestyResult): string {
   if (r.forgetTrainedFamilies.length) {
     out.push("", `ft_forget: trained on ${r.forgetTrainedFamilies.length} families, evaluated on the instances of the others only (forgetting check)`);
   }
+  const ref = trainReference([r]);
+  const transfer = ref?.transfer.find((t) => t.level === "all");
+  if (ref && transfer) {
+    out.push("", `train reference (${r.train!.instances.length} train instances of the same families, base without examples):`);
+    out.push(`  ${r.split} − train, family-paired: ${transferText(transfer)}`);
+    const regression = ref.regression.find((l) => l.level === "all");
+    if (regression) out.push(`  new − previous base weights on train: ${liftText(regression)}`);
+  }
   return out.join("\n");
 }
 
@@ -458,9 +652,11 @@ const liftText = (c: LiftCell) => `${ci(c, true)} (n ${c.pairs}, ${c.clusters} f
  * The issue's checks on (pooled) lifts of one split: in-context lift ≥ 15 points with its lower bound above 5,
  * unrelated examples' upper bound ≤ 5; fine-tuning lift ≥ 20 with its lower bound above 5; the same-compute
  * controls (shuffled answers, unrelated families) within 5 points; forgetting (families not trained on) no worse
- * than −5 points, overall and at every level.
+ * than −5 points, overall and at every level. With the split's {@linkcode trainReference}: base on held-out
+ * templates within ±5 points of the train templates of the same families, and the new base weights no more than
+ * 2 points below the previous ones on train.
  */
-export function honestyChecks(lifts: readonly LiftCell[], split?: EvaluatedSet): HonestyCheck[] {
+export function honestyChecks(lifts: readonly LiftCell[], split?: EvaluatedSet, reference?: TrainReference | null): HonestyCheck[] {
   const all = (arm: HonestyArm) => lifts.find((l) => l.arm === arm && l.level === "all");
   const out: HonestyCheck[] = [];
   const add = (check: string, target: string, arm: HonestyArm, ok: (c: LiftCell) => boolean, na?: (c: LiftCell) => boolean) => {
@@ -490,13 +686,30 @@ export function honestyChecks(lifts: readonly LiftCell[], split?: EvaluatedSet):
     const worst = ft.reduce((a, b) => (b.estimate < a.estimate ? b : a));
     out.push({ check: "fine-tuned vs base at its worst level", target: "≥ −5 (no level made worse)", measured: `L${worst.level}: ${liftText(worst)}`, pass: worst.estimate >= -0.05 });
   }
+  const transfer = reference?.transfer.find((t) => t.level === "all");
+  if (transfer) {
+    out.push({
+      check: "base on held-out templates vs train templates of the same families",
+      target: "within ±5 points (|estimate| ≤ 5)",
+      measured: transferText(transfer),
+      pass: Math.abs(transfer.estimate) <= 0.05,
+    });
+  }
+  const regression = reference?.regression.find((l) => l.arm === "base" && l.level === "all");
+  if (regression) {
+    out.push({ check: "base on train templates: new vs previous weights", target: "≥ −2 points", measured: liftText(regression), pass: regression.estimate >= -0.02 });
+  }
   return out;
 }
 
+const transferText = (t: TransferCell) =>
+  `${ci({ ...t, clusters: t.families }, true)} (${(100 * t.splitMean).toFixed(1)} vs ${(100 * t.trainMean).toFixed(1)}, ${t.families} families)`;
+
 /**
  * The results of several runs (splits × seeds) as a Markdown report: the checks per split (pooled over seeds),
- * then per split success by arm × level and seed, and lifts over base by seed and pooled. Every figure is
- * computed from the episodes' verdicts.
+ * then per split success by arm × level and seed, lifts over base by seed and pooled, and the train reference
+ * (held-out vs train templates, new vs previous weights on train), then "Robustness by wording feature". Every
+ * figure is computed from the episodes' verdicts.
  */
 export function formatLabMiniMarkdown(results: readonly LabMiniHonestyResult[], options: { command?: string; date?: string } = {}): string {
   if (!results.length) return "";
@@ -522,7 +735,10 @@ export function formatLabMiniMarkdown(results: readonly LabMiniHonestyResult[], 
     `| check | target | ${splits.join(" | ")} |`,
     `|---|---|${splits.map(() => "---").join("|")}|`,
   ];
-  const checks = new Map(splits.map((s) => [s, honestyChecks(pooledLifts(results.filter((r) => r.split === s)), s)]));
+  const checks = new Map(splits.map((s) => {
+    const runs = results.filter((r) => r.split === s);
+    return [s, honestyChecks(pooledLifts(runs), s, trainReference(runs))];
+  }));
   const names = [...new Set([...checks.values()].flatMap((cs) => cs.map((c) => c.check)))];
   for (const name of names) {
     const target = [...checks.values()].flatMap((cs) => cs).find((c) => c.check === name)!.target;
@@ -564,6 +780,71 @@ export function formatLabMiniMarkdown(results: readonly LabMiniHonestyResult[], 
     }
     const forget = runs.map((r) => `seed ${r.seed}: ${r.forgetTrainedFamilies.length} families trained`).join("; ");
     if (runs.some((r) => r.forgetTrainedFamilies.length)) out.push("", `\`ft_forget\` is evaluated only on the instances of families it was not trained on (${forget}).`);
+    out.push(...referenceMarkdown(split, runs, cols));
   }
+  out.push(...featuresMarkdown(results, splits, cols));
   return out.join("\n") + "\n";
+}
+
+const colOf = (level: number | "all") => level === "all" ? "all" : `L${level}`;
+
+/** The train reference of one split's runs as Markdown: transfer gap, base (and previous) on train, regression. */
+function referenceMarkdown(split: string, runs: readonly LabMiniHonestyResult[], cols: readonly string[]): string[] {
+  const ref = trainReference(runs);
+  if (!ref) return [];
+  const trainN = runs[0].train!.instances.length;
+  const cell = <T extends { level: number | "all" }>(xs: readonly T[], col: string, f: (x: T) => string) => {
+    const x = xs.find((y) => colOf(y.level) === col);
+    return x ? f(x) : "–";
+  };
+  const out = [
+    "",
+    `### ${split}: held-out vs train templates (base, pooled over seeds)`,
+    "",
+    `The base model also ran, without examples, on the \`train\` instances of the same families (${trainN} per seed: their train templates with train values). ` +
+    "Per family: mean success on the split minus on train; mean over families, 95 % t interval over families.",
+    "",
+    `| measure | ${cols.join(" | ")} |`,
+    `|---|${cols.map(() => "---").join("|")}|`,
+    `| base on ${split} (family mean) | ${cols.map((c) => cell(ref.transfer, c, (t) => (100 * t.splitMean).toFixed(1))).join(" | ")} |`,
+    `| base on train (family mean) | ${cols.map((c) => cell(ref.transfer, c, (t) => (100 * t.trainMean).toFixed(1))).join(" | ")} |`,
+    `| ${split} − train (points) | ${cols.map((c) => cell(ref.transfer, c, (t) => ci({ ...t, clusters: t.families }, true))).join(" | ")} |`,
+    "",
+    "Success on the train instances: passes/n = rate % [95 %, clustered by family]" +
+    (ref.previousWeights ? `; \`previous\` = \`${ref.previousWeights.replace(/^.*\/data\//, "data/")}\`, paired lift new − previous.` : " (no previous weights given)."),
+    "",
+    `| arm | ${cols.join(" | ")} |`,
+    `|---|${cols.map(() => "---").join("|")}|`,
+  ];
+  for (const arm of [...new Set(ref.rates.map((r) => r.arm))]) {
+    out.push(`| ${arm} | ${cols.map((c) => cell(ref.rates.filter((r) => r.arm === arm), c, (x) => `${x.passes}/${x.episodes} = ${ci(x)}`)).join(" | ")} |`);
+  }
+  if (ref.regression.length) out.push(`| new − previous (points) | ${cols.map((c) => cell(ref.regression, c, (x) => ci(x, true))).join(" | ")} |`);
+  return out;
+}
+
+/** Success by wording feature × level for base, icl_same and ft, per split (pooled over seeds), as Markdown. */
+function featuresMarkdown(results: readonly LabMiniHonestyResult[], splits: readonly string[], cols: readonly string[]): string[] {
+  const out = [
+    "",
+    "## Robustness by wording feature",
+    "",
+    "Success by the evaluated templates' wording features (an instance counts under each of its template's tags; " +
+    `\`${ORIGINAL_WORDING}\` = the catalog's first, untagged wordings), pooled over seeds: passes/n = rate % [95 %, clustered by family], ` +
+    "or the estimate and its family count below 10 families.",
+  ];
+  for (const split of splits) {
+    const cells = wordingFeatureCells(results.filter((r) => r.split === split));
+    if (!cells.length) continue;
+    out.push("", `### ${split}`, "", `| feature | arm | ${cols.join(" | ")} |`, `|---|---|${cols.map(() => "---").join("|")}|`);
+    for (const feature of [...new Set(cells.map((c) => c.feature))]) {
+      for (const arm of FEATURE_ARMS.filter((a) => cells.some((c) => c.feature === feature && c.arm === a))) {
+        out.push(`| ${feature} | ${arm} | ${cols.map((col) => {
+          const x = cells.find((c) => c.feature === feature && c.arm === arm && colOf(c.level) === col);
+          return x ? `${x.passes}/${x.episodes} = ${ci(x)}` : "–";
+        }).join(" | ")} |`);
+      }
+    }
+  }
+  return out;
 }

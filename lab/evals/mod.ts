@@ -16,6 +16,7 @@ export * from "./competition.ts";
 export * from "./label.ts";
 export * from "./injection.ts";
 export {
+  type FeatureCell,
   formatLabMiniHonesty,
   formatLabMiniMarkdown,
   HONESTY_ARMS,
@@ -31,9 +32,15 @@ export {
   pickInstances,
   pooledLifts,
   readHonestyDataset,
+  ORIGINAL_WORDING,
   runLabMiniHonesty,
   type ServeBackends,
   summarise,
+  type TrainReference,
+  trainReference,
+  type TrainRun,
+  type TransferCell,
+  wordingFeatureCells,
 } from "./honesty.ts";
 export * from "./candidate.ts";
 export * from "./self_improve.ts";

@@ -48,8 +48,19 @@ export interface LabMiniResults {
   date: string;
   /** The run's seeds and copy threshold. */
   settings: { seeds: number[]; copyThreshold: number | null };
-  /** Per split, the lifts and checks pooled over seeds. */
-  pooled: { split: string; lifts: ReadmeLift[]; checks: { check: string; target: string; measured: string; pass: boolean | null }[] }[];
+  /**
+   * Per split, the lifts and checks pooled over seeds, and (on dev and test_id, in results written since issue 18)
+   * the train reference: base held-out − train templates of the same families, and new − previous weights on train.
+   */
+  pooled: {
+    split: string;
+    lifts: ReadmeLift[];
+    checks: { check: string; target: string; measured: string; pass: boolean | null }[];
+    reference?: {
+      transfer: { level: number | "all"; estimate: number; lo: number | null; hi: number | null; families: number; splitMean: number; trainMean: number }[];
+      regression: ReadmeLift[];
+    } | null;
+  }[];
   /** The base arm's passes by split, wording origin and level, pooled over seeds. */
   wording: { split: string; arm: string; origin: string; level: number; passes: number; episodes: number }[];
 }
@@ -148,7 +159,21 @@ function labMiniFigures(r: LabMiniResults): string {
     `lab-mini's base parser leans on wording: pooled over ${splits.join(", ")} its base success is ${pctOf(o.passes, o.n)} (${o.passes}/${o.n})`,
     `on the catalog's original templates and ${pctOf(i.passes, i.n)} (${i.passes}/${i.n}) on the independently written ones (widest at`,
     `L${widest.level}: ${pctOf(widest.o.passes, widest.o.n)} vs ${pctOf(widest.i.passes, widest.i.n)}).`,
+    ...transferFigures(r),
   ].join(" ");
+}
+
+/** The transfer and regression sentence (results written since issue 18 carry the train reference; older ones none). */
+function transferFigures(r: LabMiniResults): string[] {
+  const ref = r.pooled.find((p) => p.split === "test_id")?.reference;
+  const t = ref?.transfer.find((x) => x.level === "all");
+  if (!ref || !t) return [];
+  const reg = ref.regression.find((l) => l.level === "all");
+  return [
+    `On test_id's held-out templates its base success is ${lift(t)} points from the train templates of the same ${t.families}`,
+    `families (${(100 * t.splitMean).toFixed(1)} % vs ${(100 * t.trainMean).toFixed(1)} %, family means; target within ±5)` +
+    (reg ? `, and ${lift(reg)} points on those train templates vs the previous base weights (target ≥ −2).` : "."),
+  ];
 }
 
 /** The four-arm suites' and expert iteration's figures (lab/evals/evals_results.json, self_improve_results.json). */
