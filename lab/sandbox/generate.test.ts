@@ -1,10 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DuckDBInstance } from "@duckdb/node-api";
-import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { copyFile, mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { buildSandbox, clockMacrosSql, readManifest, type SandboxManifest } from "./generate.ts";
+import { buildSandbox, clockMacrosSql, readManifest, SANDBOX_FORMAT, type SandboxManifest } from "./generate.ts";
+import { ensureSandbox } from "./mod.ts";
 import { TABLES } from "./schema.ts";
+import { VIEWS } from "./views.ts";
 
 /** md5 of every table's full content, keyed by table name. */
 async function tableHashes(path: string): Promise<Record<string, string>> {
@@ -48,6 +50,46 @@ describe("buildSandbox", () => {
     for (const t of ["customers", "products", "sales_invoices", "journal_lines", "bank_transactions"]) {
       expect(c[t], t).not.toBe(a[t]);
     }
+  });
+
+  it("documents every table, view and column with its description as a COMMENT", async () => {
+    const inst = await DuckDBInstance.create(join(dir, "a.duckdb"), { access_mode: "READ_ONLY" });
+    const con = await inst.connect();
+    try {
+      const rows = async (sql: string) =>
+        (await con.runAndReadAll(sql)).getRows().map((r) => r.map(String).join("|")).sort();
+      const expected = [...TABLES, ...VIEWS].flatMap((r) => [
+        `${r.name}||${r.description}`,
+        ...r.columns.map((c) => `${r.name}|${c.name}|${c.description}`),
+      ]).sort();
+      const actual = [
+        ...await rows(`SELECT table_name, '', comment FROM duckdb_tables() WHERE NOT internal AND table_name <> '_lab_meta'`),
+        ...await rows(`SELECT view_name, '', comment FROM duckdb_views() WHERE NOT internal`),
+        ...await rows(`SELECT table_name, column_name, comment FROM duckdb_columns() WHERE NOT internal AND table_name <> '_lab_meta'`),
+      ].sort();
+      expect(actual).toEqual(expected);
+    } finally {
+      con.closeSync();
+      inst.closeSync();
+    }
+  });
+
+  it("ensureSandbox rebuilds a cached file of an older format and reuses one of the current format", async () => {
+    const cacheDir = join(dir, "cache");
+    await Deno.mkdir(cacheDir);
+    const cached = join(cacheDir, "tiny-s42-2025-11-28.duckdb");
+    await copyFile(join(dir, "a.duckdb"), cached);
+    const inst = await DuckDBInstance.create(cached);
+    const con = await inst.connect();
+    const { format: _format, ...old } = first;
+    await con.run("UPDATE _lab_meta SET manifest = $1", [JSON.stringify(old)]);
+    con.closeSync();
+    inst.closeSync();
+    const rebuilt = await ensureSandbox({ scale: "tiny" }, { dir: cacheDir });
+    expect([rebuilt.built, rebuilt.manifest.format]).toEqual([true, SANDBOX_FORMAT]);
+    const reused = await ensureSandbox({ scale: "tiny" }, { dir: cacheDir });
+    expect([reused.built, reused.manifest]).toEqual([false, rebuilt.manifest]);
+    await rm(cacheDir, { recursive: true, force: true });
   });
 
   it("leaves only the finished files in the target directory", async () => {

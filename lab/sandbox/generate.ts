@@ -24,7 +24,7 @@ import { DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
 import { mkdtemp, rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { createTablesSql, TABLES } from "./schema.ts";
-import { createViewsSql } from "./views.ts";
+import { createViewsSql, VIEWS } from "./views.ts";
 import { buildDimensions, parseIsoDate, type Row, type ScaleConfig } from "./_gen_dims.ts";
 import { factSteps, HELPER_TABLES } from "./_gen_facts.ts";
 
@@ -44,8 +44,17 @@ export interface SandboxSpec {
 /** The spec used when none is given. */
 export const DEFAULT_SPEC: SandboxSpec = { seed: 42, scale: "small", asOf: "2025-11-28" };
 
+/**
+ * Version of the sandbox file's layout (not of its data): bumped whenever the builder writes something new
+ * into the file, so {@linkcode ensureSandbox} rebuilds cached files of an older format.
+ * 2: tables, views and their columns carry `COMMENT`s (the schema's descriptions).
+ */
+export const SANDBOX_FORMAT = 2;
+
 /** What was built, stored in the file's `_lab_meta` table. */
 export interface SandboxManifest {
+  /** {@linkcode SANDBOX_FORMAT} of the builder that wrote the file (absent in files before format 2). */
+  format?: number;
   /** The spec it was built from. */
   spec: SandboxSpec;
   /** The tenants (organizations) it holds. */
@@ -150,6 +159,7 @@ export async function buildSandbox(
         }
         await con.run(clockMacrosSql(resolved.asOf));
         await con.run(createViewsSql());
+        await con.run(commentsSql());
         progress("views", (steps.length + 2) / total);
         manifest = await collectManifest(con, resolved);
         manifest.buildMs = Math.round(performance.now() - t0);
@@ -169,6 +179,29 @@ export async function buildSandbox(
   } finally {
     await rm(tmpDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * `COMMENT ON TABLE/VIEW/COLUMN` statements writing every table's, view's and column's description into the
+ * catalog, so the file documents itself (`duckdb_tables()`, `duckdb_views()`, `duckdb_columns()` → `comment`).
+ *
+ * @example
+ * ```ts
+ * await con.run(createTablesSql() + createViewsSql() + commentsSql());
+ * ```
+ */
+export function commentsSql(): string {
+  const q = (text: string) => `'${text.replaceAll("'", "''")}'`;
+  const out: string[] = [];
+  for (const t of TABLES) {
+    out.push(`COMMENT ON TABLE "${t.name}" IS ${q(t.description)};`);
+    for (const c of t.columns) out.push(`COMMENT ON COLUMN "${t.name}"."${c.name}" IS ${q(c.description)};`);
+  }
+  for (const v of VIEWS) {
+    out.push(`COMMENT ON VIEW "${v.name}" IS ${q(v.description)};`);
+    for (const c of v.columns) out.push(`COMMENT ON COLUMN "${v.name}"."${c.name}" IS ${q(c.description)};`);
+  }
+  return out.join("\n");
 }
 
 /** Reads the manifest stored in a sandbox file (opened read-only and closed before returning). */
@@ -222,5 +255,5 @@ async function collectManifest(con: DuckDBConnection, spec: SandboxSpec): Promis
     rowCounts[String(r.t)] += Number(r.n);
     rowsPerTenant[Number(r.org_id)] += Number(r.n);
   }
-  return { spec, orgs, rowCounts, rowsPerTenant, buildMs: 0 };
+  return { format: SANDBOX_FORMAT, spec, orgs, rowCounts, rowsPerTenant, buildMs: 0 };
 }

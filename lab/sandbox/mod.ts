@@ -13,7 +13,7 @@
  */
 import { join } from "node:path";
 import { repoPath } from "../util/mod.ts";
-import { buildSandbox, DEFAULT_SPEC, readManifest, type SandboxManifest, type SandboxSpec } from "./generate.ts";
+import { buildSandbox, DEFAULT_SPEC, readManifest, SANDBOX_FORMAT, type SandboxManifest, type SandboxSpec } from "./generate.ts";
 
 export * from "./schema.ts";
 export * from "./generate.ts";
@@ -40,8 +40,9 @@ export interface EnsureSandboxOptions {
 }
 
 /**
- * Returns the sandbox file for `spec`, building it first if it is missing (or `rebuild`). Building is
- * deterministic, so a cached file is the same data a rebuild would give.
+ * Returns the sandbox file for `spec`, building it first if it is missing, of an older
+ * {@linkcode SANDBOX_FORMAT}, or `rebuild`. Building is deterministic, so a cached file is the same data a
+ * rebuild would give.
  */
 export async function ensureSandbox(
   spec: Partial<SandboxSpec> = {},
@@ -50,9 +51,10 @@ export async function ensureSandbox(
   const path = sandboxPath(spec, options.dir);
   if (!options.rebuild) {
     try {
-      return { path, manifest: await readManifest(path), built: false };
+      const manifest = await readManifest(path);
+      if (manifest.format === SANDBOX_FORMAT) return { path, manifest, built: false };
     } catch {
-      // missing or unreadable: build it
+      // missing or unreadable: build it (an older format is rebuilt too)
     }
   }
   await Deno.mkdir(options.dir ?? SANDBOX_DIR, { recursive: true });

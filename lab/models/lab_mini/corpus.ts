@@ -5,7 +5,7 @@
  * @module
  */
 import { type Comparison, type Period, periodPhrase, prng, words } from "./_text.ts";
-import { type Agg, dimColumns, dimKey, type Filter, type Plan, type Sketch } from "./parser.ts";
+import { type Agg, dimColumns, dimKey, type Filter, FUNCTION_WORDS, type Plan, type Sketch, valueWords } from "./parser.ts";
 import type { ColumnMeta, RelationMeta, SchemaMeta } from "./schema_meta.ts";
 
 /** One generated example. */
@@ -40,11 +40,31 @@ function entityPhrase(dim: ColumnMeta, R: string): string {
   return phrase(dim.name);
 }
 
+/**
+ * Another name for a relation or column, taken from its description: its leading run of content words, at most
+ * `maxWords` ("Drivers the company employs." → "drivers"; "Litres of fuel bought" → "litres"). Undefined without a
+ * description, or when it adds no word to the name.
+ */
+export function descriptionPhrase(x: RelationMeta | ColumnMeta, maxWords = 2): string | undefined {
+  if (!x.comment) return undefined;
+  const all = words(x.comment);
+  let i = 0;
+  while (i < all.length && FUNCTION_WORDS.has(all[i])) i++;
+  const out: string[] = [];
+  while (i < all.length && out.length < maxWords && !FUNCTION_WORDS.has(all[i]) && !/^\d/.test(all[i])) out.push(all[i++]);
+  while (out.length && FUNCTION_WORDS.has(out[0])) out.shift();
+  if (!out.length) return undefined;
+  const name = new Set(words(x.name));
+  return out.every((w) => name.has(w) || name.has(w.replace(/e?s$/, ""))) ? undefined : out.join(" ");
+}
+
 const INTEGER = /^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT)$/i;
 
 /** Generates question/plan pairs for every relation of `meta`. Deterministic for a seed. */
 export function generateCorpus(meta: SchemaMeta, options: CorpusOptions = {}): Example[] {
   const rand = prng(options.seed ?? 0);
+  // synonyms from descriptions draw from their own stream: the other choices stay those of the same seed without them
+  const syn = prng((options.seed ?? 0) ^ 0x5a17);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)];
   const out: Example[] = [];
   for (const rel of meta.relations) {
@@ -55,10 +75,13 @@ export function generateCorpus(meta: SchemaMeta, options: CorpusOptions = {}): E
     if (measures.length) sketches.push("agg", "agg");
     if (dimColumns(rel).length) sketches.push("topn");
     if (dates.length) sketches.push("compare");
-    const R = phrase(rel.name);
+    const R0 = phrase(rel.name);
+    // what the description calls the rows (a synonym the schema itself gives): a quarter of the questions use it
+    const RD = descriptionPhrase(rel);
     for (let k = 0; k < (options.perRelation ?? 60); k++) {
       const sketch = pick(sketches);
-      const ex = generateOne({ rel, sketch, R, measures, dates, cats, rand, pick });
+      const R = RD && syn() < 0.25 ? RD : R0;
+      const ex = generateOne({ rel, sketch, R, measures, dates, cats, rand, pick, syn });
       if (ex) out.push(ex);
     }
   }
@@ -74,9 +97,16 @@ interface Ctx {
   cats: ColumnMeta[];
   rand: () => number;
   pick: <T>(xs: readonly T[]) => T;
+  /** The stream of synonym choices. */
+  syn: () => number;
 }
 
-function generateOne({ rel, sketch, R, measures, dates, cats, rand, pick }: Ctx): Example | undefined {
+function generateOne({ rel, sketch, R, measures, dates, cats, rand, pick, syn }: Ctx): Example | undefined {
+  // a column by its name, or (a quarter of the time) by its description's words
+  const colPhrase = (c: ColumnMeta) => {
+    const d = descriptionPhrase(c);
+    return d && syn() < 0.25 ? d : phrase(c.name);
+  };
   // time: a period, optionally naming its date column
   let T = "";
   let dateCol: string | undefined;
@@ -102,7 +132,7 @@ function generateOne({ rel, sketch, R, measures, dates, cats, rand, pick }: Ctx)
     const c = pick(cats);
     filter = { col: c.name, val: pick(c.values!) };
     C = phrase(c.name);
-    V = filter.val;
+    V = valueWords(c, filter.val).join(" ") || filter.val;
   };
   const F = () => filter ? pick([` where ${C} is ${V}`, ` with ${C} ${V}`, ` whose ${C} is ${V}`]) : "";
   // several values of one column: "that are open or pending", "excluding returned and cancelled ones"
@@ -126,7 +156,7 @@ function generateOne({ rel, sketch, R, measures, dates, cats, rand, pick }: Ctx)
   // a numeric comparison on a measure
   const comparison = (): { text: string; cmp: NonNullable<Plan["cmp"]> } | undefined => {
     if (!measures.length) return undefined;
-    const m = pick(measures), M = phrase(m.name);
+    const m = pick(measures), M = colPhrase(m);
     const value = pick([5, 10, 50, 100, 500, 1000, 5000, 20000, 25000]);
     const N = value >= 1000 && rand() < 0.3 ? `${value / 1000}k` : value >= 1000 && rand() < 0.5 ? value.toLocaleString("en-US") : String(value);
     const [op, text] = pick<[Comparison["op"], string]>([
@@ -164,13 +194,13 @@ function generateOne({ rel, sketch, R, measures, dates, cats, rand, pick }: Ctx)
       withFilter();
       const q = filter
         ? pick([`How many ${R} have ${C} ${V}${T}?`, `Count the ${R} where ${C} is ${V}${T}.`, `How many ${V} ${R} are there${T}?`, `Number of ${R}${F()}${T}`])
-        : pick([`How many ${R} are there${T}?`, `Count the ${R}${T}.`, `What is the number of ${R}${T}?`, `Number of ${R}${T}`, `How many ${R} do we have${T}?`]);
+        : pick([`How many ${R} are there${T}?`, `Count the ${R}${T}.`, `What is the number of ${R}${T}?`, `Number of ${R}${T}`, `How many ${R} do we have${T}?`, `How many ${R}${T}?`, `Count of ${R}${T}`]);
       return { question: q, plan: { sketch, rel: rel.name, filter, dateCol } };
     }
     case "agg": {
       const agg = pick(["sum", "sum", "avg", "min", "max"] as const);
       const m = pick(measures);
-      const A = pick(AGG_WORDS[agg]), M = phrase(m.name);
+      const A = pick(AGG_WORDS[agg]), M = colPhrase(m);
       withTime();
       const r = rand();
       if (r < 0.15) {
@@ -183,7 +213,7 @@ function generateOne({ rel, sketch, R, measures, dates, cats, rand, pick }: Ctx)
       withFilter();
       // "how many <units>": the total of a count-like measure
       if (r >= 0.15 && r < 0.3 && INTEGER.test(m.type)) {
-        const q = pick([`How many ${M} are there in ${R}${F()}${T}?`, `How many ${M} do we have${F()}${T}?`, `Total number of ${M} in ${R}${F()}${T}`, `How many ${M} in total${F()}${T}?`]);
+        const q = pick([`How many ${M} are there in ${R}${F()}${T}?`, `How many ${M} do we have${F()}${T}?`, `Total number of ${M} in ${R}${F()}${T}`, `How many ${M} altogether${F()}${T}?`]);
         return { question: q, plan: { sketch, rel: rel.name, agg: "sum", measure: m.name, filter, dateCol } };
       }
       // the relation left unsaid: the column names it
@@ -211,7 +241,7 @@ function generateOne({ rel, sketch, R, measures, dates, cats, rand, pick }: Ctx)
         return { question: q, plan: { sketch, rel: rel.name, agg: "count", dim: d.name, key, dateCol } };
       }
       if (!measures.length) return undefined;
-      const m = pick(measures), M = phrase(m.name);
+      const m = pick(measures), M = colPhrase(m);
       const agg = pick(["sum", "sum", "avg"] as const);
       const A = agg === "sum" ? pick(["total", "sum of"]) : pick(AGG_WORDS.avg);
       const q = pick([
@@ -272,7 +302,7 @@ function generateOne({ rel, sketch, R, measures, dates, cats, rand, pick }: Ctx)
         ]);
         return { question: q, plan: { sketch, rel: rel.name, agg: "count", filter, dateCol } };
       }
-      const m = pick(measures), M = phrase(m.name);
+      const m = pick(measures), M = colPhrase(m);
       const q = pick([
         `Compare the total ${M} of ${R}${F()}${by} ${P1} with ${P2}`,
         `How did the total ${M} of ${R}${F()} change from ${P2} to ${P1}${by}?`,

@@ -6,7 +6,7 @@
  * training (SGD on cross-entropy, teacher forcing) updates the same weights.
  * @module
  */
-import { type Comparison, hash32, ngrams, normalise, type Normalised, type Period, periodBounds, previousPeriod, stem, stems } from "./_text.ts";
+import { type Comparison, hash32, ngrams, normalise, type Normalised, type Period, periodBounds, previousPeriod, stem, stems, words } from "./_text.ts";
 import type { ColumnMeta, RelationMeta, SchemaMeta } from "./schema_meta.ts";
 
 /** The plan templates lab-mini can fill. */
@@ -67,6 +67,9 @@ export interface ParseContext {
   gramh: number[];
   /** Per relation: category values mentioned in the question. */
   mentions: Map<string, Mention[]>;
+  /** What a count or total is about: the head noun after "how many", "number of", "count", "total of"… and the
+   * words before it in that phrase ("late delivery trips": head `trip`, modifiers `late`, `delivery`). */
+  head?: { head: string; mods: string[] };
   prefs: Prefs;
   /** Features already computed for this question (per column × role, per relation × sketch): decoding reuses them. */
   memo?: Map<unknown, Features>;
@@ -80,6 +83,46 @@ const STAGES: Stage[] = ["sketch", "rel", "agg", "measure", "dim", "filter", "cm
 // Words that exclude the values after them ("leave out returned and cancelled ones", "no refunds", "other than open").
 const NEGATORS = new Set(["not", "no", "excluding", "exclude", "except", "without", "ignore", "ignoring", "omit", "omitting", "out", "nor", "than"]);
 
+/**
+ * Generic English function words (and a few quantity words): never content, never the name of a thing. Used to
+ * pick a description's content words and to end the noun phrase a count or total is about.
+ */
+export const FUNCTION_WORDS: ReadonlySet<string> = new Set<string>(
+  ("a an the of to in on at by for from with without into per and or but not no nor as is are was were be been being " +
+    "do does did done have has had having we our us you your they their them it its this that these those there here " +
+    "which who whom whose what when where how why all any each every some such than then so if else also only just " +
+    "very still yet ever never both either neither other another own same more most less least many much few e g eg " +
+    "i me my he she his her one ones per via about above below over under up down out off again once after before " +
+    "while during until since between against among through whether can could may might must shall should will would " +
+    "get got give show list tell let please total number count sum overall")
+    .split(" ")
+    .flatMap((w) => [w, stem(w)]),
+);
+
+/** Content stems of a description: its words, stemmed, without function words or digits. */
+export function contentStems(text: string): string[] {
+  return stems(text).filter((w) => w.length > 1 && !FUNCTION_WORDS.has(w) && !/^\d/.test(w));
+}
+
+// Phrases that introduce what a count or total is about; the noun phrase after them ends at a function word.
+const HEAD_TRIGGERS: string[][] = [["how", "many"], ["number", "of"], ["count", "of"], ["count"], ["total", "of"], ["sum", "of"], ["total"]];
+const HEAD_SKIP = new Set(["the", "all", "our", "of", "my", "your", "those", "these"]);
+
+/** The noun phrase a count or total is about (stemmed tokens): its last word is the head. */
+function headPhrase(toks: string[]): { head: string; mods: string[] } | undefined {
+  for (let i = 0; i < toks.length; i++) {
+    for (const t of HEAD_TRIGGERS) {
+      if (!t.every((w, k) => toks[i + k] === w)) continue;
+      let j = i + t.length;
+      while (j < toks.length && HEAD_SKIP.has(toks[j])) j++;
+      const np: string[] = [];
+      while (j < toks.length && np.length < 4 && !toks[j].startsWith("<") && !FUNCTION_WORDS.has(toks[j]) && !/^\d/.test(toks[j])) np.push(toks[j++]);
+      if (np.length) return { head: np.at(-1)!, mods: np.slice(0, -1) };
+    }
+  }
+  return undefined;
+}
+
 const inflections = (w: string) => w.length < 3 ? [w] : [w, `${w}s`, `${w}es`, `${w}ed`, `${w}d`, `${w}ly`, ...(w.endsWith("y") ? [`${w.slice(0, -1)}ies`] : [])];
 
 interface ValueEntry {
@@ -88,6 +131,15 @@ interface ValueEntry {
   val: string;
   tokens: string[];
 }
+/**
+ * The words that mention a category value: its own words, or for a yes/no column the column's name without its
+ * `is_`/`has_` prefix (`is_valid` = true → "valid"; "invalid" is then that value excluded).
+ */
+export function valueWords(col: ColumnMeta, val: string): string[] {
+  if (/^BOOLEAN/i.test(col.type)) return val === "true" ? words(col.name).filter((w, i) => !(i === 0 && /^(is|has|can)$/.test(w))) : [];
+  return val.toLowerCase().split(/[^a-z0-9]+/).filter(Boolean);
+}
+
 const valueIndexes = new WeakMap<SchemaMeta, Map<string, ValueEntry[]>>();
 /** The category values of a schema by their first word (single words also by their inflections). */
 function valueIndex(meta: SchemaMeta): Map<string, ValueEntry[]> {
@@ -97,7 +149,7 @@ function valueIndex(meta: SchemaMeta): Map<string, ValueEntry[]> {
     for (const r of meta.relations) {
       for (const c of r.columns) {
         for (const v of c.values ?? []) {
-          const vt = v.toLowerCase().split(/[^a-z0-9]+/).filter(Boolean);
+          const vt = valueWords(c, v);
           if (!vt.length || (vt.length === 1 && /^\d+$/.test(vt[0]))) continue;
           const e: ValueEntry = { rel: r.name, col: c.name, val: v, tokens: vt };
           for (const first of vt.length === 1 ? inflections(vt[0]) : [vt[0]]) ix.set(first, [...ix.get(first) ?? [], e]);
@@ -118,7 +170,11 @@ export function parseContext(question: string, meta: SchemaMeta, prefs: Prefs = 
   const ix = valueIndex(meta);
   const tk = norm.tokens;
   for (let i = 0; i < tk.length; i++) {
-    for (const e of ix.get(tk[i]) ?? []) {
+    // a value with a negating prefix ("unlisted", "non-billable", "inactive") is that value excluded
+    const prefixed = /^(un|non|in)[a-z]{3,}$/.test(tk[i])
+      ? (ix.get(tk[i].replace(/^(un|non|in)/, "")) ?? []).filter((e) => e.tokens.length === 1).map((e) => ({ e, pre: true }))
+      : [];
+    for (const { e, pre } of [...(ix.get(tk[i]) ?? []).map((e) => ({ e, pre: false })), ...prefixed]) {
       if (seen.has(e)) continue;
       const last = e.tokens.length - 1;
       let ok = i + last < tk.length;
@@ -127,15 +183,16 @@ export function parseContext(question: string, meta: SchemaMeta, prefs: Prefs = 
       if (!ok) continue;
       seen.add(e);
       // excluded when a negator comes shortly before, within the same list ("no returns, no refunds")
-      let neg = false;
-      for (let k = i - 1; k >= Math.max(0, i - 4); k--) if (NEGATORS.has(tk[k])) neg = true;
+      let neg = pre;
+      for (let k = i - 1; k >= Math.max(0, i - 4); k--) if (NEGATORS.has(tk[k])) neg = !pre;
       const list = mentions.get(e.rel) ?? [];
       list.push({ col: e.col, val: e.val, neg });
       mentions.set(e.rel, list);
     }
   }
   const grams = ngrams(toks);
-  return { norm, toks, tokset: new Set(toks), grams, tokh: toks.map(th), gramh: grams.map(th), mentions, prefs };
+  const head = headPhrase(toks);
+  return { norm, toks, tokset: new Set(toks), grams, tokh: toks.map(th), gramh: grams.map(th), mentions, prefs, ...(head ? { head } : {}) };
 }
 
 /** The weights: a hashed feature space. */
@@ -198,6 +255,31 @@ function nameOf(x: RelationMeta | ColumnMeta): { stems: string[]; hashes: number
   return n;
 }
 
+const commentStemCache = new WeakMap<object, string[]>();
+/** Content stems of a relation's or column's comment (cached per metadata object). */
+function commentOf(x: RelationMeta | ColumnMeta): string[] {
+  let c = commentStemCache.get(x);
+  if (!c) commentStemCache.set(x, c = x.comment ? contentStems(x.comment) : []);
+  return c;
+}
+
+/** Head-noun features: the thing a count or total is about named by a name (its last word: `fleet_trips` →
+ * `trip`) or by the first content words of a description ("Drivers the company employs."). */
+function headFeats(bits: number, out: Features, ctx: ParseContext, x: RelationMeta | ColumnMeta, pre: string) {
+  const h = ctx.head;
+  if (!h) return;
+  const ns = nameOf(x).stems, cs = commentOf(x);
+  const lead = cs.slice(0, 3);
+  feat(bits, out, `${pre}|head|last`, ns.at(-1) === h.head ? 1 : 0);
+  feat(bits, out, `${pre}|head|inname`, ns.at(-1) !== h.head && ns.includes(h.head) ? 1 : 0);
+  feat(bits, out, `${pre}|head|lead`, lead.includes(h.head) ? 1 : 0);
+  feat(bits, out, `${pre}|head|comment`, !lead.includes(h.head) && cs.includes(h.head) ? 1 : 0);
+  feat(bits, out, `${pre}|head|none`, !ns.includes(h.head) && !cs.includes(h.head) ? 1 : 0);
+  let mods = 0;
+  for (const m of h.mods) if (ns.includes(m) || lead.includes(m)) mods++;
+  feat(bits, out, `${pre}|head|mods`, Math.min(2, mods));
+}
+
 function matchCount(names: string[], tokset: Set<string>): number {
   let m = 0;
   for (const t of names) if (tokset.has(t)) m++;
@@ -231,7 +313,8 @@ function colFeatsUncached(bits: number, out: Features, ctx: ParseContext, col: C
   feat(bits, out, `c|${role}|match`, m);
   feat(bits, out, `c|${role}|all`, m === cs.length ? 1 : 0);
   feat(bits, out, `c|${role}|miss`, cs.length - m);
-  if (col.comment) feat(bits, out, `c|${role}|cmatch`, Math.min(3, matchCount(stems(col.comment), ctx.tokset)));
+  if (col.comment) feat(bits, out, `c|${role}|cmatch`, Math.min(3, matchCount(commentOf(col), ctx.tokset)));
+  headFeats(bits, out, ctx, col, `c|${role}`);
   const cross = kh(`c|${role}|cross`);
   for (const u of ctx.tokh) {
     const cu = mix(cross, u);
@@ -241,11 +324,20 @@ function colFeatsUncached(bits: number, out: Features, ctx: ParseContext, col: C
 }
 
 /**
- * The "prefer views" strategy: a fixed bonus to a view's log-score in the relation decision — a view is chosen
- * over a table unless the table is e^3 ≈ 20 times more likely. Not learned (training never sees the preference).
+ * The "prefer views" strategy: a fixed bonus to the log-score, in the relation decision, of a view the question
+ * mentions (by a word of its name or description) — such a view is chosen over a table unless the table is
+ * e^3 ≈ 20 times more likely. Not learned (training never sees the preference).
  */
 export const VIEW_BONUS = 3;
-const viewBonus = (ctx: ParseContext, r: RelationMeta) => ctx.prefs.views && r.kind === "view" ? VIEW_BONUS : 0;
+// Only a view the question is about gets it: one whose name or leading description words share a word with the
+// question (a view of distance per month does not answer "how many drivers").
+// Counts get none: what a count is about is a thing (a table's rows), and a view's rows may be a subset or another
+// grain.
+const viewBonus = (ctx: ParseContext, r: RelationMeta, sketch: Sketch) =>
+  ctx.prefs.views && r.kind === "view" && sketch !== "count" &&
+    (matchCount(nameOf(r).stems, ctx.tokset) > 0 || matchCount(commentOf(r).slice(0, 3), ctx.tokset) > 0)
+    ? VIEW_BONUS
+    : 0;
 
 /** The sketch-independent features of a relation as the question's relation. */
 function relFeats(bits: number, ctx: ParseContext, r: RelationMeta): Features {
@@ -255,7 +347,21 @@ function relFeats(bits: number, ctx: ParseContext, r: RelationMeta): Features {
   feat(bits, f, "r|match", m);
   feat(bits, f, "r|all", m === ns.length ? 1 : 0);
   feat(bits, f, "r|miss", ns.length - m);
-  if (r.comment) feat(bits, f, "r|cmatch", Math.min(3, matchCount(stems(r.comment), ctx.tokset)));
+  if (r.comment) {
+    const cs = commentOf(r);
+    feat(bits, f, "r|cmatch", Math.min(3, matchCount(cs, ctx.tokset)));
+    // the description's leading words name what the rows are ("Drivers the company employs.")
+    feat(bits, f, "r|clead", Math.min(2, matchCount(cs.slice(0, 3), ctx.tokset)));
+    const cross = kh("rc|cross");
+    for (const u of ctx.tokh) {
+      const cu = mix(cross, u);
+      for (const t of cs.slice(0, 3)) featH(bits, f, mix(cu, th(t)));
+    }
+  }
+  headFeats(bits, f, ctx, r, "r");
+  // a total of "units": a relation with a measure named so
+  const h = ctx.head?.head;
+  if (h !== undefined) feat(bits, f, "r|head|measure", relIndex(r).measures.some((c) => nameOf(c).stems.at(-1) === h) ? 1 : 0);
   feat(bits, f, "r|colmatch", Math.min(3, matchCount(columnStems(r), ctx.tokset)));
   feat(bits, f, `r|mention`, ctx.mentions.has(r.name) ? 1 : 0);
   feat(bits, f, `r|date|${relIndex(r).dates.length > 0}|${ctx.norm.periods.length > 0}`);
@@ -327,9 +433,14 @@ function expand(stage: Stage, p: Plan, ctx: ParseContext, meta: SchemaMeta, bits
   const sk = p.sketch;
   switch (stage) {
     case "sketch": {
+      // is the thing counted or totalled named like a table (count its rows) or like a measure column (sum it)?
+      const h = ctx.head?.head;
+      const headRel = h !== undefined && meta.relations.some((r) => nameOf(r).stems.at(-1) === h || commentOf(r)[0] === h);
+      const headMeasure = h !== undefined && meta.relations.some((r) => relIndex(r).measures.some((c) => nameOf(c).stems.at(-1) === h));
       const feats = SKETCHES.map((s) => {
         const f: Features = [];
         feat(bits, f, `sk|${s}|bias`);
+        if (h !== undefined) feat(bits, f, `sk|${s}|head|${headRel}|${headMeasure}`);
         const k = kh(`sk|${s}|gram`);
         for (const g of ctx.gramh) featH(bits, f, mix(k, g));
         feat(bits, f, `sk|${s}|periods${Math.min(2, ctx.norm.periods.length)}`);
@@ -537,7 +648,7 @@ export function decode(wt: Weights, meta: SchemaMeta, ctx: ParseContext, beam = 
           const baseKey = keys[""] ??= {};
           let base = memo.get(baseKey);
           if (!base) memo.set(baseKey, base = relFeats(wt.bits, ctx, r));
-          return scoreOf(base) + wt.w[kh(`r|kind|${r.kind}|${s.plan.sketch}`) & mask] + viewBonus(ctx, r);
+          return scoreOf(base) + wt.w[kh(`r|kind|${r.kind}|${s.plan.sketch}`) & mask] + viewBonus(ctx, r, s.plan.sketch);
         });
         const lp = logSoftmax(scores);
         rels.forEach((r, i) => next.push({ plan: { ...s.plan, rel: r.name }, logp: s.logp + lp[i] }));
@@ -562,9 +673,22 @@ function planColumns(p: Plan): string[] {
   return [p.measure, p.dim, p.key, p.filter?.col, p.cmp?.col, p.dateCol].filter((c): c is string => !!c);
 }
 
+/** A table's own key: the key column named after the table (`trip_id` of `trips`), else its first key. */
+function ownKey(r: RelationMeta): string | undefined {
+  const keys = r.columns.filter((c) => c.role === "key");
+  const rs = stems(r.name);
+  return (keys.find((k) => {
+    const ks = stems(k.name.replace(/_(id|no|number)$/, ""));
+    return ks.length > 0 && ks.every((w) => rs.includes(w));
+  }) ?? keys[0])?.name;
+}
+
 /**
- * "Prefer views": a plan over a table is offered first over each view that has every column the plan reads (the
- * view covers the question), at the same score — so a covering view is read instead of the table.
+ * "Prefer views": a plan over a table is offered first over each view that covers it, at the same score — so a
+ * covering view is read instead of the table. A view covers a plan when it is about the same rows — it has the
+ * table's own key column (not an aggregate per month or per group) — and has every column the plan reads. Counts
+ * are never moved: a view's rows may be a subset (open items only) or another grain, and a count reads no column
+ * that would tell.
  */
 function preferViews(plans: Scored[], meta: SchemaMeta): Scored[] {
   const views = meta.relations.filter((r) => r.kind === "view");
@@ -575,8 +699,11 @@ function preferViews(plans: Scored[], meta: SchemaMeta): Scored[] {
     if (!seen.has(k)) seen.add(k), out.push(s);
   };
   for (const s of plans) {
-    if (metaIndex(meta).byName.get(s.plan.rel)?.kind === "table") {
-      const cols = planColumns(s.plan);
+    const table = metaIndex(meta).byName.get(s.plan.rel);
+    const key = table?.kind === "table" ? ownKey(table) : undefined;
+    const counts = s.plan.sketch === "count" || s.plan.agg === "count";
+    if (key && !counts) {
+      const cols = [key, ...planColumns(s.plan)];
       for (const v of views) {
         const names = new Set(v.columns.map((c) => c.name));
         if (cols.every((c) => names.has(c)) && relationOk(v, s.plan.sketch)) push({ plan: { ...s.plan, rel: v.name }, logp: s.logp });

@@ -75,17 +75,23 @@ export async function readSchemaMeta(path: string, options: ReadSchemaOptions = 
         if (ignore.has(cname)) continue;
         let values: string[] | undefined;
         let distinct: number | undefined;
-        if (/^VARCHAR/i.test(type)) {
+        if (/^BOOLEAN/i.test(type)) {
+          // a yes/no column filters on "true" (mentioned by its name's words: `is_valid` → "valid")
+          const d = await q(`SELECT DISTINCT CAST("${cname}" AS VARCHAR) AS v FROM "${name}" WHERE "${cname}" IS NOT NULL`);
+          distinct = d.length;
+          values = d.some((x) => x.v === "true") ? ["true"] : [];
+        } else if (/^VARCHAR/i.test(type)) {
           const d = await q(`SELECT DISTINCT CAST("${cname}" AS VARCHAR) AS v FROM "${name}" WHERE "${cname}" IS NOT NULL ORDER BY 1 LIMIT 13`);
           distinct = d.length;
           values = d.map((x) => String(x.v)).filter((v) => v.length <= 40);
         }
         const role = roleOf(cname, type, distinct);
+        // keys in the schema's order (a parsed copy serialises the same: model hashes cover the metadata)
         columns.push({
           name: cname,
           type,
-          role,
           ...(String(c.comment) ? { comment: String(c.comment) } : {}),
+          role,
           ...(role === "category" && values ? { values } : {}),
         });
       }
