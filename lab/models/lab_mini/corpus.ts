@@ -5,7 +5,7 @@
  * @module
  */
 import { type Comparison, type Period, periodPhrase, prng, words } from "./_text.ts";
-import { type Agg, dimColumns, dimKey, type Filter, FUNCTION_WORDS, type Plan, type Sketch, valueWords } from "./parser.ts";
+import { type Agg, descriptionLead, dimColumns, dimKey, type Filter, FUNCTION_WORDS, type Plan, type Sketch, valueWords } from "./parser.ts";
 import type { ColumnMeta, RelationMeta, SchemaMeta } from "./schema_meta.ts";
 
 /** One generated example. */
@@ -41,13 +41,14 @@ function entityPhrase(dim: ColumnMeta, R: string): string {
 }
 
 /**
- * Another name for a relation or column, taken from its description: its leading run of content words, at most
- * `maxWords` ("Drivers the company employs." → "drivers"; "Litres of fuel bought" → "litres"). Undefined without a
+ * Another name for a relation or column, taken from its description's naming clause (`descriptionLead`): its
+ * leading run of content words, at most `maxWords` ("Drivers the company employs." → "drivers"; "Litres of fuel bought" → "litres"). Undefined without a
  * description, or when it adds no word to the name.
  */
 export function descriptionPhrase(x: RelationMeta | ColumnMeta, maxWords = 2): string | undefined {
-  if (!x.comment) return undefined;
-  const all = words(x.comment);
+  const lead = x.comment ? descriptionLead(x.comment) : undefined;
+  if (!lead) return undefined;
+  const all = words(lead);
   let i = 0;
   while (i < all.length && FUNCTION_WORDS.has(all[i])) i++;
   const out: string[] = [];

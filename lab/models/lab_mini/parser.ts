@@ -70,6 +70,10 @@ export interface ParseContext {
   /** What a count or total is about: the head noun after "how many", "number of", "count", "total of"… and the
    * words before it in that phrase ("late delivery trips": head `trip`, modifiers `late`, `delivery`). */
   head?: { head: string; mods: string[] };
+  /** The columns whose whole name of two or more words the question says first, as a phrase ("fuel cost"). */
+  firstNamed?: Set<ColumnMeta>;
+  /** Per relation, the measure columns the question names (in full) first. */
+  firstMeasures?: Set<ColumnMeta>;
   prefs: Prefs;
   /** Features already computed for this question (per column × role, per relation × sketch): decoding reuses them. */
   memo?: Map<unknown, Features>;
@@ -116,7 +120,11 @@ function headPhrase(toks: string[]): { head: string; mods: string[] } | undefine
       let j = i + t.length;
       while (j < toks.length && HEAD_SKIP.has(toks[j])) j++;
       const np: string[] = [];
-      while (j < toks.length && np.length < 4 && !toks[j].startsWith("<") && !FUNCTION_WORDS.has(toks[j]) && !/^\d/.test(toks[j])) np.push(toks[j++]);
+      // a participle after the noun starts a clause about it ("trips driven by new hires": the head is trips)
+      while (
+        j < toks.length && np.length < 4 && !toks[j].startsWith("<") && !FUNCTION_WORDS.has(toks[j]) && !/^\d/.test(toks[j]) &&
+        !(np.length > 0 && /[a-z]{2}ed$/.test(toks[j]))
+      ) np.push(toks[j++]);
       if (np.length) return { head: np.at(-1)!, mods: np.slice(0, -1) };
     }
   }
@@ -192,7 +200,67 @@ export function parseContext(question: string, meta: SchemaMeta, prefs: Prefs = 
   }
   const grams = ngrams(toks);
   const head = headPhrase(toks);
-  return { norm, toks, tokset: new Set(toks), grams, tokh: toks.map(th), gramh: grams.map(th), mentions, prefs, ...(head ? { head } : {}) };
+  const firstNamed = firstNamedColumns(toks, meta);
+  return {
+    norm,
+    toks,
+    tokset: new Set(toks),
+    grams,
+    tokh: toks.map(th),
+    gramh: grams.map(th),
+    mentions,
+    prefs,
+    ...(head ? { head } : {}),
+    ...(firstNamed ? { firstNamed } : {}),
+    firstMeasures: firstNamedMeasures(toks, meta),
+  };
+}
+
+/**
+ * The columns named in full (a name of two or more words, said as a phrase) earliest in the question: what a
+ * question asks about comes first, and the clauses after it (how to compute it, what to leave out) name other
+ * things.
+ */
+function firstNamedColumns(toks: string[], meta: SchemaMeta): Set<ColumnMeta> | undefined {
+  const at = new Map<string, number[]>();
+  toks.forEach((t, i) => at.set(t, [...at.get(t) ?? [], i]));
+  let best = Infinity;
+  let out: ColumnMeta[] = [];
+  for (const r of meta.relations) {
+    for (const c of r.columns) {
+      const ns = nameOf(c).stems;
+      if (ns.length < 2) continue;
+      for (const i of at.get(ns[0]) ?? []) {
+        if (i > best) break;
+        if (!ns.every((w, k) => toks[i + k] === w)) continue;
+        if (i < best) best = i, out = [];
+        out.push(c);
+        break;
+      }
+    }
+  }
+  return out.length ? new Set(out) : undefined;
+}
+
+/** Per relation, the measure columns whose whole name (any length) the question says first. */
+function firstNamedMeasures(toks: string[], meta: SchemaMeta): Set<ColumnMeta> {
+  const out = new Set<ColumnMeta>();
+  for (const r of meta.relations) {
+    let best = Infinity;
+    let cols: ColumnMeta[] = [];
+    for (const c of r.columns) {
+      if (c.role !== "measure") continue;
+      const ns = nameOf(c).stems;
+      for (let i = 0; i < toks.length && i <= best; i++) {
+        if (!ns.every((w, k) => toks[i + k] === w)) continue;
+        if (i < best) best = i, cols = [];
+        cols.push(c);
+        break;
+      }
+    }
+    for (const c of cols) out.add(c);
+  }
+  return out;
 }
 
 /** The weights: a hashed feature space. */
@@ -263,13 +331,39 @@ function commentOf(x: RelationMeta | ColumnMeta): string[] {
   return c;
 }
 
+const leadStemCache = new WeakMap<object, string[]>();
+/** Content stems of the part of a comment that names the thing (`descriptionLead`), at most 3 (cached). */
+function leadOf(x: RelationMeta | ColumnMeta): string[] {
+  let c = leadStemCache.get(x);
+  if (!c) {
+    const lead = x.comment ? descriptionLead(x.comment) : undefined;
+    leadStemCache.set(x, c = lead ? contentStems(lead).slice(0, 3) : []);
+  }
+  return c;
+}
+
+// an arithmetic operator between terms: "a - b", "qty × cost", "credits minus debits"
+const FORMULA = /(^|\s)[-+×*\/=](\s|$)|\b(minus|plus|times|divided)\b/i;
+
+/**
+ * The part of a description that names what it describes: its first clause (up to a parenthesis, colon,
+ * semicolon, comma or full stop) — undefined when the description is a formula, which says how a value is computed
+ * from others and whose words name those others ("litres - refunded_litres" does not call a column "litres";
+ * "Distance (kilometres of finished trips) per driver" does not call its rows trips).
+ */
+export function descriptionLead(comment: string): string | undefined {
+  if (FORMULA.test(comment)) return undefined;
+  const first = comment.split(/[(:;,.]|\s[-–—]\s/)[0].trim();
+  return first || undefined;
+}
+
 /** Head-noun features: the thing a count or total is about named by a name (its last word: `fleet_trips` →
  * `trip`) or by the first content words of a description ("Drivers the company employs."). */
 function headFeats(bits: number, out: Features, ctx: ParseContext, x: RelationMeta | ColumnMeta, pre: string) {
   const h = ctx.head;
   if (!h) return;
   const ns = nameOf(x).stems, cs = commentOf(x);
-  const lead = cs.slice(0, 3);
+  const lead = leadOf(x);
   feat(bits, out, `${pre}|head|last`, ns.at(-1) === h.head ? 1 : 0);
   feat(bits, out, `${pre}|head|inname`, ns.at(-1) !== h.head && ns.includes(h.head) ? 1 : 0);
   feat(bits, out, `${pre}|head|lead`, lead.includes(h.head) ? 1 : 0);
@@ -313,7 +407,10 @@ function colFeatsUncached(bits: number, out: Features, ctx: ParseContext, col: C
   feat(bits, out, `c|${role}|match`, m);
   feat(bits, out, `c|${role}|all`, m === cs.length ? 1 : 0);
   feat(bits, out, `c|${role}|miss`, cs.length - m);
-  if (col.comment) feat(bits, out, `c|${role}|cmatch`, Math.min(3, matchCount(commentOf(col), ctx.tokset)));
+  feat(bits, out, `c|${role}|first`, ctx.firstNamed?.has(col) ? 1 : 0);
+  feat(bits, out, `c|${role}|firstm`, ctx.firstMeasures?.has(col) ? 1 : 0);
+  // a formula's words name its operands, not the column (`descriptionLead`)
+  if (col.comment && descriptionLead(col.comment)) feat(bits, out, `c|${role}|cmatch`, Math.min(3, matchCount(commentOf(col), ctx.tokset)));
   headFeats(bits, out, ctx, col, `c|${role}`);
   const cross = kh(`c|${role}|cross`);
   for (const u of ctx.tokh) {
@@ -335,7 +432,7 @@ export const VIEW_BONUS = 3;
 // grain.
 const viewBonus = (ctx: ParseContext, r: RelationMeta, sketch: Sketch) =>
   ctx.prefs.views && r.kind === "view" && sketch !== "count" &&
-    (matchCount(nameOf(r).stems, ctx.tokset) > 0 || matchCount(commentOf(r).slice(0, 3), ctx.tokset) > 0)
+    (matchCount(nameOf(r).stems, ctx.tokset) > 0 || matchCount(leadOf(r), ctx.tokset) > 0)
     ? VIEW_BONUS
     : 0;
 
@@ -351,11 +448,11 @@ function relFeats(bits: number, ctx: ParseContext, r: RelationMeta): Features {
     const cs = commentOf(r);
     feat(bits, f, "r|cmatch", Math.min(3, matchCount(cs, ctx.tokset)));
     // the description's leading words name what the rows are ("Drivers the company employs.")
-    feat(bits, f, "r|clead", Math.min(2, matchCount(cs.slice(0, 3), ctx.tokset)));
+    feat(bits, f, "r|clead", Math.min(2, matchCount(leadOf(r), ctx.tokset)));
     const cross = kh("rc|cross");
     for (const u of ctx.tokh) {
       const cu = mix(cross, u);
-      for (const t of cs.slice(0, 3)) featH(bits, f, mix(cu, th(t)));
+      for (const t of leadOf(r)) featH(bits, f, mix(cu, th(t)));
     }
   }
   headFeats(bits, f, ctx, r, "r");
@@ -363,6 +460,7 @@ function relFeats(bits: number, ctx: ParseContext, r: RelationMeta): Features {
   const h = ctx.head?.head;
   if (h !== undefined) feat(bits, f, "r|head|measure", relIndex(r).measures.some((c) => nameOf(c).stems.at(-1) === h) ? 1 : 0);
   feat(bits, f, "r|colmatch", Math.min(3, matchCount(columnStems(r), ctx.tokset)));
+  feat(bits, f, "r|colfirst", ctx.firstNamed && r.columns.some((c) => ctx.firstNamed!.has(c)) ? 1 : 0);
   feat(bits, f, `r|mention`, ctx.mentions.has(r.name) ? 1 : 0);
   feat(bits, f, `r|date|${relIndex(r).dates.length > 0}|${ctx.norm.periods.length > 0}`);
   const cross = kh("r|cross"), named = kh("rn|cross");
@@ -435,7 +533,7 @@ function expand(stage: Stage, p: Plan, ctx: ParseContext, meta: SchemaMeta, bits
     case "sketch": {
       // is the thing counted or totalled named like a table (count its rows) or like a measure column (sum it)?
       const h = ctx.head?.head;
-      const headRel = h !== undefined && meta.relations.some((r) => nameOf(r).stems.at(-1) === h || commentOf(r)[0] === h);
+      const headRel = h !== undefined && meta.relations.some((r) => nameOf(r).stems.at(-1) === h || leadOf(r)[0] === h);
       const headMeasure = h !== undefined && meta.relations.some((r) => relIndex(r).measures.some((c) => nameOf(c).stems.at(-1) === h));
       const feats = SKETCHES.map((s) => {
         const f: Features = [];

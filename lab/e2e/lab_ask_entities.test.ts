@@ -4,11 +4,10 @@
 // "how many customers".
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DuckDBInstance } from "@duckdb/node-api";
-import { ensureSandbox, SandboxPool } from "../../sandbox/mod.ts";
-import { getStrategy, loadStrategiesConfig, type Strategy } from "../../agents/mod.ts";
-import { askQuestion } from "../../patterns/mod.ts";
-import { type ChatModel, createChatModel, getModelConfig, LAB_MINI_BASE_WEIGHTS, loadModelsConfig } from "../mod.ts";
-import { loadLabMini } from "./backend.ts";
+import { ensureSandbox, SandboxPool } from "../sandbox/mod.ts";
+import { getStrategy, loadStrategiesConfig, type Strategy } from "../agents/mod.ts";
+import { askQuestion } from "../patterns/mod.ts";
+import { type ChatModel, createChatModel, getModelConfig, LAB_MINI_BASE_WEIGHTS, loadLabMini, loadModelsConfig } from "../models/mod.ts";
 
 // The question, the relation its first dbRead must read, and the reference SQL of its answer (org 1).
 const CASES: [string, string, string][] = [
