@@ -211,6 +211,11 @@ const STARTS = new Set([
   "past", "vs", "versus", "against", "mom", "qoq", "yoy", "compared", "compare", "relative", "in", "over",
 ]);
 
+// Words around a number that make it a count of ranked things, and words that say a text ranks.
+const RANK_BEFORE = new Set(["top", "leading", "first", "best", "biggest", "largest", "highest", "bottom", "lowest", "worst"]);
+const RANK_AFTER = new Set(["largest", "biggest", "highest", "most", "lowest", "smallest", "best", "worst", "leading", "top"]);
+const RANK_CUES = new Set(["most", "highest", "largest", "biggest", "descending", "rank", "ranked", "leading", "top", "best", "lowest", "smallest"]);
+
 /**
  * Finds time expressions ("this month", "last quarter", "two months ago", "year to date", "in the last 30 days",
  * "in 2024"; a later one phrased relative to the first, like "the <unit> before it" or "a year earlier", counted
@@ -223,6 +228,7 @@ export function normalise(text: string): Normalised {
   const out: string[] = [];
   let n: number | undefined;
   let yoy = false;
+  const ranks = t.some((w) => RANK_CUES.has(w));
   for (let i = 0; i < t.length; i++) {
     const w = t[i];
     const start = STARTS.has(w) || num(w) !== undefined;
@@ -249,7 +255,11 @@ export function normalise(text: string): Normalised {
       i += c.len - 1;
       continue;
     }
-    if (n === undefined && num(w) !== undefined && (t[i - 1] === "top" || /^(largest|biggest|highest|most|lowest|smallest)$/.test(t[i + 1] ?? ""))) {
+    // a count of things ranked: "top 5", "leading three", "5 largest", or "the 3 <things>" in a text that ranks
+    if (
+      n === undefined && num(w) !== undefined && !TIME_UNIT.test(t[i + 1] ?? "") &&
+      (RANK_BEFORE.has(t[i - 1]) || RANK_AFTER.has(t[i + 1] ?? "") || (t[i - 1] === "the" && ranks))
+    ) {
       n = num(w);
       out.push("<n>");
       continue;
