@@ -264,7 +264,11 @@ export function readEvalsResults(r: EvalsResults): string[] {
       `On ${c.split}, the context arm was given an example in ${c.withExamples} of its ${c.episodes} episodes (${pc(share)}; ` +
         `${c.familiesWithExamples.length} of ${c.families} families: ${list(c.familiesWithExamples)}), ${c.otherTemplate} of them from another template of the family, ` +
         `and used one in ${c.used}; its lift over the base is ${lift ? ci(lift, pts) : "undefined"} points.` +
-        (share < 0.25 && c.used === 0 ? ` With so few examples, none used, the context arm is the base arm in all but name: its lift says nothing about in-context learning.` : ""),
+        (share < 0.25 && c.used === 0
+          ? lift && lift.estimate !== 0
+            ? ` No example was used as given, yet outcomes differ from the base's: an injected example still changes what the model does (read the episodes), and with so few examples this lift says nothing about in-context learning either way.`
+            : ` With so few examples, none used, the context arm is the base arm in all but name: its lift says nothing about in-context learning.`
+          : ""),
     );
   }
   if (r.store) {
