@@ -1,6 +1,6 @@
 // Entity choice: everyday counts and totals are answered from the table they are about, through `lab ask`'s own
 // surface (askQuestion, the default strategy gamma — "prefer views" — and lab-mini's committed base weights on the
-// tiny sandbox). A view of another grain (revenue per month, balances per account) must not answer
+// small sandbox, the one `lab ask` uses). A view of another grain (revenue per month, balances per account) must not answer
 // "how many customers".
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DuckDBInstance } from "@duckdb/node-api";
@@ -30,7 +30,7 @@ let model: ChatModel;
 const reference: number[] = [];
 
 beforeAll(async () => {
-  const { path } = await ensureSandbox({ scale: "tiny" });
+  const { path } = await ensureSandbox({ scale: "small" });
   const db = await DuckDBInstance.create(path, { access_mode: "READ_ONLY" });
   const con = await db.connect();
   for (const [, , sql] of CASES) reference.push(Number((await con.runAndReadAll(sql)).getRows()[0][0]));
