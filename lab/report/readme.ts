@@ -134,8 +134,9 @@ function labMiniFigures(r: LabMiniResults): string {
   const dev = (arm: string) => pooledLift(r, "dev", arm);
   const tid = (arm: string) => pooledLift(r, "test_id", arm);
   const controls = ["icl_unrelated", "ft_shuffled", "ft_unrelated"].map(dev);
-  const checks = r.pooled.flatMap((p) => p.checks.filter((c) => c.pass !== null));
+  const checks = r.pooled.flatMap((p) => p.checks.filter((c) => c.pass !== null).map((c) => ({ ...c, split: p.split })));
   const passed = checks.filter((c) => c.pass).length;
+  const failed = checks.filter((c) => !c.pass).map((c) => `${c.check} on ${c.split}: ${c.measured}, target ${c.target}`);
   // Base success by wording origin, pooled over every evaluated split and seed.
   const base = r.wording.filter((w) => w.arm === "base");
   const sum = (origin: string, level?: number) => {
@@ -155,7 +156,7 @@ function labMiniFigures(r: LabMiniResults): string {
     `over dev's ${dev("icl_same").clusters} families, in-context examples of the same families ${lift(dev("icl_same"))} points, fine-tuned`,
     `${lift(dev("ft"))}, controls (unrelated examples, shuffled answers, unrelated families)`,
     `${controls.map((c) => pts(c.estimate)).join(", ")}, forgetting ${pts(dev("ft_forget").estimate)}; test_id (${tid("icl_same").clusters} families) ${lift(tid("icl_same"))} and`,
-    `${lift(tid("ft"))}; ${passed === checks.length ? `all ${checks.length}` : `${passed} of the ${checks.length}`} checks against their targets pass.`,
+    `${lift(tid("ft"))}; ${passed === checks.length ? `all ${checks.length}` : `${passed} of the ${checks.length}`} checks against their targets pass${failed.length ? ` (not: ${failed.join("; ")})` : ""}.`,
     `lab-mini's base parser leans on wording: pooled over ${splits.join(", ")} its base success is ${pctOf(o.passes, o.n)} (${o.passes}/${o.n})`,
     `on the catalog's original templates and ${pctOf(i.passes, i.n)} (${i.passes}/${i.n}) on the independently written ones (widest at`,
     `L${widest.level}: ${pctOf(widest.o.passes, widest.o.n)} vs ${pctOf(widest.i.passes, widest.i.n)}).`,
