@@ -200,7 +200,9 @@ export function parseContext(question: string, meta: SchemaMeta, prefs: Prefs = 
   }
   const grams = ngrams(toks);
   const head = headPhrase(toks);
-  const firstNamed = firstNamedColumns(toks, meta);
+  const at = new Map<string, number[]>();
+  toks.forEach((t, i) => at.set(t, [...at.get(t) ?? [], i]));
+  const firstNamed = firstNamedColumns(toks, at, meta);
   return {
     norm,
     toks,
@@ -212,55 +214,37 @@ export function parseContext(question: string, meta: SchemaMeta, prefs: Prefs = 
     prefs,
     ...(head ? { head } : {}),
     ...(firstNamed ? { firstNamed } : {}),
-    firstMeasures: firstNamedMeasures(toks, meta),
+    firstMeasures: firstNamedMeasures(toks, at, meta),
   };
 }
 
 /**
- * The columns named in full (a name of two or more words, said as a phrase) earliest in the question: what a
+ * Of `cols`, those named in full (their whole name, as a phrase) earliest in the question, and where: what a
  * question asks about comes first, and the clauses after it (how to compute it, what to leave out) name other
- * things.
+ * things. `at` holds each token's positions, ascending.
  */
-function firstNamedColumns(toks: string[], meta: SchemaMeta): Set<ColumnMeta> | undefined {
-  const at = new Map<string, number[]>();
-  toks.forEach((t, i) => at.set(t, [...at.get(t) ?? [], i]));
-  let best = Infinity;
+function namedFirst(toks: string[], at: ReadonlyMap<string, number[]>, cols: readonly ColumnMeta[]): { pos: number; cols: ColumnMeta[] } {
+  let pos = Infinity;
   let out: ColumnMeta[] = [];
-  for (const r of meta.relations) {
-    for (const c of r.columns) {
-      const ns = nameOf(c).stems;
-      if (ns.length < 2) continue;
-      for (const i of at.get(ns[0]) ?? []) {
-        if (i > best) break;
-        if (!ns.every((w, k) => toks[i + k] === w)) continue;
-        if (i < best) best = i, out = [];
-        out.push(c);
-        break;
-      }
-    }
+  for (const c of cols) {
+    const ns = nameOf(c).stems;
+    const i = (at.get(ns[0]) ?? []).find((i) => i <= pos && ns.every((w, k) => toks[i + k] === w));
+    if (i === undefined) continue;
+    if (i < pos) pos = i, out = [];
+    out.push(c);
   }
-  return out.length ? new Set(out) : undefined;
+  return { pos, cols: out };
+}
+
+/** The columns whose name of two or more words the question says first, over the whole schema. */
+function firstNamedColumns(toks: string[], at: ReadonlyMap<string, number[]>, meta: SchemaMeta): Set<ColumnMeta> | undefined {
+  const { cols } = namedFirst(toks, at, meta.relations.flatMap((r) => r.columns.filter((c) => nameOf(c).stems.length >= 2)));
+  return cols.length ? new Set(cols) : undefined;
 }
 
 /** Per relation, the measure columns whose whole name (any length) the question says first. */
-function firstNamedMeasures(toks: string[], meta: SchemaMeta): Set<ColumnMeta> {
-  const out = new Set<ColumnMeta>();
-  for (const r of meta.relations) {
-    let best = Infinity;
-    let cols: ColumnMeta[] = [];
-    for (const c of r.columns) {
-      if (c.role !== "measure") continue;
-      const ns = nameOf(c).stems;
-      for (let i = 0; i < toks.length && i <= best; i++) {
-        if (!ns.every((w, k) => toks[i + k] === w)) continue;
-        if (i < best) best = i, cols = [];
-        cols.push(c);
-        break;
-      }
-    }
-    for (const c of cols) out.add(c);
-  }
-  return out;
+function firstNamedMeasures(toks: string[], at: ReadonlyMap<string, number[]>, meta: SchemaMeta): Set<ColumnMeta> {
+  return new Set(meta.relations.flatMap((r) => namedFirst(toks, at, relIndex(r).measures).cols));
 }
 
 /** The weights: a hashed feature space. */
@@ -331,16 +315,21 @@ function commentOf(x: RelationMeta | ColumnMeta): string[] {
   return c;
 }
 
-const leadStemCache = new WeakMap<object, string[]>();
-/** Content stems of the part of a comment that names the thing (`descriptionLead`), at most 3 (cached). */
-function leadOf(x: RelationMeta | ColumnMeta): string[] {
-  let c = leadStemCache.get(x);
+const leadCache = new WeakMap<object, { named: boolean; stems: string[] }>();
+/**
+ * Whether a relation's or column's comment names it (`descriptionLead`: it has one and it is no formula), and the
+ * content stems of that naming part, at most 3 (cached per metadata object).
+ */
+function leadInfo(x: RelationMeta | ColumnMeta): { named: boolean; stems: string[] } {
+  let c = leadCache.get(x);
   if (!c) {
     const lead = x.comment ? descriptionLead(x.comment) : undefined;
-    leadStemCache.set(x, c = lead ? contentStems(lead).slice(0, 3) : []);
+    leadCache.set(x, c = { named: lead !== undefined, stems: lead ? contentStems(lead).slice(0, 3) : [] });
   }
   return c;
 }
+/** Content stems of the part of a comment that names the thing (`descriptionLead`), at most 3. */
+const leadOf = (x: RelationMeta | ColumnMeta): string[] => leadInfo(x).stems;
 
 // an arithmetic operator between terms: "a - b", "qty × cost", "credits minus debits"
 const FORMULA = /(^|\s)[-+×*\/=](\s|$)|\b(minus|plus|times|divided)\b/i;
@@ -410,7 +399,7 @@ function colFeatsUncached(bits: number, out: Features, ctx: ParseContext, col: C
   feat(bits, out, `c|${role}|first`, ctx.firstNamed?.has(col) ? 1 : 0);
   feat(bits, out, `c|${role}|firstm`, ctx.firstMeasures?.has(col) ? 1 : 0);
   // a formula's words name its operands, not the column (`descriptionLead`)
-  if (col.comment && descriptionLead(col.comment)) feat(bits, out, `c|${role}|cmatch`, Math.min(3, matchCount(commentOf(col), ctx.tokset)));
+  if (leadInfo(col).named) feat(bits, out, `c|${role}|cmatch`, Math.min(3, matchCount(commentOf(col), ctx.tokset)));
   headFeats(bits, out, ctx, col, `c|${role}`);
   const cross = kh(`c|${role}|cross`);
   for (const u of ctx.tokh) {
