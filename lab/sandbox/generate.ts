@@ -192,16 +192,11 @@ export async function buildSandbox(
  */
 export function commentsSql(): string {
   const q = (text: string) => `'${text.replaceAll("'", "''")}'`;
-  const out: string[] = [];
-  for (const t of TABLES) {
-    out.push(`COMMENT ON TABLE "${t.name}" IS ${q(t.description)};`);
-    for (const c of t.columns) out.push(`COMMENT ON COLUMN "${t.name}"."${c.name}" IS ${q(c.description)};`);
-  }
-  for (const v of VIEWS) {
-    out.push(`COMMENT ON VIEW "${v.name}" IS ${q(v.description)};`);
-    for (const c of v.columns) out.push(`COMMENT ON COLUMN "${v.name}"."${c.name}" IS ${q(c.description)};`);
-  }
-  return out.join("\n");
+  const relations = [...TABLES.map((t) => ["TABLE", t] as const), ...VIEWS.map((v) => ["VIEW", v] as const)];
+  return relations.flatMap(([kind, r]) => [
+    `COMMENT ON ${kind} "${r.name}" IS ${q(r.description)};`,
+    ...r.columns.map((c) => `COMMENT ON COLUMN "${r.name}"."${c.name}" IS ${q(c.description)};`),
+  ]).join("\n");
 }
 
 /** Reads the manifest stored in a sandbox file (opened read-only and closed before returning). */
