@@ -25,6 +25,7 @@ import {
   HONESTY_ARMS,
   formatLabMiniMarkdown,
   type LabMiniHonestyResult,
+  type TrainRun,
   ORACLE_DISTILL_DATASET,
   formatSelfImprove,
   formatSelfImproveMarkdown,
@@ -216,6 +217,8 @@ export const EXPERIMENT_COMMANDS: CommandSpec[] = [
       const pool = await ctx.catalogPool(4);
       const modelEntry = getModelConfig(ctx.models, "lab-mini");
       const sets: EvaluatedSet[] = external ? ["external"] : splitNames as EvaluatedSet[];
+      // dev and test_id share their families: at one seed their train reference is one run
+      const trainRuns = new Map<string, TrainRun>();
       for (const split of sets) {
         for (const runSeed of seeds) {
           const bar = tty ? progressBar(`experiment ${split} seed ${runSeed}`) : undefined;
@@ -230,6 +233,7 @@ export const EXPERIMENT_COMMANDS: CommandSpec[] = [
             dataset: String(args.values.dataset),
             baseWeights: LAB_MINI_BASE_WEIGHTS,
             ...(previousWeights ? { previousWeights } : {}),
+            trainRuns,
             serve: (backends) => startServer({ port: 0, backends }),
             pool,
             strategies: ctx.strategies,

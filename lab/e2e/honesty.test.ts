@@ -24,12 +24,14 @@ import {
   readHonestyDataset,
   runLabMiniHonesty,
   type ServeBackends,
+  type TrainRun,
   trainReference,
   wordingFeatureCells,
 } from "../evals/mod.ts";
 import { externalFamilyDir } from "../challenges/testing.ts";
 
 let r: LabMiniHonestyResult;
+const trainRuns = new Map<string, TrainRun>();
 const servers: LocalServer[] = [];
 let datasetDir: string;
 let pool: SandboxPool;
@@ -58,6 +60,7 @@ beforeAll(async () => {
     strategies,
     modelEntry,
     keepMessages: true,
+    trainRuns,
     serve: async (backends) => {
       const s = await startServer({ port: 0, backends });
       servers.push(s);
@@ -206,6 +209,38 @@ describe("runLabMiniHonesty", () => {
 });
 
 describe("the language checks: train reference, transfer, regression and robustness by wording feature", () => {
+  it("reuses a train reference already run with the same settings and instances instead of running it again", async () => {
+    expect([...trainRuns.values()]).toEqual([r.train]);
+    let episodes = 0;
+    const again = await runLabMiniHonesty({
+      dataset: join(datasetDir, "l12.jsonl"),
+      split: "dev",
+      arms: ["base"],
+      levels: [1, 2],
+      perLevel: 6,
+      seed: 3,
+      temperature: 0,
+      baseWeights: LAB_MINI_BASE_WEIGHTS,
+      previousWeights: LAB_MINI_BASE_WEIGHTS,
+      pool,
+      strategies,
+      modelEntry,
+      keepMessages: true,
+      trainRuns,
+      onProgress: (done) => episodes = done,
+      serve: async (backends) => {
+        const s = await startServer({ port: 0, backends });
+        servers.push(s);
+        return s;
+      },
+    });
+    // Only the evaluated instances ran (the base arm); the train reference is the first run's, the same object.
+    expect(episodes).toBe(again.instances.length);
+    expect(again.train).toBe(r.train);
+    expect(again.episodes.filter((e) => e.arm === "base").map((e) => [e.challengeId, e.pass])).toEqual(
+      r.episodes.filter((e) => e.arm === "base").map((e) => [e.challengeId, e.pass]),
+    );
+  });
   it("runs the base model and the previous weights, without examples, on train instances of the evaluated families only", async () => {
     const all = new Map((await loadCatalog()).map((c) => [c.id, c]));
     const t = r.train!;

@@ -110,6 +110,14 @@ const UNIT: Record<ClusterBy, [string, string]> = {
   challenge: ["instance", "instances"],
 };
 
+/**
+ * Why an estimate over `clusters` clusters gets no interval (fewer than `min`, or than 2), or undefined when it gets
+ * one: "3 families: an interval needs ≥ 10". The one wording of every report's "no interval" cells.
+ */
+export function tooFewClusters(clusters: number, min: number = MIN_CLUSTERS, by: ClusterBy = "family"): string | undefined {
+  return clusters < Math.max(2, min) ? `${clusters} ${UNIT[by][clusters === 1 ? 0 : 1]}: an interval needs ≥ ${min}` : undefined;
+}
+
 function interval(
   clusters: number,
   min: number,
@@ -117,9 +125,8 @@ function interval(
   ci: () => { estimate: number; lo: number; hi: number },
   estimate: number,
 ): Estimate {
-  if (clusters < Math.max(2, min)) {
-    return { estimate, lo: null, hi: null, note: `${clusters} ${UNIT[by][clusters === 1 ? 0 : 1]}: an interval needs ≥ ${min}` };
-  }
+  const note = tooFewClusters(clusters, min, by);
+  if (note) return { estimate, lo: null, hi: null, note };
   const r = ci();
   return { estimate: r.estimate, lo: r.lo, hi: r.hi };
 }

@@ -53,7 +53,7 @@ import {
 import type { EpisodeRecord, PatternSource, StrategiesConfig, Strategy } from "../agents/mod.ts";
 import { clusteredMeanCI, seededRandom } from "../stats/mod.ts";
 import { type Arm, runSuite, type SuiteEpisode } from "./suite.ts";
-import { compare, type Estimate, formatEstimate, type LiftCell, MIN_CLUSTERS, type RateCell } from "./compare.ts";
+import { compare, type Estimate, formatEstimate, type LiftCell, type RateCell, tooFewClusters } from "./compare.ts";
 import { LAB_MINI_LABEL } from "./label.ts";
 import { repoPath } from "../util/mod.ts";
 
@@ -127,6 +127,12 @@ export interface LabMiniHonestyOptions {
    * train reference. @default none
    */
   previousWeights?: string;
+  /**
+   * Train references already run in this process, by their settings (pass one map to every split × seed): `dev`
+   * and `test_id` share their families, so at one seed and the same settings their train reference is the same
+   * run — deterministic for a seed — and is reused instead of run again.
+   */
+  trainRuns?: Map<string, TrainRun>;
   /** Keep each episode's messages in the result (for inspection and tests). @default false */
   keepMessages?: boolean;
   /** Called after each episode. */
@@ -320,7 +326,13 @@ export async function runLabMiniHonesty(options: LabMiniHonestyOptions): Promise
   const backends: Record<string, ChatBackend> = {};
   const base = await loadLabMini(options.baseWeights, options.copyThreshold === undefined ? {} : { copy: { threshold: options.copyThreshold } });
   backends[base.id] = base;
-  const previous = options.previousWeights && reference.length
+  // The same settings and train instances: the same run (reused from `trainRuns`).
+  const referenceKey = JSON.stringify([
+    seed, temperature, options.strategy ?? "beta", options.copyThreshold ?? null, options.baseWeights, options.previousWeights ?? null,
+    Boolean(options.keepMessages), reference.map((c) => c.id),
+  ]);
+  const reused = reference.length ? options.trainRuns?.get(referenceKey) : undefined;
+  const previous = options.previousWeights && reference.length && !reused
     ? await loadLabMini(options.previousWeights, { id: `${base.id}-previous`, ...(options.copyThreshold === undefined ? {} : { copy: { threshold: options.copyThreshold } }) })
     : undefined;
   if (previous) backends[previous.id] = previous;
@@ -415,7 +427,7 @@ export async function runLabMiniHonesty(options: LabMiniHonestyOptions): Promise
     const withMessages = (e: SuiteEpisode): HonestyEpisode => options.keepMessages ? { ...e, messages: messages.get(`${e.arm}\u0000${e.challengeId}`) } : e;
     const r = await runSuite({ name: `lab-mini honesty ${options.split} seed ${seed}`, challenges: instances, seeds: [seed], arms: arms.map(armOf) }, deps(0));
     episodes = r.episodes.map(withMessages);
-    if (reference.length) {
+    if (reference.length && !reused) {
       // Train instance ids never collide with evaluated ones, so the messages map is shared.
       const t = await runSuite({
         name: `lab-mini honesty train reference of ${options.split} seed ${seed}`,
@@ -429,6 +441,15 @@ export async function runLabMiniHonesty(options: LabMiniHonestyOptions): Promise
     await server.close();
     await Deno.remove(workDir, { recursive: true }).catch(() => {});
   }
+  const train: TrainRun | null = reused ?? (reference.length
+    ? {
+      instances: reference.map((c) => c.id),
+      previousWeights: previous ? options.previousWeights! : null,
+      previousModel: previous ? previous.ownedBy ?? previous.id : null,
+      episodes: trainEpisodes,
+    }
+    : null);
+  if (train) options.trainRuns?.set(referenceKey, train);
   const { cells, lifts } = summarise(episodes, arms);
   return {
     label: `${LAB_MINI_LABEL} (oracle distillation)`,
@@ -448,14 +469,7 @@ export async function runLabMiniHonesty(options: LabMiniHonestyOptions): Promise
     lifts,
     episodes,
     wordings: Object.fromEntries(instances.map((c) => [c.id, c.features.length ? [...c.features] : [ORIGINAL_WORDING]])),
-    train: reference.length
-      ? {
-        instances: reference.map((c) => c.id),
-        previousWeights: previous ? options.previousWeights! : null,
-        previousModel: previous ? previous.ownedBy ?? previous.id : null,
-        episodes: trainEpisodes,
-      }
-      : null,
+    train,
     seconds: Math.round((performance.now() - t0) / 100) / 10,
   };
 }
@@ -551,8 +565,9 @@ export function trainReference(results: readonly LabMiniHonestyResult[]): TrainR
     const splitMean = fams.reduce((s, f) => s + rate(held.get(f)!), 0) / fams.length;
     const trainMean = fams.reduce((s, f) => s + rate(train.get(f)!), 0) / fams.length;
     const estimate = splitMean - trainMean;
-    const interval: Estimate = fams.length < MIN_CLUSTERS
-      ? { estimate, lo: null, hi: null, note: `${fams.length} ${fams.length === 1 ? "family" : "families"}: an interval needs ≥ ${MIN_CLUSTERS}` }
+    const note = tooFewClusters(fams.length);
+    const interval: Estimate = note
+      ? { estimate, lo: null, hi: null, note }
       : (({ lo, hi }) => ({ estimate, lo, hi }))(clusteredMeanCI(diffs, { bounds: [-1, 1] }));
     transfer.push({
       level,

@@ -22,7 +22,7 @@
  * @module
  */
 import { adjustedLevel, clusteredMeanCI, pairedPermutationTest, quantile, seededRandom } from "../stats/mod.ts";
-import { compare, type Estimate, liftCell, MIN_CLUSTERS, rateCell } from "./compare.ts";
+import { compare, type Estimate, liftCell, MIN_CLUSTERS, rateCell, tooFewClusters } from "./compare.ts";
 import type { EvalRun } from "./eval_run.ts";
 import type { SuiteEpisode } from "./suite.ts";
 import { mergeRuns } from "./shard.ts";
@@ -218,15 +218,8 @@ function pairedRatio(
   if (Number.isNaN(estimate)) {
     return { estimate: null, lo: null, hi: null, note: "undefined: the base's total is 0", ...base };
   }
-  if (k < Math.max(2, o.minClusters)) {
-    return {
-      estimate,
-      lo: null,
-      hi: null,
-      note: `${k} ${k === 1 ? "family" : "families"}: an interval needs ≥ ${o.minClusters}`,
-      ...base,
-    };
-  }
+  const note = tooFewClusters(k, o.minClusters);
+  if (note) return { estimate, lo: null, hi: null, note, ...base };
   const rand = seededRandom(o.seed);
   const stats: number[] = [];
   const idx = new Array<number>(k);
@@ -372,14 +365,15 @@ export function outcomeTable(runs: readonly EvalRun[], options: OutcomeOptions =
         }));
         const k = new Set(values.map((x) => x.cluster)).size;
         const est = values.reduce((s, x) => s + x.value, 0) / values.length;
-        const ci = k >= Math.max(2, o.minClusters) ? clusteredMeanCI(values, { bounds: [-2, 2] }) : null;
+        const note = tooFewClusters(k, o.minClusters);
+        const ci = note ? null : clusteredMeanCI(values, { bounds: [-2, 2] });
         const mean = (i: number) => cells.reduce((s, cell) => s + v(cell[i]), 0) / cells.length;
         interaction.push({
           split,
           estimate: est,
           lo: ci?.lo ?? null,
           hi: ci?.hi ?? null,
-          ...(ci ? {} : { note: `${k} ${k === 1 ? "family" : "families"}: an interval needs ≥ ${o.minClusters}` }),
+          ...(note ? { note } : {}),
           cases: cells.length,
           families: k,
           means: { base: mean(0), context: mean(1), finetuned: mean(2), finetunedContext: mean(3) },
